@@ -1,0 +1,22 @@
+"""fpstt: Fokker-Planck densities on the sphere for the stochastic spin-transfer torque.
+
+Physics from C. Tassi, M. Barbieri, R. Raimondi, "Quantum noise in the spin transfer torque
+effect".  Time is in units of t_n; densities p(theta, phi) are (theta, phi) densities (they
+carry sin theta, Eq. 16) with sum p dtheta dphi = 1.
+"""
+
+from .grid import SphereGrid, mercator_theta, mercator_u
+from .initial import GibbsState
+from .model import (Microscopic, SpinTorqueModel, derived_coefficients, table_i,
+                    transmission_amplitude)
+from .operator import central_difference_matrix, fokker_planck_matrix, is_monotone
+
+__version__ = "0.1.0"
+
+__all__ = ["SphereGrid", "mercator_theta", "mercator_u", "GibbsState", "Microscopic",
+           "SpinTorqueModel", "derived_coefficients", "table_i", "transmission_amplitude",
+           "central_difference_matrix", "fokker_planck_matrix", "is_monotone", "__version__"]
+
+from .stepping import SCHEMES, Solution, solve  # noqa: E402
+
+__all__ += ["SCHEMES", "Solution", "solve"]
