@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .model import check_choice
+from .fourier import FourierSolver
 from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "mercator_step", "check_times", "rotate_phi"]
@@ -137,19 +138,28 @@ class _MirrorGrid:
         self.theta_edges[0] = 0.0
 
 
+class _SparseLU:
+    """splu of a I - b L, factorised once."""
+
+    def __init__(self, L, shape, a, b):
+        self.lu = spla.splu((a * sp.identity(L.shape[0], format="csc") - b * L).tocsc())
+
+    def solve(self, r):
+        return self.lu.solve(r)
+
+
 class _Stepper:
     """One implicit scheme on a fixed operator L and step dt, factorised once."""
 
-    def __init__(self, L, dt, scheme):
-        n = L.shape[0]
-        I = sp.identity(n, format="csc")
+    def __init__(self, L, dt, scheme, shape, fast):
+        factor = FourierSolver if fast else _SparseLU
         self.scheme, self.L, self.dt = scheme, L, dt
         self.prev = None
         coef = {"be": 1.0, "cn": 0.5, "tr-bdf2": _GAMMA / 2, "bdf2": 1.0}[scheme]
-        self.lu = spla.splu((I - coef * dt * L).tocsc())
+        self.lu = factor(L, shape, 1.0, coef * dt)
         self.n_factorizations = 1
         if scheme == "bdf2":
-            self.lu2 = spla.splu((1.5 * I - dt * L).tocsc())
+            self.lu2 = factor(L, shape, 1.5, dt)
             self.n_factorizations = 2
 
     def step(self, p):
@@ -169,7 +179,8 @@ class _Stepper:
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
-          dt: float | None = None, progress: bool = False, meta: dict | None = None) -> Solution:
+          dt: float | None = None, fast: bool | None = None, progress: bool = False,
+          meta: dict | None = None) -> Solution:
     """Evolve a (theta, phi) density under the Fokker-Planck equation (E3) of ``model``.
 
     Parameters
@@ -190,6 +201,9 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
         output time, when they are commensurate).  Split schemes take dt = du / |Im C1| from
         the grid; output times that are not multiples of it are reached by a final
         backward-Euler step of the full operator.
+    fast : bool, optional
+        Solve the implicit systems mode by mode in phi-Fourier space (same discretisation,
+        O(n_theta n_phi log n_phi) per step).  Default: whenever the model is phi-independent.
     progress : bool
         Show a progress bar.
 
@@ -209,6 +223,9 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
     w = grid.cell_measure
     mass0 = float(np.sum(p * w))
     split = scheme.startswith("split")
+    fast = model.phi_independent if fast is None else bool(fast)
+    if fast and not model.phi_independent:
+        raise ValueError("`fast`=True needs a phi-independent model")
     if split:
         if not model.phi_independent:
             raise ValueError("split schemes need a phi-independent model (no field kept on "
@@ -217,7 +234,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
         rest = fokker_planck_matrix(model, grid, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
         stepper = _Stepper(rest, dt / 2 if scheme == "split-tr-bdf2" else dt,
-                           "tr-bdf2" if scheme == "split-tr-bdf2" else "be")
+                           "tr-bdf2" if scheme == "split-tr-bdf2" else "be", grid.shape, fast)
         direction = 1 if model.C1.imag > 0 else -1
         operator = rest
     else:
@@ -225,7 +242,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         operator = fokker_planck_matrix(model, grid)
-        stepper = _Stepper(operator, dt, scheme)
+        stepper = _Stepper(operator, dt, scheme, grid.shape, fast)
     full = None                                  # for partial steps, built on demand
 
     def advance(p):
@@ -257,7 +274,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
             if full is None:
                 full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
                         if split else operator)
-            p = _Stepper(full, tau, "be").step(p.ravel()).reshape(grid.shape)
+            p = _Stepper(full, tau, "be", grid.shape, fast).step(p.ravel()).reshape(grid.shape)
             n_partial += 1
             t = t_out
         p_out = rotate_phi(p, model.C1.real * t) if split else p.copy()
@@ -268,7 +285,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
     p_all = np.array(out)
     masses = np.array(masses)
     diagnostics = dict(
-        scheme=scheme, dt=dt, n_steps=n_steps, n_partial_steps=n_partial,
+        scheme=scheme, fast=fast, dt=dt, n_steps=n_steps, n_partial_steps=n_partial,
         n_factorizations=stepper.n_factorizations + n_partial,
         monotone=is_monotone(operator), mass0=mass0,
         max_mass_error=max(worst_mass, float(np.max(np.abs(masses - mass0)))),
