@@ -5,6 +5,7 @@ effect".  Time is in units of t_n; densities p(theta, phi) are (theta, phi) dens
 carry sin theta, Eq. 16) with sum p dtheta dphi = 1.
 """
 
+from . import observables, pushforward
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .initial import GibbsState
 from .model import (Microscopic, SpinTorqueModel, derived_coefficients, table_i,
@@ -15,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = ["SphereGrid", "mercator_theta", "mercator_u", "GibbsState", "Microscopic",
            "SpinTorqueModel", "derived_coefficients", "table_i", "transmission_amplitude",
-           "central_difference_matrix", "fokker_planck_matrix", "is_monotone", "__version__"]
+           "observables", "pushforward", "central_difference_matrix", "fokker_planck_matrix", "is_monotone", "__version__"]
 
 from .stepping import SCHEMES, Solution, solve  # noqa: E402
 

@@ -8,13 +8,15 @@ All SI inputs of fpstt are converted to the package's units (time in units of
 from scipy import constants as _c
 
 __all__ = ["HBAR", "HBAR_TABLE_I", "ELECTRON_MASS", "ELEMENTARY_CHARGE", "BOLTZMANN",
-           "GYROMAGNETIC_RATIO"]
+           "GYROMAGNETIC_RATIO", "ELECTRON_MASS_TABLE_I"]
 
 #: Reduced Planck constant (CODATA), J s.
 HBAR = _c.hbar
 #: The rounded value of hbar that reproduces the paper's Table I to its printed
 #: precision, J s.  Used only to check the table (see ``tests/test_model.py``).
 HBAR_TABLE_I = 1.06e-34
+#: The rounded electron mass that, with HBAR_TABLE_I, reproduces Table I, kg.
+ELECTRON_MASS_TABLE_I = 9.11e-31
 #: Electron mass, kg.
 ELECTRON_MASS = _c.m_e
 #: Elementary charge, C.

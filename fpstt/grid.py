@@ -26,8 +26,10 @@ def mercator_u(theta):
 
 
 def mercator_theta(u):
-    """Inverse of :func:`mercator_u`: theta = 2 atan(exp(u)), exact for any real u."""
-    return 2 * np.arctan(np.exp(np.asarray(u, float)))
+    """Inverse of :func:`mercator_u`: theta = 2 atan(exp(u)), without overflow for any real u."""
+    u = np.asarray(u, float)
+    small = 2 * np.arctan(np.exp(-np.abs(u)))
+    return np.where(u > 0, np.pi - small, small)
 
 
 @dataclass(frozen=True, eq=False)

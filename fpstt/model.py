@@ -75,6 +75,8 @@ class Microscopic:
         (gamma B t_n) and to quote rates in SI.
     hbar : float
         Reduced Planck constant used in every formula, J s.
+    m_e : float
+        Electron mass used in every formula, kg.
     """
 
     lambda0: float = 3.36e-28
@@ -88,9 +90,10 @@ class Microscopic:
     T: float = 1.0
     t_n: float = 1e-9
     hbar: float = HBAR
+    m_e: float = ELECTRON_MASS
 
     def __post_init__(self):
-        for name in ("lam", "J", "k_F", "T", "t_n", "hbar"):
+        for name in ("lam", "J", "k_F", "T", "t_n", "hbar", "m_e"):
             _positive(name, getattr(self, name))
         for name in ("n_e", "B"):
             _positive(name, getattr(self, name), allow_zero=True)
@@ -109,12 +112,13 @@ def table_i(**overrides) -> Microscopic:
     return replace(Microscopic(), **overrides)
 
 
-def transmission_amplitude(k: float, barrier: float, hbar: float = HBAR) -> complex:
+def transmission_amplitude(k: float, barrier: float, hbar: float = HBAR,
+                           mass: float = ELECTRON_MASS) -> complex:
     """Transmission amplitude of a delta barrier, Eq. (A4b) with hbar restored.
 
     t(k) = 1 / (1 + i m V / (hbar^2 k)), with V = lambda0 ± lambda J / 2 (J m).
     """
-    return 1.0 / (1.0 + 1j * ELECTRON_MASS * barrier / (hbar ** 2 * k))
+    return 1.0 / (1.0 + 1j * mass * barrier / (hbar ** 2 * k))
 
 
 @dataclass(frozen=True)
@@ -162,9 +166,9 @@ def derived_coefficients(micro: Microscopic) -> DerivedCoefficients:
 
     with Delta mu = 2 pi hbar n_e / t_n, so that C1 t_n and C2 sqrt(t_n) do not depend on t_n.
     """
-    hbar, m = micro.hbar, ELECTRON_MASS
-    t_up = transmission_amplitude(micro.k_F, micro.lambda0 + micro.lam * micro.J / 2, hbar)
-    t_down = transmission_amplitude(micro.k_F, micro.lambda0 - micro.lam * micro.J / 2, hbar)
+    hbar, m = micro.hbar, micro.m_e
+    t_up = transmission_amplitude(micro.k_F, micro.lambda0 + micro.lam * micro.J / 2, hbar, m)
+    t_down = transmission_amplitude(micro.k_F, micro.lambda0 - micro.lam * micro.J / 2, hbar, m)
     eps_F = hbar ** 2 * micro.k_F ** 2 / (2 * m)
     dmu_tn = 2 * math.pi * hbar * micro.n_e               # J s; Delta mu = dmu_tn / t_n
     mix = t_down * np.conj(t_up)

@@ -23,7 +23,7 @@ def _cell_integrals(grid: SphereGrid):
               sin2=dt(lambda x: x / 2 - np.sin(2 * x) / 4),
               cos2=dt(lambda x: x / 2 + np.sin(2 * x) / 4),
               sincos=dt(lambda x: np.sin(x) ** 2 / 2),
-              one=np.diff(e), sq=dt(lambda x: x ** 3 / 3))
+              one=np.diff(e), lin=dt(lambda x: x ** 2 / 2), sq=dt(lambda x: x ** 3 / 3))
     ph = dict(cos=df(np.sin), sin=df(lambda x: -np.cos(x)),
               cos2=df(lambda x: x / 2 + np.sin(2 * x) / 4),
               sin2=df(lambda x: x / 2 - np.sin(2 * x) / 4), one=np.diff(f))
@@ -68,9 +68,11 @@ def theta_statistics(grid: SphereGrid, p) -> dict:
     th, ph = _cell_integrals(grid)
     norm = _expect(p, grid, th["one"], ph["one"])
     t2 = _expect(p, grid, th["sq"], ph["one"]) / norm
-    x2 = _expect(p, grid, th["sq"], ph["cos2"]) / norm
-    y2 = _expect(p, grid, th["sq"], ph["sin2"]) / norm
-    return {"theta2": t2, "x_var": x2, "y_var": y2}
+    mx = _expect(p, grid, th["lin"], ph["cos"]) / norm
+    my = _expect(p, grid, th["lin"], ph["sin"]) / norm
+    x_var = _expect(p, grid, th["sq"], ph["cos2"]) / norm - mx ** 2
+    y_var = _expect(p, grid, th["sq"], ph["sin2"]) / norm - my ** 2
+    return {"theta2": t2, "x_var": x_var, "y_var": y_var}
 
 
 def l1_distance(grid: SphereGrid, p, q) -> float:

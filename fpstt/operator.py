@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from findiff import Coef, Diff
 
 from .grid import SphereGrid
 
-__all__ = ["fokker_planck_matrix", "is_monotone", "central_difference_matrix", "bernoulli"]
+__all__ = ["fokker_planck_matrix", "is_monotone", "central_difference_matrix", "bernoulli",
+           "stationary_density"]
 
 
 def bernoulli(x):
@@ -174,6 +176,20 @@ def is_monotone(L: sp.spmatrix, tol: float = 0.0) -> bool:
     return bool(np.all(off.data[mask] >= -tol))
 
 
+def stationary_density(model, grid: SphereGrid) -> np.ndarray:
+    """Stationary (theta, phi) density (carries sin theta): the null vector of L, normalised.
+
+    Solves L p = 0 with one equation replaced by sum p dtheta dphi = 1 (sparse direct).
+    """
+    L = fokker_planck_matrix(model, grid).tolil()
+    w = grid.cell_measure.ravel()
+    L[-1, :] = w
+    rhs = np.zeros(grid.size)
+    rhs[-1] = 1.0
+    p = spla.spsolve(L.tocsc(), rhs)
+    return p.reshape(grid.shape)
+
+
 def central_difference_matrix(model, grid: SphereGrid, acc: int = 2) -> sp.csr_matrix:
     """Plain central-difference discretisation of Eq. (E3) built with findiff.
 
@@ -186,6 +202,6 @@ def central_difference_matrix(model, grid: SphereGrid, acc: int = 2) -> sp.csr_m
     d_tt, d_tp, d_pp = (np.broadcast_to(v, T.shape) for v in model.diffusion(T, F))
     d_t = Diff(0, grid.theta, acc=acc)
     d_p = Diff(1, grid.dphi, periodic=True, acc=acc)
-    op = (-(d_t * Coef(mu_t)) - d_p * Coef(mu_p) + (d_t ** 2) * Coef(d_tt)
+    op = (d_t * Coef(-mu_t) + d_p * Coef(-mu_p) + (d_t ** 2) * Coef(d_tt)
           + 2 * (d_t * d_p) * Coef(d_tp) + (d_p ** 2) * Coef(d_pp))
     return sp.csr_matrix(op.matrix(grid.shape))

@@ -1,0 +1,51 @@
+import math
+
+import numpy as np
+import pytest
+
+import fpstt
+from fpstt.grid import mercator_theta, mercator_u
+
+
+def test_no_centre_on_a_pole_and_measures():
+    for g in (fpstt.SphereGrid.uniform(10, 8), fpstt.SphereGrid.mercator(0.1, -8, 3, 12)):
+        assert g.theta[0] > 0 and g.theta[-1] < math.pi
+        assert g.cell_measure.sum() == pytest.approx(2 * math.pi ** 2)
+        assert g.solid_angle.sum() == pytest.approx(4 * math.pi)
+
+
+def test_mercator_edges_uniform_in_u():
+    g = fpstt.SphereGrid.mercator(0.05, -6, 2, 8)
+    u = mercator_u(g.theta_edges[1:-1])
+    np.testing.assert_allclose(np.diff(u), 0.05, rtol=1e-9)
+    assert mercator_theta(-800.0) == 0.0 and np.isfinite(mercator_theta(800.0))
+
+
+@pytest.mark.parametrize("n", [8, 16, 32])
+def test_integration_of_smooth_density_is_exact_with_cell_averages(n):
+    g = fpstt.SphereGrid.uniform(n, n)
+    p = g.cell_average(lambda t, f: np.sin(t) * (1 + 0.5 * np.cos(f) * np.cos(t)) / (4 * math.pi))
+    assert g.integrate(p) == pytest.approx(1.0, abs=1e-13)
+
+
+def test_per_area_round_trip_and_directions():
+    g = fpstt.SphereGrid.uniform(12, 10)
+    p = np.random.default_rng(0).random(g.shape)
+    np.testing.assert_allclose(g.from_per_area(g.per_area(p)), p, rtol=1e-13)
+    n = g.directions()
+    np.testing.assert_allclose(np.sum(n ** 2, axis=0), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("edges, match", [
+    ([0, 1, 0.5, 2, math.pi], "strictly increasing"), ([0, 1, math.pi], "≥ 4 entries"),
+    ([0.1, 1, 2, 3, math.pi], "from 0 to pi")])
+def test_bad_edges(edges, match):
+    with pytest.raises(ValueError, match=match):
+        fpstt.SphereGrid(np.array(edges, float), 8)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match="`n_theta` must be an integer ≥ 3, got 2"):
+        fpstt.SphereGrid.uniform(2, 8)
+    with pytest.raises(ValueError, match="`n_phi` must be an integer ≥ 4"):
+        fpstt.SphereGrid.uniform(8, 3)
