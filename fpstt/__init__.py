@@ -18,6 +18,7 @@ __all__ = ["SphereGrid", "mercator_theta", "mercator_u", "GibbsState", "Microsco
            "SpinTorqueModel", "derived_coefficients", "table_i", "transmission_amplitude",
            "observables", "pushforward", "central_difference_matrix", "fokker_planck_matrix", "is_monotone", "__version__"]
 
-from .stepping import SCHEMES, Solution, solve  # noqa: E402
+from .stepping import SCHEMES, Solution, default_grid, solve  # noqa: E402
+from .io import load, save  # noqa: E402
 
-__all__ += ["SCHEMES", "Solution", "solve"]
+__all__ += ["SCHEMES", "Solution", "default_grid", "solve", "load", "save"]

@@ -34,7 +34,8 @@ from .model import check_choice
 from .fourier import FourierSolver
 from .operator import fokker_planck_matrix, is_monotone
 
-__all__ = ["SCHEMES", "Solution", "solve", "mercator_step", "check_times", "rotate_phi"]
+__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
+           "rotate_phi"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
@@ -295,6 +296,20 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
         min_p_ratio=worst_neg, min_p_ratio_output=worst_out,
         wall_time_s=_time.perf_counter() - start)
     return Solution(grid, times, p_all, masses, diagnostics, dict(meta or {}))
+
+
+def default_grid(model, times, *, steps_per_unit: int = 360, n_phi: int = 256,
+                 u_min: float = -9.0, u_max: float = 3.5) -> SphereGrid:
+    """Flow-adapted grid for the split schemes: cells uniform in u = ln tan(theta/2).
+
+    The step dt is the largest ≤ 1 / ``steps_per_unit`` (t_n) that divides every output time
+    (when they are commensurate); du = |Im C1| dt, so that every output time is reached by
+    exact shifts.  [u_min, u_max] = [-9, 3.5] spans theta from 2.5e-4 to 3.0 rad, plus the caps.
+    """
+    if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:
+        raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
+    dt = _default_dt(check_times(times), 1.0 / steps_per_unit)
+    return SphereGrid.mercator(abs(model.C1.imag) * dt, u_min, u_max, n_phi)
 
 
 def _default_dt(times, dt_max: float = 0.01) -> float:

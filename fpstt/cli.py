@@ -1,0 +1,203 @@
+"""Command-line interface: ``fpstt SUBCOMMAND --help`` (also ``python -m fpstt``).
+
+A thin argparse layer over the API.  Bad input prints one line on stderr and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .config import load_config
+from .io import save, to_jsonable
+from .model import INTERPRETATIONS, READINGS, derived_coefficients
+from .stepping import SCHEMES, solve
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"fpstt: error: {message}\n")
+
+
+def _times(text: str):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`--times` must be comma-separated numbers, got {text!r}")
+
+
+def _add_run_options(p):
+    p.add_argument("--config", type=Path, help="TOML file with custom parameters (see docs/usage.md)")
+    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1")
+    p.add_argument("--n-phi", type=int, help="phi cells (default 256)")
+    p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
+                   "(sets the step: theta cells are uniform in u = ln tan(theta/2))")
+    p.add_argument("--steps-per-unit", type=int, help="time steps per t_n (default 360)")
+    p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
+    p.add_argument("--interpretation", choices=INTERPRETATIONS)
+    p.add_argument("--reading", choices=READINGS,
+                   help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise")
+    p.add_argument("--scheme", choices=SCHEMES)
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _config(args):
+    cfg = load_config(args.config)
+    if getattr(args, "times", None):
+        cfg.solve["times"] = args.times
+    if getattr(args, "scheme", None):
+        cfg.solve["scheme"] = args.scheme
+    if getattr(args, "n_phi", None):
+        cfg.grid["n_phi"] = args.n_phi
+    if getattr(args, "steps_per_unit", None):
+        cfg.grid["steps_per_unit"] = args.steps_per_unit
+    if getattr(args, "no_noise", False):
+        cfg.model["noise"] = False
+    for key in ("interpretation", "reading"):
+        if getattr(args, key, None):
+            cfg.model[key] = getattr(args, key)
+    if cfg.model["reading"] == "lab":
+        cfg.model["interpretation"] = "stratonovich"
+    if getattr(args, "n_theta", None):
+        if args.n_theta < 8:
+            raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
+        span = cfg.grid["u_max"] - cfg.grid["u_min"]
+        rate = abs(derived_coefficients(cfg.micro).C1.imag)
+        cfg.grid["steps_per_unit"] = max(1, math.ceil(args.n_theta * rate / span))
+    return cfg
+
+
+def _run(args):
+    cfg = _config(args)
+    model = cfg.build_model()
+    grid = cfg.build_grid(model)
+    gibbs = cfg.build_gibbs()
+    sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
+                scheme=cfg.scheme(model), progress=not args.quiet,
+                meta={"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
+                      "kappa": gibbs.kappa, "grid_shape": grid.shape})
+    return cfg, model, gibbs, sol
+
+
+def cmd_params(args):
+    d = derived_coefficients(load_config(args.config).micro)
+    out = {"t_up": d.t_up, "t_down": d.t_down, "C1": d.C1, "C2": d.C2,
+           "delta_mu_spin_J": d.delta_mu_spin_J, "eps_F_J": d.eps_F_J, "kappa": d.kappa,
+           "ou_variance": d.ou_variance}
+    if args.json:
+        print(json.dumps(to_jsonable(out), indent=2))
+        return 0
+    rows = [("t_up", f"{d.t_up.real:.4f} {d.t_up.imag:+.4f}i", ""),
+            ("t_down", f"{d.t_down.real:.4f} {d.t_down.imag:+.4f}i", ""),
+            ("Delta mu_spin", f"{d.delta_mu_spin_J:.4e}", "J s / t_n"),
+            ("eps_F", f"{d.eps_F_J:.4e}", "J"),
+            ("C1", f"{d.C1.real:.4f} {d.C1.imag:+.4f}i", "1/t_n"),
+            ("C2", f"{d.C2.real:.5f} {d.C2.imag:+.5f}i", "1/sqrt(t_n)"),
+            ("kappa", f"{d.kappa:.2f}", ""),
+            ("|C2|^2/(2 Im C1)", f"{d.ou_variance:.4e}", "rad^2")]
+    for name, value, unit in rows:
+        print(f"{name:<18} {value:<24} {unit}")
+    return 0
+
+
+def cmd_solve(args):
+    _, _, _, sol = _run(args)
+    path = save(sol, args.out)
+    d = sol.diagnostics
+    if not args.quiet:
+        print(f"saved {path}: grid {sol.grid.shape}, {d['n_steps']} steps of {d['dt']:.4g} t_n, "
+              f"solver {d['wall_time_s']:.2f} s, mass error {d['max_mass_error']:.1e}, "
+              f"min p/max p {d['min_p_ratio_output']:.1e}")
+    return 0
+
+
+def cmd_fig4(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    from .plotting import plot_fig4
+    from .pushforward import pushforward_cell_averages
+    _, model, gibbs, sol = _run(args)
+    refs = [pushforward_cell_averages(gibbs, model.C1, sol.grid, t) for t in sol.times]
+    fig = plot_fig4(sol, refs)
+    fig.savefig(args.out, dpi=130)
+    if not args.quiet:
+        print(f"wrote {args.out} ({len(sol.times)} panels, solver {sol.diagnostics['wall_time_s']:.2f} s)")
+    return 0
+
+
+def cmd_fig3(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    from .plotting import plot_components
+    from .pushforward import flow, mean_trajectory
+    cfg = load_config(args.config)
+    model, gibbs = cfg.build_model(), cfg.build_gibbs()
+    times = np.linspace(0, 1, 101)
+    mean_q, std_q = mean_trajectory(gibbs, model.C1, times)
+    n0 = gibbs.sample(args.n_samples, np.random.default_rng(args.seed))
+    th0, ph0 = np.arccos(np.clip(n0[:, 2], -1, 1)), np.arctan2(n0[:, 1], n0[:, 0])
+    mean_s = []
+    for t in times:
+        th, ph = flow(t, th0, ph0, model.C1)
+        mean_s.append([np.mean(np.sin(th) * np.cos(ph)), np.mean(np.sin(th) * np.sin(ph)),
+                       np.mean(np.cos(th))])
+    fig = plot_components(times, {"quadrature of Eq. 16": (mean_q, None),
+                                  f"{args.n_samples} Gibbs samples": (np.array(mean_s), None)},
+                          title=r"Fig. 3: mean trajectory $\langle \vec J\rangle/J$ (noiseless flow)")
+    fig.savefig(args.out, dpi=130)
+    if not args.quiet:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser():
+    parser = _Parser(prog="fpstt", description="Fokker-Planck densities for the stochastic "
+                     "spin-transfer torque (Tassi, Barbieri, Raimondi).")
+    parser.add_argument("--version", action="version", version=f"fpstt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("params", help="derived quantities of the Table I preset (or --config)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("solve", help="solve the Fokker-Planck equation and save RESULT.npz")
+    p.add_argument("--out", type=Path, default=Path("result.npz"))
+    _add_run_options(p)
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("fig4", help="Fig. 4: density contours, FP with noise vs pushforward")
+    p.add_argument("--out", type=Path, default=Path("fig4.png"))
+    _add_run_options(p)
+    p.set_defaults(func=cmd_fig4)
+
+    p = sub.add_parser("fig3", help="Fig. 3: mean trajectory by quadrature and by sampling")
+    p.add_argument("--out", type=Path, default=Path("fig3.png"))
+    p.add_argument("--config", type=Path)
+    p.add_argument("--n-samples", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_fig3)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+        print(f"fpstt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Run configuration: defaults (the Table I preset), TOML files and the objects they build.
+
+A TOML file may hold the sections below; every key is optional and unknown keys are errors
+(named with their line).  Example::
+
+    [microscopic]          # SI inputs, see fpstt.model.Microscopic
+    n_e = 2.0e5
+    T = 3.0
+    [model]
+    interpretation = "ito"     # or "stratonovich"
+    reading = "eq17"           # or "lab"
+    noise = true               # false: C2 = 0 (the noiseless flow of Eq. 15)
+    field_on = false           # keep B on during the dynamics
+    thermal_D = 0.0            # Brown rotational diffusion, per t_n
+    [grid]
+    steps_per_unit = 360       # dt = 1/360 t_n, du = Im C1 dt
+    n_phi = 256
+    u_min = -9.0
+    u_max = 3.5
+    [solve]
+    times = [0.0, 0.3333333333333333, 0.6666666666666666, 1.0]
+    scheme = "split-be"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+
+from .initial import GibbsState
+from .model import Microscopic, SpinTorqueModel, table_i
+from .stepping import default_grid
+
+__all__ = ["RunConfig", "load_config", "DEFAULTS"]
+
+DEFAULTS = {
+    "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
+              "thermal_D": 0.0},
+    "grid": {"steps_per_unit": 360, "n_phi": 256, "u_min": -9.0, "u_max": 3.5},
+    "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
+}
+_TYPES = {"interpretation": str, "reading": str, "noise": bool, "field_on": bool,
+          "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int,
+          "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None))}
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs: microscopic inputs plus model, grid and solve options."""
+
+    micro: Microscopic = field(default_factory=table_i)
+    model: dict = field(default_factory=lambda: dict(DEFAULTS["model"]))
+    grid: dict = field(default_factory=lambda: dict(DEFAULTS["grid"]))
+    solve: dict = field(default_factory=lambda: dict(DEFAULTS["solve"]))
+
+    def build_model(self) -> SpinTorqueModel:
+        opts = dict(self.model)
+        noise, field_on = opts.pop("noise"), opts.pop("field_on")
+        model = SpinTorqueModel.from_microscopic(self.micro, field_on=field_on, **opts)
+        return model if noise else model.with_options(C2=0j)
+
+    def build_gibbs(self) -> GibbsState:
+        return GibbsState.from_microscopic(self.micro)
+
+    def build_grid(self, model):
+        return default_grid(model, self.solve["times"], **self.grid)
+
+    def scheme(self, model) -> str:
+        chosen = self.solve["scheme"]
+        if chosen is not None:
+            return chosen
+        return "split-be" if model.phi_independent and model.C1.imag != 0 else "be"
+
+    def to_dict(self) -> dict:
+        return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,
+                "solve": self.solve}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def load_config(path=None) -> RunConfig:
+    """Read a TOML run configuration (or the defaults when ``path`` is None).
+
+    Raises ValueError naming the offending key and its line for unknown keys, wrong types
+    and invalid values, and for malformed TOML.
+    """
+    cfg = RunConfig()
+    if path is None:
+        return cfg
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: malformed TOML: {exc}") from None
+    micro_keys = {f.name for f in fields(Microscopic)}
+    for section, values in data.items():
+        if section not in ("microscopic", *DEFAULTS):
+            raise ValueError(f"{path}: unknown section [{section}] (line "
+                             f"{_line_of(text, '[' + section) or '?'}); valid: "
+                             f"{sorted(['microscopic', *DEFAULTS])}")
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: `{section}` must be a [section]")
+        valid = micro_keys if section == "microscopic" else set(DEFAULTS[section])
+        for key, value in values.items():
+            where = f"{path}, line {_line_of(text, key) or '?'}"
+            if key not in valid:
+                raise ValueError(f"{where}: unknown key `{key}` in [{section}]; valid: "
+                                 f"{sorted(valid)}")
+            kind = (int, float) if section == "microscopic" else _TYPES[key]
+            if isinstance(value, bool) and kind is not bool:
+                kind = ()
+            if not isinstance(value, kind):
+                raise ValueError(f"{where}: `{key}` has the wrong type "
+                                 f"({type(value).__name__})")
+    try:
+        cfg.micro = table_i(**data.get("microscopic", {}))
+        for section in DEFAULTS:
+            getattr(cfg, section).update(data.get(section, {}))
+        cfg.build_grid(cfg.build_model())           # validates every value now
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return cfg

@@ -1,0 +1,79 @@
+"""Saving and loading results as ``.npz`` files, written atomically.
+
+A solution file holds ``theta``, ``phi``, ``theta_edges``, ``times``, ``p`` (shape
+(n_times, n_theta, n_phi), cell averages of the (theta, phi) density of Eq. 16, which
+carries sin theta), ``mass``, and ``meta``: a JSON string with the model parameters, scheme,
+grid, diagnostics and package version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .grid import SphereGrid
+from .stepping import Solution
+
+__all__ = ["save", "load", "atomic_savez", "to_jsonable"]
+
+
+def to_jsonable(obj):
+    """Convert numpy scalars/arrays and complex numbers to JSON-compatible values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (complex, np.complexfloating)):
+        return [float(obj.real), float(obj.imag)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def atomic_savez(path, **arrays) -> Path:
+    """np.savez_compressed to a temporary file in the target folder, then rename over ``path``.
+
+    An interrupted write never leaves a truncated file at ``path``.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"result files must end in .npz, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save(solution: Solution, path) -> Path:
+    """Write a :class:`~fpstt.stepping.Solution` to ``path`` (.npz), atomically."""
+    from . import __version__
+    g = solution.grid
+    meta = dict(solution.meta, diagnostics=solution.diagnostics, status=solution.status,
+                message=solution.message, fpstt_version=__version__, n_phi=g.n_phi)
+    return atomic_savez(path, theta=g.theta, phi=g.phi, theta_edges=g.theta_edges,
+                        times=solution.times, p=solution.p, mass=solution.mass,
+                        meta=np.array(json.dumps(to_jsonable(meta))))
+
+
+def load(path) -> Solution:
+    """Read a file written by :func:`save` back into a :class:`~fpstt.stepping.Solution`."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")))
+        diagnostics = meta.pop("diagnostics", {})
+        status, message = meta.pop("status", 0), meta.pop("message", "ok")
+        return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta,
+                        status, message)

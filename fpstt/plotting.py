@@ -1,0 +1,127 @@
+"""Figures of the paper: Fig. 3 (mean trajectory), Fig. 4 (density contours), Fig. 5 (mean ± std).
+
+Every function takes ``ax``/``axes=None``, returns what it drew and never calls ``plt.show()``.
+Densities are (theta, phi) densities (they carry sin theta, Eq. 16), plotted in radians.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grid import SphereGrid
+
+__all__ = ["plot_density", "plot_fig4", "plot_components", "mass_window"]
+
+COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
+
+
+def mass_window(grid: SphereGrid, p, fraction: float = 0.9995, pad: float = 0.25):
+    """(theta_lo, theta_hi, phi_lo, phi_hi) holding ``fraction`` of the mass, padded.
+
+    phi limits are centred on the densest phi cell and may exceed [0, 2 pi) (periodic).
+    """
+    th_marg = p.sum(axis=1) * grid.dphi * grid.dtheta
+    cum = np.cumsum(th_marg) / th_marg.sum()
+    lo = grid.theta_edges[np.searchsorted(cum, (1 - fraction) / 2)]
+    hi = grid.theta_edges[min(np.searchsorted(cum, 1 - (1 - fraction) / 2) + 1, grid.n_theta)]
+    ph_marg = (p * grid.dtheta[:, None]).sum(axis=0)
+    centre = grid.phi[np.argmax(ph_marg)]
+    rel = (grid.phi - centre + np.pi) % (2 * np.pi) - np.pi
+    order = np.argsort(rel)
+    cum = np.cumsum(ph_marg[order]) / ph_marg.sum()
+    f_lo = rel[order][np.searchsorted(cum, (1 - fraction) / 2)] - grid.dphi
+    f_hi = rel[order][min(np.searchsorted(cum, 1 - (1 - fraction) / 2), grid.n_phi - 1)] + grid.dphi
+    dt, df = hi - lo, f_hi - f_lo
+    return (max(0.0, lo - pad * dt), min(np.pi, hi + pad * dt),
+            centre + f_lo - pad * df, centre + f_hi + pad * df)
+
+
+def _unwrapped(grid, p, phi_lo, phi_hi):
+    """phi centres and columns of p covering [phi_lo, phi_hi] (periodic copies)."""
+    reps = np.arange(int(np.floor(phi_lo / (2 * np.pi))) - 1, int(np.ceil(phi_hi / (2 * np.pi))) + 1)
+    phi = np.concatenate([grid.phi + 2 * np.pi * k for k in reps])
+    cols = np.concatenate([p] * reps.size, axis=1)
+    keep = (phi >= phi_lo - grid.dphi) & (phi <= phi_hi + grid.dphi)
+    return phi[keep], cols[:, keep]
+
+
+def plot_density(grid: SphereGrid, p, *, reference=None, ax=None, window=None, levels=12,
+                 title=None):
+    """Filled contours of a (theta, phi) density, optional line contours of a reference.
+
+    Returns (filled contour set, line contour set or None).
+    """
+    import matplotlib.pyplot as plt
+    ax = plt.gca() if ax is None else ax
+    th_lo, th_hi, ph_lo, ph_hi = mass_window(grid, p) if window is None else window
+    rows = (grid.theta >= th_lo - grid.dtheta) & (grid.theta <= th_hi + grid.dtheta)
+    phi, cols = _unwrapped(grid, p[rows], ph_lo, ph_hi)
+    top = float(cols.max())
+    lev = np.linspace(0, top, levels + 1)[1:] if top > 0 else levels
+    filled = ax.contourf(phi, grid.theta[rows], cols, levels=np.concatenate([[0], lev]),
+                         cmap="viridis", extend="max")
+    lines = None
+    if reference is not None:
+        _, ref = _unwrapped(grid, reference[rows], ph_lo, ph_hi)
+        rtop = float(ref.max())
+        if rtop > 0:
+            lines = ax.contour(phi, grid.theta[rows], ref, levels=np.linspace(0, rtop, 7)[1:],
+                               colors="white", linewidths=0.8)
+    ax.set_xlim(ph_lo, ph_hi)
+    ax.set_ylim(th_lo, th_hi)
+    ax.set_xlabel(r"$\phi$ (rad)")
+    ax.set_ylabel(r"$\theta$ (rad)")
+    if title:
+        ax.set_title(title)
+    return filled, lines
+
+
+def plot_fig4(solution, references=None, axes=None):
+    """Fig. 4: p(theta, phi) at each output time of ``solution`` (filled, FP with noise) and
+    the Jacobian pushforward of Eq. (16) (white lines).  Returns the figure."""
+    import matplotlib.pyplot as plt
+    n = len(solution.times)
+    if axes is None:
+        ncol = 2 if n > 1 else 1
+        fig, axes = plt.subplots((n + 1) // 2 if n > 1 else 1, ncol, figsize=(10, 4.2 * ((n + 1) // 2)),
+                                 squeeze=False, constrained_layout=True)
+        axes = axes.ravel()
+    fig = axes[0].figure
+    for k, ax in enumerate(axes):
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        ref = None if references is None else references[k]
+        filled, _ = plot_density(solution.grid, solution.p[k], reference=ref, ax=ax,
+                                 title=f"t = {solution.times[k]:.3g} $t_n$")
+        fig.colorbar(filled, ax=ax, label=r"$p(\theta,\phi)$ (rad$^{-2}$)")
+    fig.suptitle("Fokker-Planck density with noise (filled) and noiseless pushforward, "
+                 "Eq. 16 (white lines)")
+    return fig
+
+
+def plot_components(times, curves, *, axes=None, title=None):
+    """Components of n = J/J against t (Figs. 3 and 5).
+
+    ``curves`` maps a label to (mean, std or None), arrays of shape (n_times, 3); std is
+    drawn as a ± band.  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    fig = axes[0].figure
+    styles = ["-", "--", ":", "-."]
+    for c, ax in enumerate(axes):
+        for s, (label, (mean, std)) in enumerate(curves.items()):
+            t = np.asarray(times if not isinstance(times, dict) else times[label])
+            line, = ax.plot(t, mean[:, c], styles[s % 4], label=label)
+            if std is not None:
+                ax.fill_between(t, mean[:, c] - std[:, c], mean[:, c] + std[:, c],
+                                color=line.get_color(), alpha=0.2)
+        ax.set_xlabel(r"$t$ ($t_n$)")
+        ax.set_ylabel(COMPONENTS[c])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
