@@ -158,6 +158,62 @@ def cmd_fig3(args):
     return 0
 
 
+def _mc_options(p):
+    p.add_argument("--n-samples", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
+    p.add_argument("--chunk", type=int, default=100_000, help="trajectories per chunk")
+
+
+def cmd_montecarlo(args):
+    from .io import atomic_savez
+    from .montecarlo import simulate
+    cfg = _config(args)
+    model, gibbs = cfg.build_model(), cfg.build_gibbs()
+    grid = cfg.build_grid(model)
+    mc = simulate(model, gibbs, cfg.solve["times"], args.n_samples, dt=args.dt, seed=args.seed,
+                  chunk=args.chunk, grid=grid, progress=not args.quiet)
+    meta = {"config": cfg.to_dict(), "n_samples": mc.n_samples, "n_phi": grid.n_phi,
+            "diagnostics": mc.diagnostics, "fpstt_version": __version__}
+    atomic_savez(args.out, times=mc.times, mean=mc.mean, std=mc.std, stderr=mc.stderr,
+                 theta2=mc.theta2, theta2_stderr=mc.theta2_stderr, hist=mc.hist,
+                 theta_edges=grid.theta_edges, meta=np.array(json.dumps(to_jsonable(meta))))
+    if not args.quiet:
+        print(f"saved {args.out}: {mc.n_samples} trajectories, "
+              f"{mc.diagnostics['steps_per_second']:.2e} trajectory-steps/s")
+    return 0
+
+
+def cmd_fig5(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    from .montecarlo import simulate
+    from .observables import moments
+    from .plotting import plot_components
+    args.times = list(np.linspace(0, 1, 41))
+    cfg, model, gibbs, sol = _run(args)
+    mean_fp, std_fp = moments(sol.grid, sol.p)
+    mc = simulate(model, gibbs, sol.times, args.n_samples, dt=args.dt, seed=args.seed,
+                  chunk=args.chunk, progress=not args.quiet)
+    fig = plot_components(sol.times, {"Fokker-Planck": (mean_fp, std_fp),
+                                      f"Monte Carlo (N={args.n_samples})": (mc.mean, mc.std)},
+                          title=r"Fig. 5: mean $\pm$ std of $\vec J/J$ with noise")
+    fig.savefig(args.out, dpi=130)
+    if not args.quiet:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_validate(args):
+    from .checks import format_table, run_checks
+    checks = run_checks(n_samples=args.n_samples, seed=args.seed)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        print(format_table(checks))
+    return 0 if all(c.passed for c in checks) else 1
+
+
 def build_parser():
     parser = _Parser(prog="fpstt", description="Fokker-Planck densities for the stochastic "
                      "spin-transfer torque (Tassi, Barbieri, Raimondi).")
@@ -186,6 +242,24 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_fig3)
+
+    p = sub.add_parser("fig5", help="Fig. 5: mean ± std of J/J, Fokker-Planck and Monte Carlo")
+    p.add_argument("--out", type=Path, default=Path("fig5.png"))
+    _add_run_options(p)
+    _mc_options(p)
+    p.set_defaults(func=cmd_fig5, n_samples=20_000)
+
+    p = sub.add_parser("montecarlo", help="Monte Carlo ensemble; saves MC.npz")
+    p.add_argument("--out", type=Path, default=Path("mc.npz"))
+    _add_run_options(p)
+    _mc_options(p)
+    p.set_defaults(func=cmd_montecarlo)
+
+    p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--n-samples", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

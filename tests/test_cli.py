@@ -1,0 +1,109 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fpstt
+from fpstt.cli import main
+
+QUICK = ["--steps-per-unit", "45", "--n-phi", "64", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_params_json(capsys):
+    assert main(["params", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"t_up", "t_down", "C1", "C2", "delta_mu_spin_J", "eps_F_J", "kappa",
+                        "ou_variance"}
+    assert out["C1"][1] == pytest.approx(5.51, abs=0.01)
+
+
+def test_params_table(capsys):
+    assert main(["params"]) == 0
+    assert "|C2|^2/(2 Im C1)" in capsys.readouterr().out
+
+
+def test_solve_and_load_round_trip(tmp_path):
+    assert main(["solve", "--out", "r.npz", "--times", "0,0.5,1", *QUICK]) == 0
+    loaded = fpstt.load("r.npz")
+    micro = fpstt.table_i()
+    model = fpstt.SpinTorqueModel.from_microscopic(micro)
+    grid = fpstt.default_grid(model, [0, 0.5, 1], steps_per_unit=45, n_phi=64)
+    ref = fpstt.solve(model, grid, fpstt.GibbsState.from_microscopic(micro).cell_averages(grid),
+                      [0, 0.5, 1])
+    np.testing.assert_array_equal(loaded.p, ref.p)
+    np.testing.assert_array_equal(loaded.grid.theta_edges, grid.theta_edges)
+    assert loaded.p.shape == (3, *grid.shape)
+    assert loaded.meta["config"]["solve"]["times"] == [0, 0.5, 1]
+    again = tmp_path / "again.npz"
+    fpstt.save(loaded, again)
+    np.testing.assert_array_equal(fpstt.load(again).p, loaded.p)
+    with np.load("r.npz") as data:
+        assert {"theta", "phi", "theta_edges", "times", "p", "mass", "meta"} <= set(data.files)
+
+
+def test_fig4_default_writes_four_panels(tmp_path):
+    assert main(["fig4", "--quiet"]) == 0
+    assert (tmp_path / "fig4.png").stat().st_size > 20_000
+
+
+def test_fig3_and_fig5(tmp_path):
+    assert main(["fig3", "--quiet", "--n-samples", "2000"]) == 0
+    assert main(["fig5", "--n-samples", "2000", *QUICK]) == 0
+    assert (tmp_path / "fig3.png").exists() and (tmp_path / "fig5.png").exists()
+
+
+def test_montecarlo_saves(tmp_path):
+    assert main(["montecarlo", "--out", "mc.npz", "--n-samples", "500", *QUICK]) == 0
+    with np.load("mc.npz") as data:
+        assert data["mean"].shape == (4, 3) and data["hist"].shape[0] == 4
+        assert json.loads(str(data["meta"]))["n_samples"] == 500
+
+
+def test_validate_passes(capsys):
+    assert main(["validate", "--json", "--n-samples", "20000"]) == 0
+    checks = json.loads(capsys.readouterr().out)
+    assert len(checks) >= 8 and all(c["passed"] for c in checks)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["solve", "--n-phi", "2"], "`n_phi` must be an integer ≥ 4"),
+    (["solve", "--times", "1,0.5"], "strictly increasing"),
+    (["solve", "--times", "a,b"], "--times"),
+    (["solve", "--scheme", "rk4"], "invalid choice"),
+    (["solve", "--config", "missing.toml"], "No such file"),
+    (["nonsense"], "invalid choice")])
+def test_bad_input_exit_2_one_line(capsys, argv, message):
+    try:
+        code = main(argv)
+    except SystemExit as exc:                 # argparse rejects before main's body runs
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_config_unknown_key_names_key_and_line(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("[microscopic]\nT = 3.0\n\n[model]\nnoize = true\n")
+    assert main(["params", "--config", "c.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "line 5" in err and "`noize`" in err
+
+
+def test_config_changes_parameters(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("[microscopic]\nn_e = 3.0e5\n")
+    assert main(["params", "--json", "--config", "c.toml"]) == 0
+    assert json.loads(capsys.readouterr().out)["C1"][1] == pytest.approx(11.0, rel=0.01)
+
+
+def test_python_dash_m_help():
+    out = subprocess.run([sys.executable, "-m", "fpstt", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("params", "solve", "fig3", "fig4", "fig5", "montecarlo", "validate"):
+        assert command in out
