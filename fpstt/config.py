@@ -19,7 +19,7 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     u_max = 3.5
     [solve]
     times = [0.0, 0.3333333333333333, 0.6666666666666666, 1.0]
-    scheme = "split-be"
+    scheme = "split-tr-bdf2"
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class RunConfig:
         chosen = self.solve["scheme"]
         if chosen is not None:
             return chosen
-        return "split-be" if model.phi_independent and model.C1.imag != 0 else "be"
+        return "split-tr-bdf2" if model.phi_independent and model.C1.imag != 0 else "tr-bdf2"
 
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,

@@ -1,21 +1,26 @@
-"""Fast path: implicit solves for phi-independent operators by a Fourier transform in phi.
+"""Linear-algebra backends for the implicit steppers: sparse LU, or Fourier modes in phi.
 
 When drift and diffusion do not depend on phi, the operator L of
 :func:`~fpstt.operator.fokker_planck_matrix` commutes with phi translations:
 ``L = sum_s C_s ⊗ S^s`` with S the one-cell phi shift and s in {-1, 0, 1}.  A real FFT in phi
-turns ``(a I - b L) x = r`` into n_phi/2 + 1 independent tridiagonal systems in theta,
-``(a I - b T_m) x_m = r_m`` with ``T_m = sum_s C_s exp(2 pi i m s / n_phi)``, solved in
-O(n_theta) each: the whole solve costs O(n_theta n_phi log n_phi).  It is the same
-discretisation as the sparse path, so both agree to round-off.
+turns it into n_phi/2 + 1 independent tridiagonal operators in theta,
+``T_m = sum_s C_s exp(2 pi i m s / n_phi)``.  :class:`SpectralBackend` keeps the state in
+that representation for the whole run (shape (n_theta, n_modes), complex), so a step costs
+O(n_theta n_phi) and the FFT is paid only at output times.  It is the same discretisation
+as :class:`RealBackend`, so both agree to round-off.
+
+A backend offers ``to_state(p)``, ``to_density(x)``, ``matvec(x)``, ``factor(a, b)`` (an
+object whose ``solve(r)`` solves (a I - b L) x = r), ``mass_weights`` and ``rotate(x, angle)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from scipy.linalg import lapack
 
-__all__ = ["phi_blocks", "FourierSolver"]
+__all__ = ["phi_blocks", "RealBackend", "SpectralBackend"]
 
 
 def phi_blocks(L: sp.spmatrix, shape: tuple[int, int]) -> np.ndarray:
@@ -27,12 +32,10 @@ def phi_blocks(L: sp.spmatrix, shape: tuple[int, int]) -> np.ndarray:
     """
     nt, nf = shape
     L = sp.csr_matrix(L)
-    rows = np.arange(nt) * nf                      # cell (i, 0) of every theta row
-    sub = L[rows].tocoo()
-    i = sub.row
+    sub = L[np.arange(nt) * nf].tocoo()              # rows of cells (i, 0)
     k, j = np.divmod(sub.col, nf)
     s = (j + nf // 2) % nf - nf // 2
-    band = 1 + i - k
+    band = 1 + sub.row - k
     if np.any(np.abs(s) > 1) or np.any((band < 0) | (band > 2)):
         raise ValueError("operator is not tridiagonal in theta and nearest-neighbour in phi")
     ab = np.zeros((3, 3, nt))
@@ -40,40 +43,83 @@ def phi_blocks(L: sp.spmatrix, shape: tuple[int, int]) -> np.ndarray:
     return ab
 
 
-class FourierSolver:
-    """Solve ``(a I - b L) x = r`` for a phi-independent L; tridiagonal LU per mode, once.
+class RealBackend:
+    """State: the (n_theta, n_phi) cell averages; systems by sparse LU (splu), factorised once."""
 
-    Parameters
-    ----------
-    L : sparse matrix
-        The operator on the flattened (n_theta, n_phi) grid.
-    shape : (n_theta, n_phi)
-    a, b : float
-        The system is a I - b L (e.g. a = 1, b = dt for backward Euler).
-    """
+    def __init__(self, L, grid):
+        self.L, self.shape = sp.csr_matrix(L), grid.shape
+        self.mass_weights = grid.cell_measure
 
-    def __init__(self, L, shape, a: float, b: float):
-        nt, nf = shape
-        self.shape = shape
-        blocks = phi_blocks(L, shape)
+    def to_state(self, p):
+        return np.array(p, dtype=float)
+
+    def to_density(self, x):
+        return x.copy()
+
+    def matvec(self, x):
+        return (self.L @ x.ravel()).reshape(self.shape)
+
+    def factor(self, a, b):
+        lu = spla.splu((a * sp.identity(self.L.shape[0], format="csc") - b * self.L).tocsc())
+        return _Solve(lambda r: lu.solve(r.ravel()).reshape(self.shape))
+
+    def rotate(self, x, angle):
+        from .stepping import rotate_phi
+        return rotate_phi(x, angle)
+
+
+class SpectralBackend:
+    """State: rfft of the cell averages along phi, shape (n_theta, n_phi // 2 + 1), complex."""
+
+    def __init__(self, L, grid):
+        nt, nf = grid.shape
+        self.n_phi = nf
         m = np.arange(nf // 2 + 1)
-        phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)      # (modes, 3)
-        T = np.einsum("ms,sbk->mbk", phase, blocks)                    # (modes, 3, nt)
-        ab = -b * T
+        self.m = m
+        phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)       # (modes, 3)
+        self.T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))   # (modes, 3, nt)
+        # mass = sum_i dtheta_i dphi * (mode 0 of row i); other modes carry no mass
+        w = np.zeros((nt, m.size))
+        w[:, 0] = grid.dtheta * grid.dphi
+        self.mass_weights = w
+
+    def to_state(self, p):
+        return np.fft.rfft(p, axis=1)
+
+    def to_density(self, x):
+        return np.fft.irfft(x, n=self.n_phi, axis=1)
+
+    def matvec(self, x):
+        T, xt = self.T, x.T                                            # (modes, nt)
+        y = T[:, 1] * xt
+        y[:, :-1] += T[:, 0, 1:] * xt[:, 1:]
+        y[:, 1:] += T[:, 2, :-1] * xt[:, :-1]
+        return y.T
+
+    def factor(self, a, b):
+        ab = -b * self.T
         ab[:, 1, :] += a
-        # all modes as one block-tridiagonal system (no coupling between blocks), LU once
-        lower = ab[:, 2, :].copy()
-        upper = ab[:, 0, :].copy()
-        lower[:, -1] = 0.0                       # would couple mode m to mode m + 1
+        nt = ab.shape[2]
+        lower, upper = ab[:, 2, :].copy(), ab[:, 0, :].copy()
+        lower[:, -1] = 0.0                   # all modes as one block-tridiagonal system
         upper[:, 0] = 0.0
-        dl, d, du = lower.ravel()[:-1], ab[:, 1, :].ravel(), upper.ravel()[1:]
-        self._factors = lapack.zgttrf(dl, d, du)
-        if self._factors[-1] != 0:
+        dl, d, du, du2, ipiv, info = lapack.zgttrf(lower.ravel()[:-1], ab[:, 1, :].ravel(),
+                                                   upper.ravel()[1:])
+        if info != 0:
             raise np.linalg.LinAlgError("singular implicit system in the Fourier solver")
 
-    def solve(self, r: np.ndarray) -> np.ndarray:
-        nt, nf = self.shape
-        spec = np.fft.rfft(r.reshape(nt, nf), axis=1)                   # (nt, modes)
-        dl, d, du, du2, ipiv, _ = self._factors
-        x, info = lapack.zgttrs(dl, d, du, du2, ipiv, spec.T.ravel())
-        return np.fft.irfft(x.reshape(-1, nt).T, n=nf, axis=1).ravel()
+        def solve(r):
+            x, _ = lapack.zgttrs(dl, d, du, du2, ipiv, np.ascontiguousarray(r.T).ravel())
+            return x.reshape(-1, nt).T
+        return _Solve(solve)
+
+    def rotate(self, x, angle):
+        out = x * np.exp(-1j * self.m * angle)
+        if self.n_phi % 2 == 0:
+            out[:, -1] = out[:, -1].real
+        return out
+
+
+class _Solve:
+    def __init__(self, func):
+        self.solve = func

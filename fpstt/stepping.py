@@ -13,9 +13,11 @@ Schemes (registry :data:`SCHEMES`)
     noiseless flow of Eq. (15) is applied exactly (a translation by one cell in
     u = ln tan(theta/2) per step dt = du / |Im C1|, and a rotation by Re C1 t applied at output
     with an exact Fourier phase, since it commutes with every other term); what remains
-    (diffusion, the Stratonovich / geometric drifts) is stepped implicitly, by backward
-    Euler (Lie splitting, keeps p ≥ 0 when the operator is monotone) or by TR-BDF2 half
-    steps around the shift (Strang splitting, second order).
+    (diffusion, the Stratonovich / geometric drifts) is stepped implicitly by Strang
+    splitting, half step / shift / half step, with consecutive half steps merged, so one
+    solve per step.  The implicit pieces are backward Euler ("split-be": every piece keeps
+    p ≥ 0 when the operator is monotone; first order in the diffusion) or TR-BDF2
+    ("split-tr-bdf2": L-stable and second order overall).
 """
 
 from __future__ import annotations
@@ -25,13 +27,11 @@ import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from tqdm.auto import tqdm
 
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .model import check_choice
-from .fourier import FourierSolver
+from .fourier import RealBackend, SpectralBackend
 from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
@@ -141,47 +141,36 @@ class _MirrorGrid:
         self.theta_edges[0] = 0.0
 
 
-class _SparseLU:
-    """splu of a I - b L, factorised once."""
-
-    def __init__(self, L, shape, a, b):
-        self.lu = spla.splu((a * sp.identity(L.shape[0], format="csc") - b * L).tocsc())
-
-    def solve(self, r):
-        return self.lu.solve(r)
-
-
 class _Stepper:
-    """One implicit scheme on a fixed operator L and step dt, factorised once."""
+    """One implicit scheme on a backend's operator L and a fixed step dt, factorised once."""
 
-    def __init__(self, L, dt, scheme, shape, fast):
-        factor = FourierSolver if fast else _SparseLU
-        self.scheme, self.L, self.dt = scheme, L, dt
+    def __init__(self, backend, dt, scheme):
+        self.backend, self.scheme, self.dt = backend, scheme, dt
         self.prev = None
         coef = {"be": 1.0, "cn": 0.5, "tr-bdf2": _GAMMA / 2, "bdf2": 1.0}[scheme]
-        self.lu = factor(L, shape, 1.0, coef * dt)
+        self.lu = backend.factor(1.0, coef * dt)
         self.n_factorizations = 1
         if scheme == "bdf2":
-            self.lu2 = factor(L, shape, 1.5, dt)
+            self.lu2 = backend.factor(1.5, dt)
             self.n_factorizations = 2
 
-    def step(self, p):
-        dt, L = self.dt, self.L
+    def step(self, x):
+        dt, b = self.dt, self.backend
         if self.scheme == "be":
-            return self.lu.solve(p)
+            return self.lu.solve(x)
         if self.scheme == "cn":
-            return self.lu.solve(p + 0.5 * dt * (L @ p))
+            return self.lu.solve(x + 0.5 * dt * b.matvec(x))
         if self.scheme == "tr-bdf2":
-            mid = self.lu.solve(p + 0.5 * _GAMMA * dt * (L @ p))
             g = _GAMMA
-            return self.lu.solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * p)
+            mid = self.lu.solve(x + 0.5 * g * dt * b.matvec(x))
+            return self.lu.solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * x)
         # bdf2, started by backward Euler
-        new = self.lu.solve(p) if self.prev is None else self.lu2.solve(2 * p - 0.5 * self.prev)
-        self.prev = p
+        new = self.lu.solve(x) if self.prev is None else self.lu2.solve(2 * x - 0.5 * self.prev)
+        self.prev = x
         return new
 
 
-def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
+def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
           dt: float | None = None, fast: bool | None = None, progress: bool = False,
           meta: dict | None = None) -> Solution:
     """Evolve a (theta, phi) density under the Fokker-Planck equation (E3) of ``model``.
@@ -205,15 +194,17 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
         the grid; output times that are not multiples of it are reached by a final
         backward-Euler step of the full operator.
     fast : bool, optional
-        Solve the implicit systems mode by mode in phi-Fourier space (same discretisation,
-        O(n_theta n_phi log n_phi) per step).  Default: whenever the model is phi-independent.
+        Keep the state as Fourier modes in phi and solve one tridiagonal system per mode
+        (same discretisation, O(n_theta n_phi) per step, FFTs only at output times).
+        Default: whenever the model is phi-independent.  The fast path checks the sign of p
+        at output times; the sparse path at every step.
     progress : bool
         Show a progress bar.
 
     Returns
     -------
     Solution
-        ``p[k]`` is the (theta, phi) density at ``times[k]``.
+        ``p[k]`` is the (theta, phi) density at ``times[k]`` (carries sin theta).
     """
     check_choice("scheme", scheme, SCHEMES)
     times = check_times(times)
@@ -223,79 +214,93 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-be",
     if not np.all(np.isfinite(p)):
         raise ValueError("`p0` contains non-finite values")
     start = _time.perf_counter()
-    w = grid.cell_measure
-    mass0 = float(np.sum(p * w))
     split = scheme.startswith("split")
     fast = model.phi_independent if fast is None else bool(fast)
     if fast and not model.phi_independent:
         raise ValueError("`fast`=True needs a phi-independent model")
+    Backend = SpectralBackend if fast else RealBackend
     if split:
         if not model.phi_independent:
             raise ValueError("split schemes need a phi-independent model (no field kept on "
                              "during the dynamics, or a field along z'); use 'be' or 'tr-bdf2'")
         dt = mercator_step(grid, model)
-        rest = fokker_planck_matrix(model, grid, drift_offset=(
+        operator = fokker_planck_matrix(model, grid, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
-        stepper = _Stepper(rest, dt / 2 if scheme == "split-tr-bdf2" else dt,
-                           "tr-bdf2" if scheme == "split-tr-bdf2" else "be", grid.shape, fast)
+        backend = Backend(operator, grid)
+        inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
+        stepper = _Stepper(backend, dt, inner)                     # G: a full step
+        half = _Stepper(backend, dt / 2, inner)                    # H: half a step
         direction = 1 if model.C1.imag > 0 else -1
-        operator = rest
     else:
         dt = _default_dt(times) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         operator = fokker_planck_matrix(model, grid)
-        stepper = _Stepper(operator, dt, scheme, grid.shape, fast)
-    full = None                                  # for partial steps, built on demand
+        backend = Backend(operator, grid)
+        stepper = _Stepper(backend, dt, scheme)
+    weights = backend.mass_weights
+    measure = grid.cell_measure
+    dtheta = grid.dtheta[:, None]
 
-    def advance(p):
+    def advance(x, k):
+        """k steps.  Split schemes use Strang splitting H S H per step, with the two
+        adjacent half steps of consecutive steps merged into one full step G:
+        (H S H)^k = H S (G S)^(k-1) H, so one implicit solve per step."""
         if not split:
-            return stepper.step(p.ravel()).reshape(grid.shape)
-        if scheme == "split-tr-bdf2":
-            p = stepper.step(p.ravel()).reshape(grid.shape)
-        p = _shift_masses(p * w, grid, direction) / w
-        return stepper.step(p.ravel()).reshape(grid.shape)
+            for _ in range(k):
+                x = stepper.step(x)
+                yield x
+            return
+        x = half.step(x)
+        for i in range(k):
+            moved = _shift_masses(x * dtheta, grid, direction) / dtheta
+            x = stepper.step(moved) if i < k - 1 else half.step(moved)
+            yield x
 
-    out, masses = [], []
+    x = backend.to_state(p)
+    mass0 = float(np.sum((x * weights).real))
+    out, masses, partial_step = [], [], None
     t, n_steps, n_partial, worst_neg, worst_out, worst_mass = 0.0, 0, 0, 0.0, 0.0, 0.0
-    n_total = int(round(times[-1] / dt))
-    bar = tqdm(total=n_total, disable=not progress, desc="fpstt solve", unit="step")
+    bar = tqdm(total=int(round(times[-1] / dt)), disable=not progress, desc="fpstt solve",
+               unit="step")
     for t_out in times:
         k = int(math.floor((t_out - t) / dt + 1e-9))
-        for _ in range(k):
-            p = advance(p)
+        for x in advance(x, k):
             n_steps += 1
             bar.update(1)
-            if not np.all(np.isfinite(p)):
-                raise FloatingPointError(f"p became non-finite at step {n_steps} "
-                                         f"(t = {t + dt:.6g} t_n)")
-            worst_neg = min(worst_neg, float(p.min()) / float(p.max()))
-            worst_mass = max(worst_mass, abs(float(np.sum(p * w)) - mass0))
             t += dt
+            if not np.all(np.isfinite(x)):
+                raise FloatingPointError(f"p became non-finite at step {n_steps} "
+                                         f"(t = {t:.6g} t_n)")
+            worst_mass = max(worst_mass, abs(float(np.sum((x * weights).real)) - mass0))
+            if not fast:
+                worst_neg = min(worst_neg, float(x.min()) / float(x.max()))
         tau = t_out - t
         if tau > 1e-9 * dt:                      # land exactly on an off-grid output time
-            if full is None:
+            if partial_step is None:
                 full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
                         if split else operator)
-            p = _Stepper(full, tau, "be", grid.shape, fast).step(p.ravel()).reshape(grid.shape)
+                partial_backend = Backend(full, grid)
+            x = _Stepper(partial_backend, tau, "be").step(x)
             n_partial += 1
+            partial_step = True
             t = t_out
+        p = backend.to_density(x)
         worst_neg = min(worst_neg, float(p.min()) / float(p.max()))
-        p_out = rotate_phi(p, model.C1.real * t) if split else p.copy()
+        p_out = backend.to_density(backend.rotate(x, model.C1.real * t)) if split else p
         out.append(p_out)
-        masses.append(float(np.sum(p_out * w)))
+        masses.append(float(np.sum(p_out * measure)))
         worst_out = min(worst_out, float(p_out.min()) / float(p_out.max()))
     bar.close()
-    p_all = np.array(out)
     masses = np.array(masses)
     diagnostics = dict(
         scheme=scheme, fast=fast, dt=dt, n_steps=n_steps, n_partial_steps=n_partial,
-        n_factorizations=stepper.n_factorizations + n_partial,
+        n_factorizations=stepper.n_factorizations * (2 if split else 1) + n_partial,
         monotone=is_monotone(operator), mass0=mass0,
         max_mass_error=max(worst_mass, float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=worst_neg, min_p_ratio_output=worst_out,
         wall_time_s=_time.perf_counter() - start)
-    return Solution(grid, times, p_all, masses, diagnostics, dict(meta or {}))
+    return Solution(grid, times, np.array(out), masses, diagnostics, dict(meta or {}))
 
 
 def default_grid(model, times, *, steps_per_unit: int = 360, n_phi: int = 256,
