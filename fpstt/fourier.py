@@ -71,17 +71,39 @@ class RealBackend:
 class SpectralBackend:
     """State: rfft of the cell averages along phi, shape (n_theta, n_phi // 2 + 1), complex."""
 
-    def __init__(self, L, grid):
+    def __init__(self, L, grid, T=None):
         nt, nf = grid.shape
-        self.n_phi = nf
+        self.grid, self.n_phi = grid, nf
         m = np.arange(nf // 2 + 1)
         self.m = m
-        phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)       # (modes, 3)
-        self.T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))   # (modes, 3, nt)
+        if T is None:
+            phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)     # (modes, 3)
+            T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))  # (modes, 3, nt)
+        self.T = T
         # mass = sum_i dtheta_i dphi * (mode 0 of row i); other modes carry no mass
         w = np.zeros((nt, m.size))
         w[:, 0] = grid.dtheta * grid.dphi
         self.mass_weights = w
+
+    def window(self, i0: int, i1: int) -> "SpectralBackend":
+        """The operator on theta rows i0..i1-1 alone, with no flux through the window's edges.
+
+        The couplings to rows outside are removed and the outflow they carried is put back on
+        the diagonal (the same scalar for every mode, as in real space), so the window's
+        operator conserves mass exactly; rows outside are left as they are.
+        """
+        T = self.T[:, :, i0:i1].copy()
+        w = self.grid.dtheta                       # mass of a row = w_i * (its mode 0) * dphi
+        if i0 > 0:                                 # outflow from row i0 into row i0 - 1
+            T[:, 1, 0] += T[0, 0, 0].real * w[i0 - 1] / w[i0]
+            T[:, 0, 0] = 0.0
+        if i1 < self.T.shape[2]:                   # outflow from row i1 - 1 into row i1
+            T[:, 1, -1] += T[0, 2, -1].real * w[i1] / w[i1 - 1]
+            T[:, 2, -1] = 0.0
+        view = object.__new__(SpectralBackend)
+        view.grid, view.n_phi, view.m, view.T = self.grid, self.n_phi, self.m, T
+        view.mass_weights = self.mass_weights[i0:i1]
+        return view
 
     def to_state(self, p):
         return np.fft.rfft(p, axis=1)

@@ -1,0 +1,41 @@
+"""Grid convergence of the Table I problem (noise on, Gibbs start) at the Fig. 4 times.
+
+Run:  python validation/convergence.py       (about a minute)
+Writes validation/results/convergence.json: L1 between successive refinements, refining
+theta/t (steps per t_n) and phi separately and together, for both split schemes.
+"""
+
+import fpstt
+from fpstt.observables import l1_distance, remap
+from _common import FIG4_TIMES, table_i, write
+
+model, gibbs = table_i()
+out = {}
+
+
+def run(spu, nf, scheme):
+    grid = fpstt.default_grid(model, FIG4_TIMES, steps_per_unit=spu, n_phi=nf)
+    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), FIG4_TIMES, scheme=scheme)
+    return grid, sol
+
+
+def differences(a, b):
+    (ga, sa), (gb, sb) = a, b
+    return [l1_distance(ga, pa, remap(pb, gb, ga)) for pa, pb in zip(sa.p, sb.p)]
+
+
+for scheme in ("split-tr-bdf2", "split-be"):
+    levels = [(90, 64), (180, 128), (360, 256), (720, 512)]
+    sols = [run(spu, nf, scheme) for spu, nf in levels]
+    out[scheme] = [{"coarse": levels[k], "fine": levels[k + 1],
+                    "L1_at_fig4_times": differences(sols[k], sols[k + 1]),
+                    "coarse_solver_s": sols[k][1].diagnostics["wall_time_s"],
+                    "min_p_ratio": sols[k][1].diagnostics["min_p_ratio_output"]}
+                   for k in range(len(levels) - 1)]
+    for row in out[scheme]:
+        print(scheme, row)
+base = run(360, 256, "split-tr-bdf2")
+out["phi_only_360"] = differences(base, run(360, 512, "split-tr-bdf2"))
+out["theta_t_only_256"] = differences(base, run(720, 256, "split-tr-bdf2"))
+print(out["phi_only_360"], out["theta_t_only_256"])
+write("convergence", out)
