@@ -5,7 +5,7 @@ effect".  Time is in units of t_n; densities p(theta, phi) are (theta, phi) dens
 carry sin theta, Eq. 16) with sum p dtheta dphi = 1.
 """
 
-from . import observables, pushforward
+from . import config, observables, pushforward
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .initial import GibbsState
 from .model import (Microscopic, SpinTorqueModel, derived_coefficients, table_i,

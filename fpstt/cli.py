@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,8 @@ def _add_run_options(p):
                    help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise")
     p.add_argument("--scheme", choices=SCHEMES)
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the run goes")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
 
 
 def _config(args):
@@ -82,6 +85,8 @@ def _run(args):
     gibbs = cfg.build_gibbs()
     sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
                 scheme=cfg.scheme(model), progress=not args.quiet,
+                checkpoint=args.checkpoint, resume=args.resume,
+                checkpoint_every=getattr(args, "checkpoint_every", None),
                 meta={"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
                       "kappa": gibbs.kappa, "grid_shape": grid.shape})
     return cfg, model, gibbs, sol
@@ -172,7 +177,8 @@ def cmd_montecarlo(args):
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     grid = cfg.build_grid(model)
     mc = simulate(model, gibbs, cfg.solve["times"], args.n_samples, dt=args.dt, seed=args.seed,
-                  chunk=args.chunk, grid=grid, progress=not args.quiet)
+                  chunk=args.chunk, grid=grid, progress=not args.quiet,
+                  checkpoint=args.checkpoint, resume=args.resume)
     meta = {"config": cfg.to_dict(), "n_samples": mc.n_samples, "n_phi": grid.n_phi,
             "diagnostics": mc.diagnostics, "fpstt_version": __version__}
     atomic_savez(args.out, times=mc.times, mean=mc.mean, std=mc.std, stderr=mc.stderr,
@@ -191,7 +197,7 @@ def cmd_fig5(args):
     from .observables import moments
     from .plotting import plot_components
     args.times = list(np.linspace(0, 1, 41))
-    cfg, model, gibbs, sol = _run(args)
+    _, model, gibbs, sol = _run(args)
     mean_fp, std_fp = moments(sol.grid, sol.p)
     mc = simulate(model, gibbs, sol.times, args.n_samples, dt=args.dt, seed=args.seed,
                   chunk=args.chunk, progress=not args.quiet)
@@ -227,6 +233,7 @@ def build_parser():
 
     p = sub.add_parser("solve", help="solve the Fokker-Planck equation and save RESULT.npz")
     p.add_argument("--out", type=Path, default=Path("result.npz"))
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps")
     _add_run_options(p)
     p.set_defaults(func=cmd_solve)
 
@@ -263,14 +270,20 @@ def build_parser():
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fpstt: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
-        print(f"fpstt: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            return args.func(args)
+        except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+            print(f"fpstt: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .grid import SphereGrid
 from .initial import GibbsState
+from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
 
@@ -139,7 +140,7 @@ def _step(model, theta, phi, h, rng):
 
 def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-3,
              seed: int = 0, chunk: int = 100_000, grid: SphereGrid | None = None,
-             progress: bool = False) -> MonteCarloResult:
+             progress: bool = False, checkpoint=None, resume: bool = False) -> MonteCarloResult:
     """Run an ensemble of the Langevin equation of ``model`` from exact Gibbs samples.
 
     Parameters
@@ -158,6 +159,11 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         Trajectories held in memory at once.
     grid : SphereGrid, optional
         If given, histograms on this grid are returned as (theta, phi) densities.
+    checkpoint : path, optional
+        After every chunk, write the running sums to this ``.npz`` (atomically).
+    resume : bool
+        Continue from ``checkpoint`` with the next chunk; the result is bit-for-bit that of an
+        uninterrupted run (chunk k always uses the k-th child stream of ``seed``).
     """
     times = check_times(times)
     if int(n_samples) != n_samples or n_samples < 2:
@@ -173,9 +179,22 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     hist = None if grid is None else np.zeros((n_times, *grid.shape))
     sizes = [min(chunk, n_samples - k) for k in range(0, n_samples, chunk)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
-    n_steps = 0
-    bar = tqdm(total=len(sizes), disable=not progress, desc="fpstt montecarlo", unit="chunk")
-    for size, stream in zip(sizes, streams):
+    n_steps, first = 0, 0
+    signature = (f"{n_samples}|{dt!r}|{seed}|{chunk}|{times.tolist()}|{model!r}|{gibbs!r}|"
+                 f"{None if grid is None else grid.shape}")
+    if resume:
+        if checkpoint is None:
+            raise ValueError("`resume`=True needs a `checkpoint` path")
+        with np.load(checkpoint, allow_pickle=False) as data:
+            if str(data["signature"]) != signature:
+                raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
+            s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
+            hist = data["hist"] if hist is not None else None
+            first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
+    bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
+               unit="chunk")
+    for index in range(first, len(sizes)):
+        size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
         theta, phi = _angles(gibbs.sample(size, rng).T)
         t = 0.0
@@ -194,6 +213,10 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
                 counts, _, _ = np.histogram2d(theta, phi, bins=[grid.theta_edges, grid.phi_edges])
                 hist[k] += counts
         bar.update(1)
+        if checkpoint is not None:
+            atomic_savez(checkpoint, s1=s1, s2=s2, t2=t2, t4=t4,
+                         hist=hist if hist is not None else np.zeros(0),
+                         next_chunk=index + 1, n_steps=n_steps, signature=np.array(signature))
     bar.close()
     mean = s1 / n_samples
     var = np.maximum(s2 / n_samples - mean ** 2, 0.0) * n_samples / (n_samples - 1)

@@ -121,6 +121,13 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
     T, F = np.meshgrid(th, f, indexing="ij")
 
     d_tt, d_tp, d_pp = (np.broadcast_to(v, (nt, nf)) for v in model.diffusion(T, F))
+    for name, values in (("D_theta_theta", d_tt), ("D_theta_phi", d_tp), ("D_phi_phi", d_pp),
+                         *zip(("mu_theta", "mu_phi"), model.drift(T, F))):
+        bad = ~np.isfinite(values)
+        if np.any(bad):
+            i, j = np.argwhere(np.broadcast_to(bad, (nt, nf)))[0]
+            raise ValueError(f"model coefficient {name} is not finite at theta = "
+                             f"{th[i]:.6g}, phi = {f[j]:.6g}")
     # theta distance between neighbouring centres and the diagonal split of D_tp
     h = np.diff(th)                                                   # (nt-1,)
     h_cell = np.concatenate([[h[0]], 0.5 * (h[1:] + h[:-1]), [h[-1]]])[:, None]

@@ -22,8 +22,10 @@ Schemes (registry :data:`SCHEMES`)
 
 from __future__ import annotations
 
+import json
 import math
 import time as _time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,6 +176,7 @@ class _Stepper:
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
           dt: float | None = None, fast: bool | None = None, progress: bool = False,
+          checkpoint=None, checkpoint_every: int | None = None, resume: bool = False,
           meta: dict | None = None) -> Solution:
     """Evolve a (theta, phi) density under the Fokker-Planck equation (E3) of ``model``.
 
@@ -202,6 +205,15 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         at output times; the sparse path at every step.
     progress : bool
         Show a progress bar.
+    checkpoint : path, optional
+        Write the state to this ``.npz`` (atomically) after every segment of the run: at
+        each output time and every ``checkpoint_every`` steps.
+    checkpoint_every : int, optional
+        Cut the run into segments of at most this many steps (each segment is a complete
+        Strang sequence, so the result depends on this value, not on interruptions).
+    resume : bool
+        Continue from ``checkpoint``; the result is bit-for-bit that of an uninterrupted run
+        with the same arguments.
 
     Returns
     -------
@@ -210,6 +222,9 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     """
     check_choice("scheme", scheme, SCHEMES)
     times = check_times(times)
+    if checkpoint_every is not None and (int(checkpoint_every) != checkpoint_every
+                                         or checkpoint_every < 1):
+        raise ValueError(f"`checkpoint_every` must be an integer ≥ 1, got {checkpoint_every!r}")
     p = grid.cell_average(p0) if callable(p0) else np.array(p0, dtype=float)
     if p.shape != grid.shape:
         raise ValueError(f"`p0` must have shape {grid.shape}, got {p.shape}")
@@ -244,7 +259,6 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     weights = backend.mass_weights
     measure = grid.cell_measure
     dtheta = grid.dtheta[:, None]
-
     windows = []
 
     def implicit(stepper_dt, x):
@@ -279,52 +293,128 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
             x = implicit(dt if i < k - 1 else dt / 2, moved)
             yield x
 
-    x = backend.to_state(p)
-    mass0 = float(np.sum((x * weights).real))
-    out, masses, partial_step = [], [], None
-    t, n_steps, n_partial, worst_neg, worst_out, worst_mass = 0.0, 0, 0, 0.0, 0.0, 0.0
-    bar = tqdm(total=int(round(times[-1] / dt)), disable=not progress, desc="fpstt solve",
-               unit="step")
-    for t_out in times:
-        k = int(math.floor((t_out - t) / dt + 1e-9))
+    # segments: whole steps up to each output time, cut every `checkpoint_every` steps
+    plan, t_plan = [], 0.0
+    for index, t_out in enumerate(times):
+        k = int(math.floor((t_out - t_plan) / dt + 1e-9))
+        cut = checkpoint_every or max(k, 1)
+        plan += [(min(cut, k - done), None) for done in range(0, k, cut)]
+        plan.append((0, index))                                   # reach and record t_out
+        t_plan = t_out
+    state = dict(x=backend.to_state(p), t=0.0, n_steps=0, n_partial=0, worst_neg=0.0,
+                 worst_out=0.0, worst_mass=0.0, segment=0, out=[], masses=[])
+    state["mass0"] = float(np.sum((state["x"] * weights).real))
+    signature = f"{scheme}|{fast}|{dt!r}|{grid.shape}|{times.tolist()}|{checkpoint_every}"
+    if resume:
+        state = _load_checkpoint(checkpoint, signature)
+    mass0 = state["mass0"]
+    partial_backend = None
+    bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
+               disable=not progress, desc="fpstt solve", unit="step")
+    for k, index in plan[state["segment"]:]:
+        x, t = state["x"], state["t"]
         for x in advance(x, k):
-            n_steps += 1
+            state["n_steps"] += 1
             bar.update(1)
             t += dt
             if not np.all(np.isfinite(x)):
-                raise FloatingPointError(f"p became non-finite at step {n_steps} "
+                raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
                                          f"(t = {t:.6g} t_n)")
-            worst_mass = max(worst_mass, abs(float(np.sum((x * weights).real)) - mass0))
+            state["worst_mass"] = max(state["worst_mass"],
+                                      abs(float(np.sum((x * weights).real)) - mass0))
             if not fast:
-                worst_neg = min(worst_neg, float(x.min()) / float(x.max()))
-        tau = t_out - t
-        if tau > 1e-9 * dt:                      # land exactly on an off-grid output time
-            if partial_step is None:
-                full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
-                        if split else operator)
-                partial_backend = Backend(full, grid)
-            x = _Stepper(partial_backend, tau, "be").step(x)
-            n_partial += 1
-            partial_step = True
-            t = t_out
-        p = backend.to_density(x)
-        worst_neg = min(worst_neg, float(p.min()) / float(p.max()))
-        p_out = backend.to_density(backend.rotate(x, model.C1.real * t)) if split else p
-        out.append(p_out)
-        masses.append(float(np.sum(p_out * measure)))
-        worst_out = min(worst_out, float(p_out.min()) / float(p_out.max()))
+                state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
+        if index is not None:
+            tau = times[index] - t
+            if tau > 1e-9 * dt:                  # land exactly on an off-grid output time
+                if partial_backend is None:
+                    full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
+                            if split else operator)
+                    partial_backend = Backend(full, grid)
+                x = _Stepper(partial_backend, tau, "be").step(x)
+                state["n_partial"] += 1
+                t = times[index]
+            density = backend.to_density(x)
+            state["worst_neg"] = min(state["worst_neg"], float(density.min()) / float(density.max()))
+            p_out = backend.to_density(backend.rotate(x, model.C1.real * t)) if split else density
+            state["out"].append(p_out)
+            state["masses"].append(float(np.sum(p_out * measure)))
+            state["worst_out"] = min(state["worst_out"], float(p_out.min()) / float(p_out.max()))
+        state.update(x=x, t=t, segment=state["segment"] + 1)
+        if checkpoint is not None and state["segment"] < len(plan):
+            _save_checkpoint(checkpoint, signature, state)
     bar.close()
-    masses = np.array(masses)
+    masses = np.array(state["masses"])
     diagnostics = dict(
-        scheme=scheme, fast=fast, dt=dt, n_steps=n_steps, n_partial_steps=n_partial,
+        scheme=scheme, fast=fast, dt=dt, n_steps=state["n_steps"],
+        n_partial_steps=state["n_partial"],
         n_factorizations=(len(windows) if split and fast else 2 if split else
-                          stepper.n_factorizations) + n_partial,
+                          stepper.n_factorizations) + state["n_partial"],
         mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
         monotone=is_monotone(operator), mass0=mass0,
-        max_mass_error=max(worst_mass, float(np.max(np.abs(masses - mass0)))),
-        min_p_ratio=worst_neg, min_p_ratio_output=worst_out,
+        max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
+        min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         wall_time_s=_time.perf_counter() - start)
-    return Solution(grid, times, np.array(out), masses, diagnostics, dict(meta or {}))
+    diagnostics["warnings"] = _health_warnings(grid, np.array(state["out"]), diagnostics)
+    return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
+
+
+def _save_checkpoint(path, signature, state):
+    from .io import atomic_savez
+    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses")}
+    atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
+        len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
+        masses=np.array(state["masses"]),
+        info=np.array(json.dumps(dict(scalars, signature=signature))))
+
+
+def _load_checkpoint(path, signature):
+    if path is None:
+        raise ValueError("`resume`=True needs a `checkpoint` path")
+    with np.load(path, allow_pickle=False) as data:
+        info = json.loads(str(data["info"]))
+        if info.pop("signature") != signature:
+            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid, "
+                             "times or checkpoint_every differ)")
+        state = dict(info, x=data["x"], masses=list(data["masses"]),
+                     out=list(data["out"]) if data["out"].size else [])
+    return state
+
+
+def _health_warnings(grid, p, diagnostics) -> list[str]:
+    """Warn (and return the messages) on mass drift, negativity, or an unresolved state."""
+    messages = []
+    if diagnostics["max_mass_error"] > 1e-9 * abs(diagnostics["mass0"]):
+        messages.append(f"mass drifted by {diagnostics['max_mass_error']:.2e}")
+    if diagnostics["min_p_ratio_output"] < -1e-6:
+        messages.append(f"p went negative (min p / max p = "
+                        f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")
+    for k, density in enumerate(p):
+        cells = _cells_per_width(grid, density)
+        if min(cells) < 2.0:
+            messages.append(
+                f"the density at output {k} spans only {cells[0]:.1f} theta cells and "
+                f"{cells[1]:.1f} phi cells per standard deviation; refine "
+                f"{'theta (more steps per t_n)' if cells[0] < cells[1] else 'phi (n_phi)'} "
+                f"by a factor ≥ {2.0 / min(cells):.1f}")
+            break
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return messages
+
+
+def _cells_per_width(grid, p):
+    """Standard deviation of the theta and phi marginals around the peak, in local cells."""
+    m_t = p.sum(axis=1) * grid.dphi * grid.dtheta
+    m_t = m_t / m_t.sum()
+    mean_t = float(m_t @ grid.theta)
+    sd_t = math.sqrt(max(float(m_t @ (grid.theta - mean_t) ** 2), 0.0))
+    i = int(np.clip(np.searchsorted(grid.theta_edges, mean_t) - 1, 0, grid.n_theta - 1))
+    m_f = (p * grid.dtheta[:, None]).sum(axis=0)
+    m_f = m_f / m_f.sum()
+    resultant = abs(np.sum(m_f * np.exp(1j * grid.phi)))
+    sd_f = math.sqrt(-2 * math.log(max(resultant, 1e-300)))          # circular std
+    return sd_t / grid.dtheta[i], sd_f / grid.dphi
 
 
 def default_grid(model, times, *, steps_per_unit: int = 360, n_phi: int = 256,
