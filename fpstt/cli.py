@@ -220,6 +220,43 @@ def cmd_validate(args):
     return 0 if all(c.passed for c in checks) else 1
 
 
+def cmd_sweep(args):
+    import tomllib
+    from .config import _line_of
+    from .sweep import grid_points, sweep
+    text = args.config.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
+    unknown = set(data) - {"sweep", "options", "model"}
+    if unknown:
+        raise ValueError(f"{args.config}: unknown section [{sorted(unknown)[0]}]; valid: "
+                         "['model', 'options', 'sweep']")
+    options = dict(data.get("options", {}))
+    valid = {"times", "threshold", "du", "n_phi"}
+    for key in options:
+        if key not in valid:
+            raise ValueError(f"{args.config}, line {_line_of(text, key) or '?'}: unknown key "
+                             f"`{key}` in [options]; valid: {sorted(valid)}")
+    times = options.pop("times", [1.0])
+    points = grid_points(data.get("sweep", {}))
+    rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
+                 workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
+                 model_options=data.get("model", {}), **options)
+    failed = [r for r in rows if r["status"] != "ok"]
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_sweep
+        plot_sweep(rows, list(data["sweep"]), times).savefig(args.plot, dpi=130)
+    if not args.quiet:
+        print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
+        for r in failed:
+            print(f"failed: {r['key']}: {r['error']}")
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="fpstt", description="Fokker-Planck densities for the stochastic "
                      "spin-transfer torque (Tassi, Barbieri, Raimondi).")
@@ -261,6 +298,16 @@ def build_parser():
     _add_run_options(p)
     _mc_options(p)
     p.set_defaults(func=cmd_montecarlo)
+
+    p = sub.add_parser("sweep", help="switching probability over a grid of parameters")
+    p.add_argument("--config", type=Path, required=True, help="SWEEP.toml (docs/usage.md)")
+    p.add_argument("--out", type=Path, default=Path("sweep.csv"))
+    p.add_argument("--plot", type=Path, help="figure of P_sw against the swept parameters")
+    p.add_argument("--executor", choices=("serial", "processes"), default="processes")
+    p.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask])")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
     p.add_argument("--json", action="store_true")

@@ -36,6 +36,7 @@ from .initial import GibbsState
 from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
+from .switching import switching_stderr
 
 __all__ = ["MonteCarloResult", "simulate"]
 
@@ -52,6 +53,8 @@ class MonteCarloResult:
         the mean (std / sqrt(n_samples)).
     theta2, theta2_stderr : (n_times,)
         <theta^2> (polar angle from z') and its standard error.
+    p_switch, p_switch_stderr : (n_times,)
+        Fraction of trajectories with n_z > ``threshold`` and its binomial standard error.
     hist : (n_times, n_theta, n_phi) or None
         Histogram as a (theta, phi) density (carries sin theta; sum hist dtheta dphi = 1).
     grid : SphereGrid or None
@@ -65,6 +68,8 @@ class MonteCarloResult:
     stderr: np.ndarray
     theta2: np.ndarray
     theta2_stderr: np.ndarray
+    p_switch: np.ndarray
+    p_switch_stderr: np.ndarray
     hist: np.ndarray | None
     grid: SphereGrid | None
     n_samples: int
@@ -140,7 +145,8 @@ def _step(model, theta, phi, h, rng):
 
 def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-3,
              seed: int = 0, chunk: int = 100_000, grid: SphereGrid | None = None,
-             progress: bool = False, checkpoint=None, resume: bool = False) -> MonteCarloResult:
+             progress: bool = False, checkpoint=None, resume: bool = False,
+             threshold: float = 0.0) -> MonteCarloResult:
     """Run an ensemble of the Langevin equation of ``model`` from exact Gibbs samples.
 
     Parameters
@@ -159,6 +165,8 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         Trajectories held in memory at once.
     grid : SphereGrid, optional
         If given, histograms on this grid are returned as (theta, phi) densities.
+    threshold : float
+        Switched means n_z > threshold (for ``p_switch``).
     checkpoint : path, optional
         After every chunk, write the running sums to this ``.npz`` (atomically).
     resume : bool
@@ -175,7 +183,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     start = _time.perf_counter()
     n_times = times.size
     s1, s2 = np.zeros((n_times, 3)), np.zeros((n_times, 3))
-    t2, t4 = np.zeros(n_times), np.zeros(n_times)
+    t2, t4, switched = np.zeros(n_times), np.zeros(n_times), np.zeros(n_times)
     hist = None if grid is None else np.zeros((n_times, *grid.shape))
     sizes = [min(chunk, n_samples - k) for k in range(0, n_samples, chunk)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
@@ -189,6 +197,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             if str(data["signature"]) != signature:
                 raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
             s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
+            switched = data["switched"]
             hist = data["hist"] if hist is not None else None
             first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
     bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
@@ -209,12 +218,13 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             s2[k] += (comp ** 2).sum(axis=1)
             t2[k] += np.sum(theta ** 2)
             t4[k] += np.sum(theta ** 4)
+            switched[k] += np.count_nonzero(comp[2] > threshold)
             if hist is not None:
                 counts, _, _ = np.histogram2d(theta, phi, bins=[grid.theta_edges, grid.phi_edges])
                 hist[k] += counts
         bar.update(1)
         if checkpoint is not None:
-            atomic_savez(checkpoint, s1=s1, s2=s2, t2=t2, t4=t4,
+            atomic_savez(checkpoint, s1=s1, s2=s2, t2=t2, t4=t4, switched=switched,
                          hist=hist if hist is not None else np.zeros(0),
                          next_chunk=index + 1, n_steps=n_steps, signature=np.array(signature))
     bar.close()
@@ -225,8 +235,10 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     if hist is not None:
         hist /= n_samples * grid.cell_measure
     elapsed = _time.perf_counter() - start
+    p_switch = switched / n_samples
     return MonteCarloResult(times, mean, np.sqrt(var), np.sqrt(var / n_samples), theta2,
-                            np.sqrt(theta2_var / n_samples), hist, grid, int(n_samples),
+                            np.sqrt(theta2_var / n_samples), p_switch,
+                            switching_stderr(p_switch, n_samples), hist, grid, int(n_samples),
                             dict(dt=dt, seed=seed, chunk=chunk, reading=model.reading,
                                  interpretation=model.interpretation, wall_time_s=elapsed,
                                  trajectory_steps=n_steps,

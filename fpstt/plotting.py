@@ -10,9 +10,11 @@ import numpy as np
 
 from .grid import SphereGrid
 
-__all__ = ["plot_density", "plot_fig4", "plot_components", "mass_window"]
+__all__ = ["plot_density", "plot_fig4", "plot_components", "plot_sweep", "mass_window"]
 
 COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
+UNITS = {"n_e": "electrons per $t_n$", "T": "K", "B": "T", "B_theta": "rad", "B_phi": "rad",
+         "lam": "J m", "lambda0": "J m", "k_F": "1/m", "t_n": "s"}
 
 
 def mass_window(grid: SphereGrid, p, fraction: float = 0.9995, pad: float = 0.25):
@@ -125,3 +127,35 @@ def plot_components(times, curves, *, axes=None, title=None):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_sweep(rows, parameters, times, *, ax=None):
+    """P_sw at the last requested time against the first swept parameter, one curve per
+    value of the second; a colour map when both have three or more values.  Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if r["status"] == "ok"]
+    column = f"P_sw(t={float(times[-1]):g})"
+    x_name = parameters[0]
+    group = parameters[1] if len(parameters) > 1 else None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+    xs = sorted({float(r[x_name]) for r in ok})
+    gs = sorted({float(r[group]) for r in ok}) if group else [None]
+    table = {(float(r[x_name]), float(r[group]) if group else None): float(r[column]) for r in ok}
+    if group and len(xs) >= 3 and len(gs) >= 3:
+        z = np.array([[table.get((x, g), np.nan) for x in xs] for g in gs])
+        mesh = ax.pcolormesh(xs, gs, z, shading="nearest", vmin=0, vmax=1, cmap="viridis")
+        ax.figure.colorbar(mesh, ax=ax, label=f"$P_{{sw}}$ at t = {float(times[-1]):g} $t_n$")
+        ax.set_ylabel(f"{group} ({UNITS.get(group, '')})")
+    else:
+        for g in gs:
+            ax.plot(xs, [table.get((x, g), np.nan) for x in xs], "o-",
+                    label=f"{group} = {g:g} {UNITS.get(group, '')}" if group else None)
+        ax.set_ylabel(f"$P_{{sw}}$ at t = {float(times[-1]):g} $t_n$")
+        ax.set_ylim(-0.02, 1.02)
+        if group:
+            ax.legend()
+    ax.set_xlabel(f"{x_name} ({UNITS.get(x_name, '')})")
+    ax.grid(alpha=0.3)
+    return ax.figure
