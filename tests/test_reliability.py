@@ -120,13 +120,22 @@ def test_malformed_configs_exit_2_without_traceback(tmp_path, capsys, section, k
     assert err.startswith("fpstt: error:") and "Traceback" not in err and err.count("\n") == 1
 
 
+INVALID = [["--n-phi", "abc"], ["--n-phi", "2"], ["--times", "0,-1"], ["--times", "x"],
+           ["--scheme", "rk4"], ["-x"], ["--steps-per-unit", "0"], ["--n-theta", "2"],
+           ["--interpretation"], ["--reading", "vector"], ["--config", "/nonexistent.toml"]]
+VALID = [["--n-phi", "16"], ["--times", "0.1"], ["--quiet"], ["--no-noise"],
+         ["--steps-per-unit", "30"]]
+
+
 @SETTINGS
-@given(args=st.lists(st.sampled_from(["--n-phi", "--times", "--scheme", "--steps-per-unit",
-                                      "-x", "3", "abc", "0,-1", "--n-theta", "2"]),
-                     min_size=1, max_size=4))
-def test_malformed_cli_arguments_exit_2(capsys, args):
+@given(bad=st.lists(st.sampled_from(INVALID), min_size=1, max_size=3),
+       good=st.lists(st.sampled_from(VALID), max_size=3), data=st.randoms())
+def test_malformed_cli_arguments_exit_2(capsys, bad, good, data):
+    pieces = bad + good
+    data.shuffle(pieces)
+    args = [token for piece in pieces for token in piece]
     try:
-        code = main(["solve", "--out", "/nonexistent-dir-fpstt/x.npz", "--quiet", *args])
+        code = main(["solve", "--out", "/dev/null/x.npz", "--quiet", *args])
     except SystemExit as exc:
         code = exc.code
     err = capsys.readouterr().err

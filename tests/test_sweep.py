@@ -32,7 +32,7 @@ def test_switching_probability_of_uniform_density():
         for n in (7, 14, 28, 56):                    # error ≤ C / n^2 (position in the cell varies)
             assert error(c, n) * n ** 2 < 0.3
     with pytest.raises(ValueError, match="`threshold` must lie in"):
-        switching_probability(grid, p, 1.0)
+        switching_probability(fpstt.SphereGrid.uniform(4, 4), np.ones((4, 4)), 1.0)
 
 
 def test_switching_times():
