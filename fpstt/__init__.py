@@ -14,7 +14,7 @@ from .operator import central_difference_matrix, fokker_planck_matrix, is_monoto
 
 __version__ = "0.1.0"
 
-__all__ = ["SphereGrid", "mercator_theta", "mercator_u", "GibbsState", "Microscopic",
+__all__ = ["config", "SphereGrid", "mercator_theta", "mercator_u", "GibbsState", "Microscopic",
            "SpinTorqueModel", "derived_coefficients", "table_i", "transmission_amplitude",
            "observables", "pushforward", "central_difference_matrix", "fokker_planck_matrix", "is_monotone", "__version__"]
 

@@ -131,11 +131,8 @@ def cmd_fig4(args):
     from .pushforward import pushforward_cell_averages
     _, model, gibbs, sol = _run(args)
     refs = [pushforward_cell_averages(gibbs, model.C1, sol.grid, t) for t in sol.times]
-    fig = plot_fig4(sol, refs)
-    fig.savefig(args.out, dpi=130)
-    if not args.quiet:
-        print(f"wrote {args.out} ({len(sol.times)} panels, solver {sol.diagnostics['wall_time_s']:.2f} s)")
-    return 0
+    return _save_figure(plot_fig4(sol, refs), args, f" ({len(sol.times)} panels, solver "
+                        f"{sol.diagnostics['wall_time_s']:.2f} s)")
 
 
 def cmd_fig3(args):
@@ -157,9 +154,13 @@ def cmd_fig3(args):
     fig = plot_components(times, {"quadrature of Eq. 16": (mean_q, None),
                                   f"{args.n_samples} Gibbs samples": (np.array(mean_s), None)},
                           title=r"Fig. 3: mean trajectory $\langle \vec J\rangle/J$ (noiseless flow)")
+    return _save_figure(fig, args)
+
+
+def _save_figure(fig, args, note=""):
     fig.savefig(args.out, dpi=130)
     if not args.quiet:
-        print(f"wrote {args.out}")
+        print(f"wrote {args.out}{note}")
     return 0
 
 
@@ -182,7 +183,8 @@ def cmd_montecarlo(args):
     meta = {"config": cfg.to_dict(), "n_samples": mc.n_samples, "n_phi": grid.n_phi,
             "diagnostics": mc.diagnostics, "fpstt_version": __version__}
     atomic_savez(args.out, times=mc.times, mean=mc.mean, std=mc.std, stderr=mc.stderr,
-                 theta2=mc.theta2, theta2_stderr=mc.theta2_stderr, hist=mc.hist,
+                 theta2=mc.theta2, theta2_stderr=mc.theta2_stderr, p_switch=mc.p_switch,
+                 p_switch_stderr=mc.p_switch_stderr, hist=mc.hist,
                  theta_edges=grid.theta_edges, meta=np.array(json.dumps(to_jsonable(meta))))
     if not args.quiet:
         print(f"saved {args.out}: {mc.n_samples} trajectories, "
@@ -204,10 +206,7 @@ def cmd_fig5(args):
     fig = plot_components(sol.times, {"Fokker-Planck": (mean_fp, std_fp),
                                       f"Monte Carlo (N={args.n_samples})": (mc.mean, mc.std)},
                           title=r"Fig. 5: mean $\pm$ std of $\vec J/J$ with noise")
-    fig.savefig(args.out, dpi=130)
-    if not args.quiet:
-        print(f"wrote {args.out}")
-    return 0
+    return _save_figure(fig, args)
 
 
 def cmd_validate(args):
