@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from .grid import SphereGrid
-from .stepping import Solution
 
 __all__ = ["save", "load", "atomic_savez", "to_jsonable"]
 
@@ -57,7 +56,7 @@ def atomic_savez(path, **arrays) -> Path:
     return path
 
 
-def save(solution: Solution, path) -> Path:
+def save(solution, path) -> Path:
     """Write a :class:`~fpstt.stepping.Solution` to ``path`` (.npz), atomically."""
     from . import __version__
     g = solution.grid
@@ -68,8 +67,9 @@ def save(solution: Solution, path) -> Path:
                         meta=np.array(json.dumps(to_jsonable(meta))))
 
 
-def load(path) -> Solution:
+def load(path):
     """Read a file written by :func:`save` back into a :class:`~fpstt.stepping.Solution`."""
+    from .stepping import Solution
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")))

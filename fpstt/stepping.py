@@ -22,10 +22,8 @@ Schemes (registry :data:`SCHEMES`)
 
 from __future__ import annotations
 
-import json
 import math
 import time as _time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +32,7 @@ from tqdm.auto import tqdm
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .model import check_choice
 from .fourier import RealBackend, SpectralBackend
+from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
@@ -306,7 +305,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     state["mass0"] = float(np.sum((state["x"] * weights).real))
     signature = f"{scheme}|{fast}|{dt!r}|{grid.shape}|{times.tolist()}|{checkpoint_every}"
     if resume:
-        state = _load_checkpoint(checkpoint, signature)
+        state = load_checkpoint(checkpoint, signature)
     mass0 = state["mass0"]
     partial_backend = None
     bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
@@ -342,7 +341,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
             state["worst_out"] = min(state["worst_out"], float(p_out.min()) / float(p_out.max()))
         state.update(x=x, t=t, segment=state["segment"] + 1)
         if checkpoint is not None and state["segment"] < len(plan):
-            _save_checkpoint(checkpoint, signature, state)
+            save_checkpoint(checkpoint, signature, state)
     bar.close()
     masses = np.array(state["masses"])
     diagnostics = dict(
@@ -355,66 +354,8 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         wall_time_s=_time.perf_counter() - start)
-    diagnostics["warnings"] = _health_warnings(grid, np.array(state["out"]), diagnostics)
+    diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
-
-
-def _save_checkpoint(path, signature, state):
-    from .io import atomic_savez
-    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses")}
-    atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
-        len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
-        masses=np.array(state["masses"]),
-        info=np.array(json.dumps(dict(scalars, signature=signature))))
-
-
-def _load_checkpoint(path, signature):
-    if path is None:
-        raise ValueError("`resume`=True needs a `checkpoint` path")
-    with np.load(path, allow_pickle=False) as data:
-        info = json.loads(str(data["info"]))
-        if info.pop("signature") != signature:
-            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid, "
-                             "times or checkpoint_every differ)")
-        state = dict(info, x=data["x"], masses=list(data["masses"]),
-                     out=list(data["out"]) if data["out"].size else [])
-    return state
-
-
-def _health_warnings(grid, p, diagnostics) -> list[str]:
-    """Warn (and return the messages) on mass drift, negativity, or an unresolved state."""
-    messages = []
-    if diagnostics["max_mass_error"] > 1e-9 * abs(diagnostics["mass0"]):
-        messages.append(f"mass drifted by {diagnostics['max_mass_error']:.2e}")
-    if diagnostics["min_p_ratio_output"] < -1e-6:
-        messages.append(f"p went negative (min p / max p = "
-                        f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")
-    for k, density in enumerate(p):
-        cells = _cells_per_width(grid, density)
-        if min(cells) < 2.0:
-            messages.append(
-                f"the density at output {k} spans only {cells[0]:.1f} theta cells and "
-                f"{cells[1]:.1f} phi cells per standard deviation; refine "
-                f"{'theta (more steps per t_n)' if cells[0] < cells[1] else 'phi (n_phi)'} "
-                f"by a factor ≥ {2.0 / min(cells):.1f}")
-            break
-    for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-    return messages
-
-
-def _cells_per_width(grid, p):
-    """Standard deviation of the theta and phi marginals around the peak, in local cells."""
-    m_t = p.sum(axis=1) * grid.dphi * grid.dtheta
-    m_t = m_t / m_t.sum()
-    mean_t = float(m_t @ grid.theta)
-    sd_t = math.sqrt(max(float(m_t @ (grid.theta - mean_t) ** 2), 0.0))
-    i = int(np.clip(np.searchsorted(grid.theta_edges, mean_t) - 1, 0, grid.n_theta - 1))
-    m_f = (p * grid.dtheta[:, None]).sum(axis=0)
-    m_f = m_f / m_f.sum()
-    resultant = abs(np.sum(m_f * np.exp(1j * grid.phi)))
-    sd_f = math.sqrt(-2 * math.log(max(resultant, 1e-300)))          # circular std
-    return sd_t / grid.dtheta[i], sd_f / grid.dphi
 
 
 def default_grid(model, times, *, steps_per_unit: int = 360, n_phi: int = 256,

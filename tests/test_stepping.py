@@ -150,3 +150,15 @@ def test_bad_arguments(table_i_model):
         fpstt.solve(table_i_model, g, p0[:4], [1.0], scheme="be")
     with pytest.raises(ValueError, match="`dt` must be finite and > 0"):
         fpstt.solve(table_i_model, g, p0, [1.0], scheme="be", dt=-1.0)
+
+
+def test_reverse_flow_toward_the_far_pole_is_exact():
+    """Im C1 < 0 (anti-damping): the mirrored shift follows Eq. 15 toward theta = pi."""
+    model = fpstt.SpinTorqueModel(2.0 - 4.0j, 0j)
+    gibbs = fpstt.GibbsState(200.0, 0.6, 0.3)
+    grid = fpstt.SphereGrid.mercator(4.0 / 120, -4.0, 9.0, 128)
+    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), [0.25, 0.5])
+    for t, p in zip(sol.times, sol.p):
+        ref = pushforward_cell_averages(gibbs, model.C1, grid, t)
+        assert l1_distance(grid, p, ref) < 1e-10
+    assert sol.mass[-1] == pytest.approx(1.0, abs=1e-12)

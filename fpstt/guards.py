@@ -1,0 +1,76 @@
+"""Runtime guards and checkpoints of the solver: health warnings, state save/restore.
+
+Warnings are issued as ``RuntimeWarning`` and returned so that they can be recorded in a
+result's diagnostics.  Checkpoints are ``.npz`` files written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+
+from .io import atomic_savez
+
+__all__ = ["health_warnings", "save_checkpoint", "load_checkpoint"]
+
+
+def save_checkpoint(path, signature, state):
+    """Write a solver state (dict) atomically, tagged with the run's signature."""
+    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses")}
+    atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
+        len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
+        masses=np.array(state["masses"]),
+        info=np.array(json.dumps(dict(scalars, signature=signature))))
+
+
+def load_checkpoint(path, signature):
+    """Read a state written by :func:`save_checkpoint`; refuse another run's checkpoint."""
+    if path is None:
+        raise ValueError("`resume`=True needs a `checkpoint` path")
+    with np.load(path, allow_pickle=False) as data:
+        info = json.loads(str(data["info"]))
+        if info.pop("signature") != signature:
+            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid, "
+                             "times or checkpoint_every differ)")
+        state = dict(info, x=data["x"], masses=list(data["masses"]),
+                     out=list(data["out"]) if data["out"].size else [])
+    return state
+
+
+def health_warnings(grid, p, diagnostics) -> list[str]:
+    """Warn (and return the messages) on mass drift, negativity, or an unresolved state."""
+    messages = []
+    if diagnostics["max_mass_error"] > 1e-9 * abs(diagnostics["mass0"]):
+        messages.append(f"mass drifted by {diagnostics['max_mass_error']:.2e}")
+    if diagnostics["min_p_ratio_output"] < -1e-6:
+        messages.append(f"p went negative (min p / max p = "
+                        f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")
+    for k, density in enumerate(p):
+        cells = _cells_per_width(grid, density)
+        if min(cells) < 2.0:
+            messages.append(
+                f"the density at output {k} spans only {cells[0]:.1f} theta cells and "
+                f"{cells[1]:.1f} phi cells per standard deviation; refine "
+                f"{'theta (more steps per t_n)' if cells[0] < cells[1] else 'phi (n_phi)'} "
+                f"by a factor ≥ {2.0 / min(cells):.1f}")
+            break
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return messages
+
+
+def _cells_per_width(grid, p):
+    """Standard deviation of the theta and phi marginals around the peak, in local cells."""
+    m_t = p.sum(axis=1) * grid.dphi * grid.dtheta
+    m_t = m_t / m_t.sum()
+    mean_t = float(m_t @ grid.theta)
+    sd_t = math.sqrt(max(float(m_t @ (grid.theta - mean_t) ** 2), 0.0))
+    i = int(np.clip(np.searchsorted(grid.theta_edges, mean_t) - 1, 0, grid.n_theta - 1))
+    m_f = (p * grid.dtheta[:, None]).sum(axis=0)
+    m_f = m_f / m_f.sum()
+    resultant = abs(np.sum(m_f * np.exp(1j * grid.phi)))
+    sd_f = math.sqrt(-2 * math.log(max(resultant, 1e-300)))          # circular std
+    return sd_t / grid.dtheta[i], sd_f / grid.dphi
