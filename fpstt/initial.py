@@ -94,7 +94,7 @@ class GibbsState:
         width = 1 / math.sqrt(max(self.kappa, 1.0))
         reach = min(math.pi, 12 * width)                 # exp(-72): negligible beyond
         lo, hi = self.theta_b - reach, self.theta_b + reach
-        x, wq = np.polynomial.legendre.leggauss(8)
+        x, wq = np.polynomial.legendre.leggauss(6)
         # theta sub-cells: split cells that meet the support into pieces <= width / 4
         a, b = edges[:-1], edges[1:]
         inside = (b > lo) & (a < hi)                      # other rows get mass 0 (< e^-72)
@@ -103,14 +103,14 @@ class GibbsState:
         start = np.cumsum(pieces) - pieces
         k = np.arange(row.size) - start[row]
         h = (b - a)[row] / pieces[row]
-        tq = (a[row] + h * k)[:, None] + 0.5 * (x + 1)[None, :] * h[:, None]   # (sub, 8)
+        tq = (a[row] + h * k)[:, None] + 0.5 * (x + 1)[None, :] * h[:, None]   # (sub, 6)
         # phi: enough Gauss points per cell for the phi width at the field direction
         sin_b = max(math.sin(self.theta_b), width)
-        n_phi_pts = int(min(64, max(8, math.ceil(3 * grid.dphi * sin_b / width) + 4)))
+        n_phi_pts = int(min(64, max(6, math.ceil(3 * grid.dphi * sin_b / width) + 4)))
         xf, wf = np.polynomial.legendre.leggauss(n_phi_pts)
         fq = (grid.phi_edges[:-1, None] - phi_offset
               + 0.5 * (xf + 1)[None, :] * grid.dphi)                            # (nf, q)
-        vals = self.density(tq[:, :, None, None], fq[None, None, :, :])       # (sub,8,nf,q)
+        vals = self.density(tq[:, :, None, None], fq[None, None, :, :])       # (sub,6,nf,q)
         sub_mass = 0.25 * np.einsum("aibj,i,j->ab", vals, wq, wf) * h[:, None] * grid.dphi
         mass = np.zeros((a.size, grid.n_phi))
         np.add.at(mass, row, sub_mass)
