@@ -55,6 +55,10 @@ class MonteCarloResult:
         <theta^2> (polar angle from z') and its standard error.
     p_switch, p_switch_stderr : (n_times,)
         Fraction of trajectories with n_z > ``threshold`` and its binomial standard error.
+    switch_time_mean, switch_time_stderr : float
+        Mean of min(tau, T) over trajectories, tau the first output time at which the
+        trajectory is seen switched (T = last output time; needs times starting at 0), and
+        its standard error (see :func:`fpstt.switching.switching_times`).
     hist : (n_times, n_theta, n_phi) or None
         Histogram as a (theta, phi) density (carries sin theta; sum hist dtheta dphi = 1).
     grid : SphereGrid or None
@@ -70,6 +74,8 @@ class MonteCarloResult:
     theta2_stderr: np.ndarray
     p_switch: np.ndarray
     p_switch_stderr: np.ndarray
+    switch_time_mean: float
+    switch_time_stderr: float
     hist: np.ndarray | None
     grid: SphereGrid | None
     n_samples: int
@@ -184,6 +190,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     n_times = times.size
     s1, s2 = np.zeros((n_times, 3)), np.zeros((n_times, 3))
     t2, t4, switched = np.zeros(n_times), np.zeros(n_times), np.zeros(n_times)
+    tau_sums = np.zeros(2)                                   # sum of min(tau, T) and squares
     hist = None if grid is None else np.zeros((n_times, *grid.shape))
     sizes = [min(chunk, n_samples - k) for k in range(0, n_samples, chunk)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
@@ -197,7 +204,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             if str(data["signature"]) != signature:
                 raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
             s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
-            switched = data["switched"]
+            switched, tau_sums = data["switched"], data["tau_sums"]
             hist = data["hist"] if hist is not None else None
             first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
     bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
@@ -206,6 +213,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
         theta, phi = _angles(gibbs.sample(size, rng).T)
+        tau = np.full(size, times[-1])
         t = 0.0
         for k, t_out in enumerate(times):
             while t < t_out - 1e-12:
@@ -218,13 +226,17 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             s2[k] += (comp ** 2).sum(axis=1)
             t2[k] += np.sum(theta ** 2)
             t4[k] += np.sum(theta ** 4)
-            switched[k] += np.count_nonzero(comp[2] > threshold)
+            now = comp[2] > threshold
+            switched[k] += np.count_nonzero(now)
+            tau[now & (tau == times[-1]) & (k < n_times - 1)] = t_out
             if hist is not None:
                 counts, _, _ = np.histogram2d(theta, phi, bins=[grid.theta_edges, grid.phi_edges])
                 hist[k] += counts
+        tau_sums += [tau.sum(), (tau ** 2).sum()]
         bar.update(1)
         if checkpoint is not None:
             atomic_savez(checkpoint, s1=s1, s2=s2, t2=t2, t4=t4, switched=switched,
+                         tau_sums=tau_sums,
                          hist=hist if hist is not None else np.zeros(0),
                          next_chunk=index + 1, n_steps=n_steps, signature=np.array(signature))
     bar.close()
@@ -236,9 +248,12 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         hist /= n_samples * grid.cell_measure
     elapsed = _time.perf_counter() - start
     p_switch = switched / n_samples
+    tau_mean = tau_sums[0] / n_samples
+    tau_var = max(tau_sums[1] / n_samples - tau_mean ** 2, 0.0) * n_samples / (n_samples - 1)
     return MonteCarloResult(times, mean, np.sqrt(var), np.sqrt(var / n_samples), theta2,
                             np.sqrt(theta2_var / n_samples), p_switch,
-                            switching_stderr(p_switch, n_samples), hist, grid, int(n_samples),
+                            switching_stderr(p_switch, n_samples), float(tau_mean),
+                            math.sqrt(tau_var / n_samples), hist, grid, int(n_samples),
                             dict(dt=dt, seed=seed, chunk=chunk, reading=model.reading,
                                  interpretation=model.interpretation, wall_time_s=elapsed,
                                  trajectory_steps=n_steps,

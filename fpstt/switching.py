@@ -40,9 +40,10 @@ def switching_times(times, p_switch) -> dict:
     """Median and mean switching time (units of t_n) from P_sw on an increasing time grid.
 
     ``median``: first time P_sw reaches 1/2 (linear interpolation; NaN if it never does).
-    ``mean``: int_0^T (1 - P_sw) dt, the mean of min(tau, T) for the switching time tau when
-    switching is irreversible (as here: damping holds a switched magnet near z'); trapezoid
-    rule on ``times``, which must start at 0.
+    ``mean``: sum_k (t_{k+1} - t_k)(1 - P_sw(t_k)) = E[min(tau, T)] for the first time tau at
+    which a trajectory is seen switched on the grid ``times`` (which must start at 0), when
+    switching is irreversible (as here: damping holds a switched magnet near z').  Monte
+    Carlo estimates the same quantity trajectory by trajectory (``MonteCarloResult``).
     """
     t, prob = np.asarray(times, float), np.asarray(p_switch, float)
     if t[0] != 0.0:
@@ -55,6 +56,5 @@ def switching_times(times, p_switch) -> dict:
     else:
         k = above[0]
         median = float(np.interp(0.5, prob[k - 1:k + 1], t[k - 1:k + 1]))
-    remaining = 1.0 - prob
-    mean = float(np.sum(0.5 * (remaining[1:] + remaining[:-1]) * np.diff(t)))
+    mean = float(np.sum((1.0 - prob[:-1]) * np.diff(t)))
     return {"median": median, "mean": mean}

@@ -241,3 +241,13 @@ def test_cli_solve_checkpoint_and_resume(tmp_path, monkeypatch):
     assert main(["solve", "--out", "b.npz", "--checkpoint", "c.npz", "--checkpoint-every",
                  "5", "--resume", *quick]) == 0
     np.testing.assert_array_equal(fpstt.load("a.npz").p, fpstt.load("b.npz").p)
+
+
+def test_mass_drift_guard_warns():
+    from fpstt.guards import health_warnings
+    grid = fpstt.SphereGrid.uniform(32, 32)                   # resolves the state
+    p = fpstt.GibbsState(1.0, 1.0, 0.0).cell_averages(grid)[None]
+    diagnostics = {"max_mass_error": 1e-6, "mass0": 1.0, "min_p_ratio_output": 0.0}
+    with pytest.warns(RuntimeWarning, match="mass drifted by 1.00e-06"):
+        messages = health_warnings(grid, p, diagnostics)
+    assert messages == ["mass drifted by 1.00e-06"]

@@ -39,7 +39,7 @@ def test_switching_times():
     t = np.linspace(0, 1, 11)
     st = switching_times(t, np.clip((t - 0.3) * 2, 0, 1))
     assert st["median"] == pytest.approx(0.55)
-    assert st["mean"] == pytest.approx(0.55, abs=0.01)
+    assert st["mean"] == pytest.approx(0.6)          # left sum of 1 - P on the grid
     assert math.isnan(switching_times(t, np.zeros(11))["median"])
 
 
@@ -54,6 +54,8 @@ def test_fp_and_mc_switching_probability_agree():
     assert 0.3 < p_fp[-1] < 0.9                                  # a case where it is uncertain
     se = np.sqrt(p_fp * (1 - p_fp) / 20_000)                     # binomial, under P = P_fp
     assert np.all(np.abs(mc.p_switch - p_fp) <= 4 * se + 1 / 20_000)
+    mean_fp = switching_times(times, p_fp)["mean"]
+    assert abs(mc.switch_time_mean - mean_fp) <= 4 * mc.switch_time_stderr
 
 
 def test_sweep_same_table_serial_processes_and_dask():
