@@ -42,6 +42,7 @@ SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window (spectral path)
 _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
+_AHEAD = 24                  # a window factorisation is reused while the state moves this far
 
 
 def check_times(times) -> np.ndarray:
@@ -258,7 +259,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     weights = backend.mass_weights
     measure = grid.cell_measure
     dtheta = grid.dtheta[:, None]
-    windows = []
+    windows, factors, n_factored = [], {}, [0]
 
     def implicit(stepper_dt, x):
         """One implicit piece (G or H).  On the spectral path only over the contiguous rows
@@ -273,8 +274,16 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
         i0 = max((int(below[-1]) + 1 if below.size else 0) - _MARGIN, 0)
         i1 = min((peak + int(above[0]) if above.size else x.shape[0]) + _MARGIN, x.shape[0])
-        windows.append((i1 - i0) / x.shape[0])
-        x[i0:i1] = _Stepper(backend.window(i0, i1), stepper_dt, inner).step(x[i0:i1])
+        lo, hi, piece = factors.get(stepper_dt, (0, 0, None))
+        if not (lo <= i0 and i1 <= hi):          # factorise a window that the state, moving
+            ahead = _AHEAD * (1 if shift.direction > 0 else 0)   # one row a step, fits for
+            behind = _AHEAD - ahead                               # the next _AHEAD steps
+            lo, hi = max(i0 - ahead, 0), min(i1 + behind, x.shape[0])
+            piece = _Stepper(backend.window(lo, hi), stepper_dt, inner)
+            factors[stepper_dt] = (lo, hi, piece)
+            n_factored[0] += 1
+        windows.append((hi - lo) / x.shape[0])
+        x[lo:hi] = piece.step(x[lo:hi])
         return x
 
     def advance(x, k):
@@ -346,7 +355,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     diagnostics = dict(
         scheme=scheme, fast=fast, dt=dt, n_steps=state["n_steps"],
         n_partial_steps=state["n_partial"],
-        n_factorizations=(len(windows) if split and fast else 2 if split else
+        n_factorizations=(n_factored[0] if split and fast else 2 if split else
                           stepper.n_factorizations) + state["n_partial"],
         mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
         monotone=is_monotone(operator), mass0=mass0,
