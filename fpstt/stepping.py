@@ -320,6 +320,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
                disable=not progress, desc="fpstt solve", unit="step")
     for k, index in plan[state["segment"]:]:
         x, t = state["x"], state["t"]
+        factors.clear()                  # each segment starts afresh: resumable bit for bit
         for x in advance(x, k):
             state["n_steps"] += 1
             bar.update(1)
