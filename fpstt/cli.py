@@ -41,7 +41,7 @@ def _add_run_options(p):
     p.add_argument("--n-phi", type=int, help="phi cells (default 256)")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
                    "(sets the step: theta cells are uniform in u = ln tan(theta/2))")
-    p.add_argument("--steps-per-unit", type=int, help="time steps per t_n (default 360)")
+    p.add_argument("--steps-per-unit", type=int, help="time steps per t_n (default 300)")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
     p.add_argument("--interpretation", choices=INTERPRETATIONS)
     p.add_argument("--reading", choices=READINGS,

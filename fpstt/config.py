@@ -13,8 +13,8 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     field_on = false           # keep B on during the dynamics
     thermal_D = 0.0            # Brown rotational diffusion, per t_n
     [grid]
-    steps_per_unit = 360       # dt = 1/360 t_n, du = Im C1 dt
-    n_phi = 256
+    steps_per_unit = 300       # dt = 1/300 t_n, du = Im C1 dt
+    n_phi = 384
     u_min = -9.0
     u_max = 3.5
     [solve]
@@ -37,7 +37,7 @@ __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
               "thermal_D": 0.0},
-    "grid": {"steps_per_unit": 360, "n_phi": 256, "u_min": -9.0, "u_max": 3.5},
+    "grid": {"steps_per_unit": 300, "n_phi": 384, "u_min": -9.0, "u_max": 3.5},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
 }
 _TYPES = {"interpretation": str, "reading": str, "noise": bool, "field_on": bool,

@@ -367,7 +367,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
 
 
-def default_grid(model, times, *, steps_per_unit: int = 360, n_phi: int = 256,
+def default_grid(model, times, *, steps_per_unit: int = 300, n_phi: int = 384,
                  u_min: float = -9.0, u_max: float = 3.5) -> SphereGrid:
     """Flow-adapted grid for the split schemes: cells uniform in u = ln tan(theta/2).
 

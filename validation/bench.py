@@ -55,7 +55,8 @@ def error_on(grid, p):
 
 # ---- (a) fpstt against the naive baseline ----------------------------------------------
 fp_rows = []
-for spu, nf in ((45, 64), (90, 128), (180, 256), (360, 256)):
+DEFAULT = (fpstt.config.DEFAULTS["grid"]["steps_per_unit"], fpstt.config.DEFAULTS["grid"]["n_phi"])
+for spu, nf in ((45, 64), (90, 128), (180, 256), DEFAULT):
     seconds, (grid, sol) = timed(lambda: fpstt_run(spu, nf))
     fp_rows.append({"steps_per_unit": spu, "n_phi": nf, "cells": grid.size,
                     "solver_s": sol.diagnostics["wall_time_s"], "total_s": seconds,

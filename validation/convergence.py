@@ -34,8 +34,11 @@ for scheme in ("split-tr-bdf2", "split-be"):
                    for k in range(len(levels) - 1)]
     for row in out[scheme]:
         print(scheme, row)
-base = run(360, 256, "split-tr-bdf2")
-out["phi_only_360"] = differences(base, run(360, 512, "split-tr-bdf2"))
-out["theta_t_only_256"] = differences(base, run(720, 256, "split-tr-bdf2"))
-print(out["phi_only_360"], out["theta_t_only_256"])
+spu, nf = fpstt.config.DEFAULTS["grid"]["steps_per_unit"], fpstt.config.DEFAULTS["grid"]["n_phi"]
+base = run(spu, nf, "split-tr-bdf2")
+out["default"] = {"grid": (spu, nf), "solver_s": base[1].diagnostics["wall_time_s"],
+                  "vs_2x_refined": differences(base, run(2 * spu, 2 * nf, "split-tr-bdf2")),
+                  "phi_only": differences(base, run(spu, 2 * nf, "split-tr-bdf2")),
+                  "theta_t_only": differences(base, run(2 * spu, nf, "split-tr-bdf2"))}
+print(out["default"])
 write("convergence", out)
