@@ -10,7 +10,7 @@ O(n_theta n_phi) and the FFT is paid only at output times.  It is the same discr
 as :class:`RealBackend`, so both agree to round-off.
 
 A backend offers ``to_state(p)``, ``to_density(x)``, ``matvec(x)``, ``factor(a, b)`` (an
-object whose ``solve(r)`` solves (a I - b L) x = r), ``mass_weights`` and ``rotate(x, angle)``.
+object whose ``solve(r)`` solves (a I - b L) x = r), ``mass(x)`` and ``rotate(x, angle)``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ class RealBackend:
 
     def __init__(self, L, grid):
         self.L, self.shape = sp.csr_matrix(L), grid.shape
-        self.mass_weights = grid.cell_measure
+        self.measure = grid.cell_measure
+
+    def mass(self, x):
+        """sum p dtheta dphi."""
+        return float(np.sum(x * self.measure))
 
     def to_state(self, p):
         return np.array(p, dtype=float)
@@ -80,10 +84,11 @@ class SpectralBackend:
             phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)     # (modes, 3)
             T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))  # (modes, 3, nt)
         self.T = T
-        # mass = sum_i dtheta_i dphi * (mode 0 of row i); other modes carry no mass
-        w = np.zeros((nt, m.size))
-        w[:, 0] = grid.dtheta * grid.dphi
-        self.mass_weights = w
+        self.row_measure = grid.dtheta * grid.dphi            # mode 0 of a row = sum over phi
+
+    def mass(self, x):
+        """sum p dtheta dphi: only mode 0 carries mass (other modes average to zero)."""
+        return float(x[:, 0].real @ self.row_measure)
 
     def window(self, i0: int, i1: int) -> "SpectralBackend":
         """The operator on theta rows i0..i1-1 alone, with no flux through the window's edges.
@@ -102,7 +107,7 @@ class SpectralBackend:
             T[:, 2, -1] = 0.0
         view = object.__new__(SpectralBackend)
         view.grid, view.n_phi, view.m, view.T = self.grid, self.n_phi, self.m, T
-        view.mass_weights = self.mass_weights[i0:i1]
+        view.row_measure = self.row_measure[i0:i1]
         return view
 
     def to_state(self, p):

@@ -256,7 +256,6 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         operator = fokker_planck_matrix(model, grid)
         backend = Backend(operator, grid)
         stepper = _Stepper(backend, dt, scheme)
-    weights = backend.mass_weights
     measure = grid.cell_measure
     dtheta = grid.dtheta[:, None]
     windows, factors, n_factored = [], {}, [0]
@@ -310,7 +309,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         t_plan = t_out
     state = dict(x=backend.to_state(p), t=0.0, n_steps=0, n_partial=0, worst_neg=0.0,
                  worst_out=0.0, worst_mass=0.0, segment=0, out=[], masses=[])
-    state["mass0"] = float(np.sum((state["x"] * weights).real))
+    state["mass0"] = backend.mass(state["x"])
     signature = f"{scheme}|{fast}|{dt!r}|{grid.shape}|{times.tolist()}|{checkpoint_every}"
     if resume:
         state = load_checkpoint(checkpoint, signature)
@@ -329,7 +328,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
                 raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
                                          f"(t = {t:.6g} t_n)")
             state["worst_mass"] = max(state["worst_mass"],
-                                      abs(float(np.sum((x * weights).real)) - mass0))
+                                      abs(backend.mass(x) - mass0))
             if not fast:
                 state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
         if index is not None:
