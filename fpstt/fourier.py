@@ -20,7 +20,25 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg import lapack
 
-__all__ = ["phi_blocks", "RealBackend", "SpectralBackend"]
+__all__ = ["phi_blocks", "rotate_phi", "RealBackend", "SpectralBackend"]
+
+
+def _phase(spec, angle, n_phi):
+    """Multiply rfft modes (last axis) by exp(-i m angle); the Nyquist mode stays real."""
+    m = np.arange(spec.shape[-1])
+    out = spec * np.exp(-1j * m * angle)
+    if n_phi % 2 == 0:
+        out[..., -1] = out[..., -1].real
+    return out
+
+
+def rotate_phi(p: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate cell averages in phi by ``angle`` (rad): exact for band-limited densities.
+
+    The phase exp(-i m angle) of each Fourier mode; the mean (mode 0, the mass) is untouched.
+    """
+    n = p.shape[-1]
+    return np.fft.irfft(_phase(np.fft.rfft(p, axis=-1), angle, n), n=n, axis=-1)
 
 
 def phi_blocks(L: sp.spmatrix, shape: tuple[int, int]) -> np.ndarray:
@@ -68,22 +86,18 @@ class RealBackend:
         return _Solve(lambda r: lu.solve(r.ravel()).reshape(self.shape))
 
     def rotate(self, x, angle):
-        from .stepping import rotate_phi
         return rotate_phi(x, angle)
 
 
 class SpectralBackend:
     """State: rfft of the cell averages along phi, shape (n_theta, n_phi // 2 + 1), complex."""
 
-    def __init__(self, L, grid, T=None):
-        nt, nf = grid.shape
+    def __init__(self, L, grid):
+        nf = grid.n_phi
         self.grid, self.n_phi = grid, nf
         m = np.arange(nf // 2 + 1)
-        self.m = m
-        if T is None:
-            phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)     # (modes, 3)
-            T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))  # (modes, 3, nt)
-        self.T = T
+        phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)         # (modes, 3)
+        self.T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))  # (modes, 3, nt)
         self.row_measure = grid.dtheta * grid.dphi            # mode 0 of a row = sum over phi
 
     def mass(self, x):
@@ -106,7 +120,7 @@ class SpectralBackend:
             T[:, 1, -1] += T[0, 2, -1].real * w[i1] / w[i1 - 1]
             T[:, 2, -1] = 0.0
         view = object.__new__(SpectralBackend)
-        view.grid, view.n_phi, view.m, view.T = self.grid, self.n_phi, self.m, T
+        view.grid, view.n_phi, view.T = self.grid, self.n_phi, T
         view.row_measure = self.row_measure[i0:i1]
         return view
 
@@ -141,10 +155,7 @@ class SpectralBackend:
         return _Solve(solve)
 
     def rotate(self, x, angle):
-        out = x * np.exp(-1j * self.m * angle)
-        if self.n_phi % 2 == 0:
-            out[:, -1] = out[:, -1].real
-        return out
+        return _phase(x, angle, self.n_phi)
 
 
 class _Solve:

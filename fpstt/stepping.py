@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .model import check_choice
-from .fourier import RealBackend, SpectralBackend
+from .fourier import RealBackend, SpectralBackend, rotate_phi
 from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
@@ -99,19 +99,6 @@ def mercator_step(grid: SphereGrid, model) -> float:
     if rate == 0:
         raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
     return float(du[0] / abs(rate))
-
-
-def rotate_phi(p: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate cell averages in phi by ``angle`` (rad): exact for band-limited densities.
-
-    The phase exp(-i m angle) of each Fourier mode; the mean (mode 0, the mass) is untouched.
-    """
-    n = p.shape[-1]
-    m = np.fft.rfftfreq(n, d=1.0 / n)
-    spec = np.fft.rfft(p, axis=-1) * np.exp(-1j * m * angle)
-    if n % 2 == 0:
-        spec[..., -1] = spec[..., -1].real
-    return np.fft.irfft(spec, n=n, axis=-1)
 
 
 class _Shift:
