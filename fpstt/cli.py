@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .config import load_config
+from .config import DEFAULTS, load_config
 from .io import save, to_jsonable
 from .model import INTERPRETATIONS, READINGS, derived_coefficients
 from .stepping import SCHEMES, solve
@@ -38,10 +38,10 @@ def _times(text: str):
 def _add_run_options(p):
     p.add_argument("--config", type=Path, help="TOML file with custom parameters (see docs/usage.md)")
     p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1")
-    p.add_argument("--n-phi", type=int, help="phi cells (default 256)")
+    p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
                    "(sets the step: theta cells are uniform in u = ln tan(theta/2))")
-    p.add_argument("--steps-per-unit", type=int, help="time steps per t_n (default 300)")
+    p.add_argument("--steps-per-unit", type=int, help=f"time steps per t_n (default {DEFAULTS['grid']['steps_per_unit']})")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
     p.add_argument("--interpretation", choices=INTERPRETATIONS)
     p.add_argument("--reading", choices=READINGS,

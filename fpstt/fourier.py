@@ -27,7 +27,7 @@ def _phase(spec, angle, n_phi):
     """Multiply rfft modes (last axis) by exp(-i m angle); the Nyquist mode stays real."""
     m = np.arange(spec.shape[-1])
     out = spec * np.exp(-1j * m * angle)
-    if n_phi % 2 == 0:
+    if n_phi % 2 == 0 and spec.shape[-1] == n_phi // 2 + 1:
         out[..., -1] = out[..., -1].real
     return out
 
@@ -124,11 +124,33 @@ class SpectralBackend:
         view.row_measure = self.row_measure[i0:i1]
         return view
 
+    def modes_needed(self, x, tol: float) -> int:
+        """Number of leading phi modes of state ``x`` outside which the L1 norm of p is
+        ≤ ``tol`` × its mass.
+
+        Mode m > 0 is a cosine of amplitude 2 |x_m| / n_phi in each theta row, whose L1 norm
+        over phi is (8 / n_phi) |x_m|; mode 0 carries the mass (2 pi / n_phi) x_0.  The modes
+        never couple, and a positive, mass-conserving step cannot increase the L1 norm of
+        any one of them, so dropping modes moves every later state by at most this bound.
+        """
+        w = self.grid.dtheta
+        norms = 8.0 / self.n_phi * (w @ np.abs(x))
+        mass = 2 * np.pi / self.n_phi * abs(w @ x[:, 0].real)
+        tail = np.cumsum(norms[::-1])[::-1]               # tail[m]: modes m, m + 1, ...
+        return max(int(np.count_nonzero(tail > tol * mass)), 1)
+
+    def truncated(self, n_modes: int) -> "SpectralBackend":
+        """The operator on the leading ``n_modes`` modes (the rest are taken to be zero)."""
+        view = object.__new__(SpectralBackend)
+        view.grid, view.n_phi, view.T = self.grid, self.n_phi, self.T[:n_modes]
+        view.row_measure = self.row_measure
+        return view
+
     def to_state(self, p):
         return np.fft.rfft(p, axis=1)
 
     def to_density(self, x):
-        return np.fft.irfft(x, n=self.n_phi, axis=1)
+        return np.fft.irfft(x, n=self.n_phi, axis=1)          # missing modes count as zero
 
     def matvec(self, x):
         T, xt = self.T, x.T                                            # (modes, nt)

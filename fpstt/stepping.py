@@ -43,6 +43,7 @@ _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window (spectral path)
 _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
+_MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
 
 
 def check_times(times) -> np.ndarray:
@@ -187,7 +188,8 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         backward-Euler step of the full operator.
     fast : bool, optional
         Keep the state as Fourier modes in phi and solve one tridiagonal system per mode
-        (same discretisation, O(n_theta n_phi) per step, FFTs only at output times).
+        (same discretisation, O(n_theta n_phi) per step, FFTs only at output times), over
+        the leading modes outside which p0 holds less than 1e-12 of its mass in L1 norm.
         Default: whenever the model is phi-independent.  The fast path checks the sign of p
         at output times; the sparse path at every step.
     progress : bool
@@ -230,18 +232,23 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         dt = mercator_step(grid, model)
         operator = fokker_planck_matrix(model, grid, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
-        backend = Backend(operator, grid)
+    else:
+        dt = _default_dt(times) if dt is None else float(dt)
+        if not (dt > 0 and math.isfinite(dt)):
+            raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
+        operator = fokker_planck_matrix(model, grid)
+    backend = Backend(operator, grid)
+    x0 = backend.to_state(p)
+    if fast:                                  # only the phi modes that the initial state uses
+        backend = backend.truncated(backend.modes_needed(x0, _MODE_TOL))
+        x0 = x0[:, :backend.T.shape[0]]
+    if split:
         inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
         if not fast:
             stepper = _Stepper(backend, dt, inner)                 # G: a full step
             half = _Stepper(backend, dt / 2, inner)                # H: half a step
         shift = _Shift(grid, 1 if model.C1.imag > 0 else -1)
     else:
-        dt = _default_dt(times) if dt is None else float(dt)
-        if not (dt > 0 and math.isfinite(dt)):
-            raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
-        operator = fokker_planck_matrix(model, grid)
-        backend = Backend(operator, grid)
         stepper = _Stepper(backend, dt, scheme)
     measure = grid.cell_measure
     dtheta = grid.dtheta[:, None]
@@ -294,10 +301,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         plan += [(min(cut, k - done), None) for done in range(0, k, cut)]
         plan.append((0, index))                                   # reach and record t_out
         t_plan = t_out
-    state = dict(x=backend.to_state(p), t=0.0, n_steps=0, n_partial=0, worst_neg=0.0,
+    state = dict(x=x0, t=0.0, n_steps=0, n_partial=0, worst_neg=0.0,
                  worst_out=0.0, worst_mass=0.0, segment=0, out=[], masses=[])
     state["mass0"] = backend.mass(state["x"])
-    signature = f"{scheme}|{fast}|{dt!r}|{grid.shape}|{times.tolist()}|{checkpoint_every}"
+    signature = (f"{scheme}|{fast}|{dt!r}|{grid.shape}|{x0.shape}|{times.tolist()}|"
+                 f"{checkpoint_every}")
     if resume:
         state = load_checkpoint(checkpoint, signature)
     mass0 = state["mass0"]
@@ -325,6 +333,8 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
                     full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
                             if split else operator)
                     partial_backend = Backend(full, grid)
+                    if fast:
+                        partial_backend = partial_backend.truncated(x.shape[1])
                 x = _Stepper(partial_backend, tau, "be").step(x)
                 state["n_partial"] += 1
                 t = times[index]
@@ -345,6 +355,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         n_factorizations=(n_factored[0] if split and fast else 2 if split else
                           stepper.n_factorizations) + state["n_partial"],
         mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
+        n_phi_modes=int(state["x"].shape[1]) if fast else None,
         monotone=is_monotone(operator), mass0=mass0,
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],

@@ -7,16 +7,23 @@ Prints ratios and writes validation/results/bench.json.
     grid, one 2-D sparse matrix, Crank-Nicolson, splu factorised once.
 (b) fpstt vs Monte Carlo: time to reach the same L1 density error at t_n.
 (c) scaling: wall time per step and peak memory against the number of cells.
-Every L1 is measured at t = t_n against a converged fpstt reference (720 steps/t_n, 512 phi).
+Every L1 is measured at t = t_n against a converged fpstt reference (900 steps/t_n, 768 phi),
+on a common grid: the cell masses of both sides, the finer remapped exactly onto the coarser.
 """
 
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.optimize import brentq
+from scipy.special import gammaln
 
 import fpstt
 from fpstt.montecarlo import simulate
@@ -29,12 +36,13 @@ T = [1.0]
 
 
 def timed(func, repeats=3):
-    best, value = np.inf, None
+    """Median wall time of ``repeats`` calls, and the last call's value."""
+    seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         value = func()
-        best = min(best, time.perf_counter() - start)
-    return best, value
+        seconds.append(time.perf_counter() - start)
+    return float(np.median(seconds)), value
 
 
 def fpstt_run(spu, nf):
@@ -53,14 +61,30 @@ def error_on(grid, p):
     return l1_distance(grid, p, remap(p_ref, ref_grid, grid))
 
 
+# ---- the whole `fpstt solve` command at its defaults (Fig. 4 problem) -------------------
+with tempfile.TemporaryDirectory() as scratch:
+    command = [sys.executable, "-m", "fpstt", "solve", "--quiet", "--out",
+               str(Path(scratch) / "fig4.npz")]
+    command_s, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
+command_peak_MB = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"fpstt solve (defaults): {command_s:.2f} s, peak RSS {command_peak_MB:.0f} MB",
+      file=sys.stderr)
+
 # ---- (a) fpstt against the naive baseline ----------------------------------------------
-fp_rows = []
+fp_rows, fp_solutions = [], {}
 DEFAULT = (fpstt.config.DEFAULTS["grid"]["steps_per_unit"], fpstt.config.DEFAULTS["grid"]["n_phi"])
 for spu, nf in ((45, 64), (90, 128), (180, 256), DEFAULT):
-    seconds, (grid, sol) = timed(lambda: fpstt_run(spu, nf))
+    solver_seconds = []
+
+    def run_and_time_solver():
+        grid, sol = fpstt_run(spu, nf)
+        solver_seconds.append(sol.diagnostics["wall_time_s"])
+        return grid, sol
+    seconds, (grid, sol) = timed(run_and_time_solver)
     fp_rows.append({"steps_per_unit": spu, "n_phi": nf, "cells": grid.size,
-                    "solver_s": sol.diagnostics["wall_time_s"], "total_s": seconds,
+                    "solver_s": float(np.median(solver_seconds)), "total_s": seconds,
                     "L1": error_on(grid, sol.p[-1])})
+    fp_solutions[spu, nf] = grid, sol
     print("fpstt", fp_rows[-1], file=sys.stderr)
 
 
@@ -99,23 +123,90 @@ ratios = {
 }
 
 # ---- (b) fpstt against its own Monte Carlo ---------------------------------------------
-coarse = fpstt.default_grid(model, T, steps_per_unit=45, n_phi=64)    # nested in all rows
+# The Monte Carlo error on a grid G is the L1 between its histogram and the reference's cell
+# masses on G.  For an unbiased Monte Carlo its expected value at N samples is the sum over
+# cells of the binomial mean absolute deviation E|X/N - m| (de Moivre, X ~ Bin(N, m)); the
+# measured runs below check that law at every dt of DTS, and it gives the N needed for an L1
+# that no run here could reach.  The Monte Carlo is costed at the largest dt, its bias
+# neglected: any bias only adds samples, so its times are lower bounds.
+DTS = (0.05, 0.02, 0.005)
+N_RUNS = (10_000, 100_000) if QUICK else (100_000, 1_000_000)
+
+
+def binomial_mad(n, m):
+    """E|X/n - m| for X ~ Bin(n, m), per cell: de Moivre's closed form where n m (1 - m) < 100
+    (its Poisson limit for m ≤ 1e-3, which stays well conditioned at any n), the normal
+    limit sqrt(2 m (1 - m) / (pi n)) above (relative error < 1e-3 there)."""
+    var = n * m * (1 - m)
+    nu = np.floor(n * m) + 1
+    poisson = 2 * np.exp(nu * np.log(n * m) - n * m - gammaln(nu)) / n
+    exact = 2 * np.exp(np.log(nu) + gammaln(n + 1) - gammaln(nu + 1) - gammaln(n - nu + 1)
+                       + nu * np.log(m) + (n - nu + 1) * np.log1p(-m)) / n
+    normal = np.sqrt(2 * var / np.pi) / n
+    return np.where(var >= 100, normal, np.where(m <= 1e-3, poisson, exact))
+
+
+def expected_histogram_l1(grid, n):
+    """Expected L1 at t_n of an unbiased n-sample histogram on ``grid`` (reference masses)."""
+    mass = np.clip(remap(p_ref, ref_grid, grid) * grid.cell_measure, 0.0, 1.0).ravel()
+    mass = mass[(mass > 0) & (mass < 1)]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return float(np.sum(binomial_mad(n, mass)))
+
+
+def samples_needed(grid, target):
+    """Smallest N (real) whose expected histogram L1 on ``grid`` is ``target``."""
+    return float(np.exp(brentq(lambda x: np.log(expected_histogram_l1(grid, np.exp(x)) / target),
+                               np.log(10.0), np.log(1e16))))
+
+
+def coarse_grid_for(steps_per_unit):
+    """The grid of about 45 steps per t_n and 64 phi cells nested in a run's grid."""
+    steps = min((d for d in range(1, steps_per_unit + 1) if steps_per_unit % d == 0),
+                key=lambda d: abs(d - 45))
+    return fpstt.default_grid(model, T, steps_per_unit=steps, n_phi=64)
+
+
 mc_rows = []
-for n in ((10_000, 100_000) if QUICK else (10_000, 100_000, 1_000_000)):
-    seconds, mc = timed(lambda: simulate(model, gibbs, T, n, dt=0.005, seed=1, grid=coarse),
-                        repeats=1)
-    mc_rows.append({"N": n, "total_s": seconds, "L1": error_on(coarse, mc.hist[-1]),
-                    "steps_per_second": mc.diagnostics["steps_per_second"]})
-    print("montecarlo", mc_rows[-1], file=sys.stderr)
-fp_coarse = []
+for dt in DTS:
+    for n in N_RUNS:
+        seconds, mc = timed(lambda: simulate(model, gibbs, T, n, dt=dt, seed=1, grid=ref_grid),
+                            repeats=1)
+        measured_over_expected = {
+            f"{g.n_theta}x{g.n_phi}": error_on(g, remap(mc.hist[-1], ref_grid, g))
+            / expected_histogram_l1(g, n) for g, _ in fp_solutions.values()}
+        mc_rows.append({"dt": dt, "N": n, "total_s": seconds, "s_per_trajectory": seconds / n,
+                        "steps_per_second": mc.diagnostics["steps_per_second"],
+                        "measured_over_expected_L1": measured_over_expected})
+        print("montecarlo", mc_rows[-1], file=sys.stderr)
+mc_dt = max(DTS)
+mc_cost = min(r["s_per_trajectory"] for r in mc_rows if r["dt"] == mc_dt)
+
+comparisons = []
 for r in fp_rows:
-    if r["steps_per_unit"] % 45 or r["n_phi"] % 64:
-        continue                                     # not nested in the coarse grid
-    grid, sol = fpstt_run(r["steps_per_unit"], r["n_phi"])
-    fp_coarse.append(dict(r, L1_coarse=error_on(coarse, remap(sol.p[-1], grid, coarse))))
-best_mc = mc_rows[-1]
-match = min((r for r in fp_coarse if r["L1_coarse"] <= best_mc["L1"]), key=lambda r: r["total_s"])
-ratios["speedup_vs_monte_carlo_at_equal_L1"] = best_mc["total_s"] / match["total_s"]
+    grid, sol = fp_solutions[(r["steps_per_unit"], r["n_phi"])]
+    coarse = coarse_grid_for(r["steps_per_unit"])
+    for common, p in ((grid, sol.p[-1]), (coarse, remap(sol.p[-1], grid, coarse))):
+        if common is coarse and coarse.shape == grid.shape:
+            continue
+        target = error_on(common, p)
+        n = samples_needed(common, target)
+        comparisons.append({"fpstt_grid": list(grid.shape), "common_grid": list(common.shape),
+                            "L1": target, "fpstt_s": r["total_s"], "mc_N": n,
+                            "mc_s": n * mc_cost, "speedup": n * mc_cost / r["total_s"]})
+        print("fpstt vs montecarlo", comparisons[-1], file=sys.stderr)
+
+# One comparison run in full: the Monte Carlo at the predicted N, on the 207 x 128 grid.
+check = next(c for c in comparisons if c["fpstt_grid"] == c["common_grid"] == [207, 128])
+check_grid = fp_solutions[(90, 128)][0]
+seconds, mc = timed(lambda: simulate(model, gibbs, T, int(np.ceil(check["mc_N"])), dt=mc_dt,
+                                     seed=2, grid=check_grid), repeats=1)
+check.update(mc_measured_s=seconds, mc_measured_L1=error_on(check_grid, mc.hist[-1]),
+             measured_speedup=seconds / check["fpstt_s"])
+default_vs_mc = [c for c in comparisons if c["fpstt_grid"] == list(fp_solutions[DEFAULT][0].shape)]
+ratios["speedup_vs_monte_carlo_at_equal_L1_default_own_grid"] = default_vs_mc[0]["speedup"]
+ratios["speedup_vs_monte_carlo_at_equal_L1_default_coarse_grid"] = default_vs_mc[1]["speedup"]
+ratios["speedup_vs_monte_carlo_measured_207x128"] = check["measured_speedup"]
 ratios["mc_trajectory_steps_per_second"] = max(r["steps_per_second"] for r in mc_rows)
 
 # ---- (c) scaling ---------------------------------------------------------------------------
@@ -140,9 +231,18 @@ ratios["peak_memory_exponent_in_cells"] = float(np.polyfit(
 
 print(f"\nfpstt defaults: {default['solver_s']:.2f} s in the solver, {default['total_s']:.2f} s "
       f"with set-up, L1 at t_n = {default['L1']:.2e}")
+print(f"fpstt solve command at its defaults: {command_s:.2f} s, peak RSS {command_peak_MB:.0f} MB")
 print(f"naive baseline, best: grid {best_base['grid']}, {best_base['total_s']:.1f} s, "
       f"L1 = {best_base['L1']:.2f}, p in [{best_base['min_p']:.3g}, {best_base['max_p']:.3g}]")
+print(f"Monte Carlo costed at dt = {mc_dt}: {mc_cost * 1e6:.2f} us per trajectory")
+for c in comparisons:
+    print(f"  fpstt {c['fpstt_grid']} on {c['common_grid']}: L1 {c['L1']:.2e} in {c['fpstt_s']:.3f} s;"
+          f" Monte Carlo needs N = {c['mc_N']:.3g}, {c['mc_s']:.3g} s: {c['speedup']:.3g}x")
+print(f"  run in full on 207 x 128: N = {np.ceil(check['mc_N']):.0f} gives L1 "
+      f"{check['mc_measured_L1']:.2e} (target {check['L1']:.2e}) in {check['mc_measured_s']:.2f} s")
 for key, value in ratios.items():
     print(f"{key:<45} {value:.3g}")
 write("bench", {"fpstt": fp_rows, "baseline": base_rows, "montecarlo": mc_rows,
-                "scaling": scale_rows, "ratios": ratios, "quick": QUICK})
+                "montecarlo_dt": mc_dt, "fpstt_vs_montecarlo": comparisons,
+                "scaling": scale_rows, "ratios": ratios, "quick": QUICK,
+                "fpstt_solve_command": {"median_s": command_s, "peak_rss_MB": command_peak_MB}})
