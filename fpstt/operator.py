@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from findiff import Coef, Diff
 
 from .grid import SphereGrid
 
@@ -204,6 +203,8 @@ def central_difference_matrix(model, grid: SphereGrid, acc: int = 2) -> sp.csr_m
     :func:`fokker_planck_matrix` on smooth, diffusion-dominated problems (away from the
     poles, where findiff uses one-sided stencils).  Acts on point values at cell centres.
     """
+    from findiff import Coef, Diff      # imported here: findiff loads sympy (0.2 s), and
+                                        # only this cross-check needs it
     T, F = np.meshgrid(grid.theta, grid.phi, indexing="ij")
     mu_t, mu_p = (np.broadcast_to(v, T.shape) for v in model.drift(T, F))
     d_tt, d_tp, d_pp = (np.broadcast_to(v, T.shape) for v in model.diffusion(T, F))
