@@ -97,7 +97,8 @@ class SpectralBackend:
         self.grid, self.n_phi = grid, nf
         m = np.arange(nf // 2 + 1)
         phase = np.exp(2j * np.pi * np.outer(m, [-1, 0, 1]) / nf)         # (modes, 3)
-        self.T = np.einsum("ms,sbk->mbk", phase, phi_blocks(L, grid.shape))  # (modes, 3, nt)
+        blocks = phi_blocks(L, (grid.n_theta, L.shape[0] // grid.n_theta))   # any strip width
+        self.T = np.einsum("ms,sbk->mbk", phase, blocks)                    # (modes, 3, nt)
         self.row_measure = grid.dtheta * grid.dphi            # mode 0 of a row = sum over phi
 
     def mass(self, x):

@@ -90,7 +90,7 @@ class _Exchanges:
 
 
 def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
-                         drift_offset=(0.0, 0.0)) -> sp.csr_matrix:
+                         drift_offset=(0.0, 0.0), n_phi: int | None = None) -> sp.csr_matrix:
     """Sparse Fokker-Planck operator L of Eq. (E3): dp/dt = L p on ``grid``.
 
     Parameters
@@ -105,18 +105,25 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
     drift_offset : (callable or float, callable or float)
         Subtracted from (mu_t, mu_p) before discretising: the part of the drift that a
         splitting scheme integrates exactly (functions of theta, or constants).
+    n_phi : int, optional
+        Assemble on a periodic strip of this many phi cells (≥ 3) of the grid's width dphi
+        instead of all ``grid.n_phi``.  For a phi-independent model the strip has the same
+        phi blocks (:func:`~fpstt.fourier.phi_blocks`) as the whole grid, at a fraction of
+        the cost and memory.
 
     Returns
     -------
-    scipy.sparse.csr_matrix, shape (grid.size, grid.size)
-        Acting on cell averages of a (theta, phi) density.  ``grid.cell_measure.ravel() @ L``
+    scipy.sparse.csr_matrix, shape (n_theta n_phi, n_theta n_phi)
+        Acting on cell averages of a (theta, phi) density.  ``cell_measure.ravel() @ L``
         vanishes to round-off.
     """
-    nt, nf = grid.shape
-    th, f = grid.theta, grid.phi
+    nt, nf = grid.n_theta, grid.n_phi if n_phi is None else int(n_phi)
+    if nf < 3:
+        raise ValueError(f"`n_phi` must be ≥ 3, got {n_phi!r}")
+    th, f = grid.theta, grid.phi[:nf]
     dth, dphi = grid.dtheta, grid.dphi
-    idx = np.arange(grid.size).reshape(nt, nf)
-    measure = grid.cell_measure
+    idx = np.arange(nt * nf).reshape(nt, nf)
+    measure = grid.cell_measure[:, :nf]
     T, F = np.meshgrid(th, f, indexing="ij")
 
     d_tt, d_tp, d_pp = (np.broadcast_to(v, (nt, nf)) for v in model.diffusion(T, F))
@@ -135,7 +142,7 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
     lam_plus = np.maximum(d_tp, 0) / (h_cell * dphi)
     lam_minus = np.maximum(-d_tp, 0) / (h_cell * dphi)
 
-    ex = _Exchanges(grid.size)
+    ex = _Exchanges(nt * nf)
     # ---- theta faces (interior edges 1..nt-1): drift + lam_t by Scharfetter-Gummel --------
     te = grid.theta_edges[1:-1]
     TE, FE = np.meshgrid(te, f, indexing="ij")

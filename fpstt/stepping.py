@@ -225,18 +225,19 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     if fast and not model.phi_independent:
         raise ValueError("`fast`=True needs a phi-independent model")
     Backend = SpectralBackend if fast else RealBackend
+    strip = 3 if fast else None               # the fast path needs only the phi blocks
     if split:
         if not model.phi_independent:
             raise ValueError("split schemes need a phi-independent model (no field kept on "
                              "during the dynamics, or a field along z'); use 'be' or 'tr-bdf2'")
         dt = mercator_step(grid, model)
-        operator = fokker_planck_matrix(model, grid, drift_offset=(
+        operator = fokker_planck_matrix(model, grid, n_phi=strip, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
     else:
         dt = _default_dt(times) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
-        operator = fokker_planck_matrix(model, grid)
+        operator = fokker_planck_matrix(model, grid, n_phi=strip)
     backend = Backend(operator, grid)
     x0 = backend.to_state(p)
     if fast:                                  # only the phi modes that the initial state uses
@@ -330,7 +331,8 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
             tau = times[index] - t
             if tau > 1e-9 * dt:                  # land exactly on an off-grid output time
                 if partial_backend is None:
-                    full = (fokker_planck_matrix(model, grid, drift_offset=(0.0, model.C1.real))
+                    full = (fokker_planck_matrix(model, grid, n_phi=strip,
+                                                 drift_offset=(0.0, model.C1.real))
                             if split else operator)
                     partial_backend = Backend(full, grid)
                     if fast:

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 import fpstt
 from conftest import observed_order
+from fpstt.fourier import phi_blocks
 from fpstt.operator import bernoulli, stationary_density
 
 SMOOTH = fpstt.SpinTorqueModel(0.3 + 0.4j, 0.5 + 0.3j, thermal_D=0.6)
@@ -91,3 +92,17 @@ def test_stationary_state_is_von_mises_fisher():
     order = observed_order(hs, errs)
     print(f"stationary vMF: L1 {errs}, order {order:.2f}")
     assert errs[-1] < 1e-3 and order > 1.6
+
+
+@pytest.mark.parametrize("reading", ["eq17", "lab"])
+def test_three_cell_strip_has_the_phi_blocks_of_the_whole_grid(table_i_model, reading):
+    model = table_i_model.with_options(interpretation="stratonovich", reading=reading)
+    grid = fpstt.SphereGrid.mercator(0.05, -6.0, 3.0, 40)
+    whole = fpstt.fokker_planck_matrix(model, grid)
+    strip = fpstt.fokker_planck_matrix(model, grid, n_phi=3)
+    assert strip.shape == (3 * grid.n_theta,) * 2
+    blocks = phi_blocks(whole, grid.shape)
+    assert np.allclose(phi_blocks(strip, (grid.n_theta, 3)), blocks,
+                       rtol=1e-13, atol=1e-13 * np.abs(blocks).max())
+    with pytest.raises(ValueError, match="n_phi"):
+        fpstt.fokker_planck_matrix(model, grid, n_phi=2)
