@@ -132,7 +132,8 @@ class SpectralBackend:
         Mode m > 0 is a cosine of amplitude 2 |x_m| / n_phi in each theta row, whose L1 norm
         over phi is (8 / n_phi) |x_m|; mode 0 carries the mass (2 pi / n_phi) x_0.  The modes
         never couple, and a positive, mass-conserving step cannot increase the L1 norm of
-        any one of them, so dropping modes moves every later state by at most this bound.
+        any one of them, so dropping modes moves every later state by at most this bound
+        (exactly for backward Euler on an M-matrix; TR-BDF2 departs from positivity by ~1e-14).
         """
         w = self.grid.dtheta
         norms = 8.0 / self.n_phi * (w @ np.abs(x))
