@@ -100,6 +100,16 @@ def test_fast_path_drops_only_phi_modes_the_state_does_not_use(table_i_model, ta
         assert l1_distance(g, p, q) <= 1e-12
 
 
+def test_a_state_sharp_in_phi_keeps_every_mode():
+    g = fpstt.SphereGrid.uniform(8, 16)
+    backend = SpectralBackend(sp.identity(g.size), g)
+    delta = np.zeros(g.shape)
+    delta[3, 5] = 1 / g.cell_measure[3, 5]
+    assert backend.modes_needed(backend.to_state(delta), 1e-12) == g.n_phi // 2 + 1
+    smooth = 1 + 0.5 * np.cos(g.phi)[None, :] + 0 * delta          # modes 0 and 1 only
+    assert backend.modes_needed(backend.to_state(smooth), 1e-12) == 2
+
+
 def test_rotation_of_a_truncated_spectral_state_is_the_rotation_of_its_density():
     g = fpstt.SphereGrid.uniform(8, 16)
     p = np.random.default_rng(3).random(g.shape)
