@@ -47,7 +47,8 @@ print(out["default"])
 reference = run(900, 1536, "split-tr-bdf2")
 out["against_900x1536"] = [{"grid": (s_, n_), "L1_at_fig4_times":
                             differences(run(s_, n_, "split-tr-bdf2"), reference)}
-                           for s_, n_ in ((300, 384), (300, 768), (300, 1536), (450, 768))]
+                           for s_, n_ in ((300, 384), (300, 768), (300, 1536), (450, 768),
+                                          (900, 768))]
 for row in out["against_900x1536"]:
     print(row)
 write("convergence", out)
