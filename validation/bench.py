@@ -1,6 +1,8 @@
 """Benchmarks of issue 7, measured side by side in one process (not a timed test).
 
-Run:  python validation/bench.py [--quick]      (several minutes; --quick: smaller baseline)
+Run:  python validation/bench.py [--quick] [--long]
+      (about 5 minutes; --quick: smaller baseline and Monte Carlo runs, under a minute;
+      --long: also one Monte Carlo run at the accuracy of the 411 x 256 grid, ten more minutes)
 Prints ratios and writes validation/results/bench.json.
 
 (a) fpstt defaults vs a naive hand-written baseline: central differences (findiff) on a uniform
@@ -85,7 +87,8 @@ for spu, nf in ((45, 64), (90, 128), (180, 256), DEFAULT):
     seconds, (grid, sol) = timed(run_and_time_solver)
     fp_rows.append({"steps_per_unit": spu, "n_phi": nf, "cells": grid.size,
                     "solver_s": float(np.median(solver_seconds)), "total_s": seconds,
-                    "L1": error_on(grid, sol.p[-1])})
+                    "L1": error_on(grid, sol.p[-1]),
+                    "min_p_ratio": sol.diagnostics["min_p_ratio_output"]})
     fp_solutions[spu, nf] = grid, sol
     print("fpstt", fp_rows[-1], file=sys.stderr)
 
@@ -243,6 +246,17 @@ seconds, mc = timed(lambda: simulate(model, gibbs, T, int(np.ceil(check["mc_N"])
                                      seed=2, grid=check_grid), repeats=1)
 check.update(mc_measured_s=seconds, mc_measured_L1=error_on(check_grid, mc.hist[-1]),
              measured_speedup=seconds / check["fpstt_s"])
+# With --long: the bias-aware Monte Carlo run in full on 411 x 256 (about ten minutes).
+if "--long" in sys.argv:
+    long_check = next(c for c in comparisons if c["fpstt_grid"] == c["common_grid"] == [411, 256])
+    long_grid = fp_solutions[(180, 256)][0]
+    seconds, mc = timed(lambda: simulate(model, gibbs, T, int(np.ceil(long_check["with_bias_N"])),
+                                         dt=long_check["with_bias_dt"], seed=4, grid=long_grid),
+                        repeats=1)
+    long_check.update(mc_measured_s=seconds, mc_measured_L1=error_on(long_grid, mc.hist[-1]),
+                      measured_speedup=seconds / long_check["fpstt_s"])
+    ratios["speedup_vs_monte_carlo_measured_411x256"] = long_check["measured_speedup"]
+
 default_vs_mc = [c for c in comparisons if c["fpstt_grid"] == list(fp_solutions[DEFAULT][0].shape)]
 ratios["speedup_vs_monte_carlo_at_equal_L1_default_own_grid"] = default_vs_mc[0]["speedup"]
 ratios["speedup_vs_monte_carlo_at_equal_L1_default_coarse_grid"] = default_vs_mc[1]["speedup"]
@@ -287,6 +301,10 @@ for c in comparisons:
           f" {c['with_bias_s']:.3g} s: {c['speedup_with_bias']:.3g}x")
 print(f"  run in full on 207 x 128: N = {np.ceil(check['mc_N']):.0f} gives L1 "
       f"{check['mc_measured_L1']:.2e} (target {check['L1']:.2e}) in {check['mc_measured_s']:.2f} s")
+if "--long" in sys.argv:
+    print(f"  run in full on 411 x 256: dt = {long_check['with_bias_dt']:.3g}, "
+          f"N = {np.ceil(long_check['with_bias_N']):.0f} gives L1 {long_check['mc_measured_L1']:.2e} "
+          f"(target {long_check['L1']:.2e}) in {long_check['mc_measured_s']:.0f} s")
 for key, value in ratios.items():
     print(f"{key:<45} {value:.3g}")
 write("bench", {"fpstt": fp_rows, "baseline": base_rows, "montecarlo": mc_rows,
