@@ -41,7 +41,8 @@ def _add_run_options(p):
     p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
                    "(sets the step: theta cells are uniform in u = ln tan(theta/2))")
-    p.add_argument("--steps-per-unit", type=int, help=f"time steps per t_n (default {DEFAULTS['grid']['steps_per_unit']})")
+    p.add_argument("--steps-per-unit", type=int,
+                   help=f"time steps per t_n (default {DEFAULTS['grid']['steps_per_unit']})")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
     p.add_argument("--interpretation", choices=INTERPRETATIONS)
     p.add_argument("--reading", choices=READINGS,

@@ -141,6 +141,11 @@ class SpectralBackend:
         tail = np.cumsum(norms[::-1])[::-1]               # tail[m]: modes m, m + 1, ...
         return max(int(np.count_nonzero(tail > tol * mass)), 1)
 
+    @property
+    def n_modes(self) -> int:
+        """Number of phi modes the state holds."""
+        return self.T.shape[0]
+
     def truncated(self, n_modes: int) -> "SpectralBackend":
         """The operator on the leading ``n_modes`` modes (the rest are taken to be zero)."""
         view = object.__new__(SpectralBackend)

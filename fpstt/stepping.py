@@ -242,7 +242,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     x0 = backend.to_state(p)
     if fast:                                  # only the phi modes that the initial state uses
         backend = backend.truncated(backend.modes_needed(x0, _MODE_TOL))
-        x0 = x0[:, :backend.T.shape[0]]
+        x0 = x0[:, :backend.n_modes]
     if split:
         inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
         if not fast:
@@ -336,7 +336,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
                             if split else operator)
                     partial_backend = Backend(full, grid)
                     if fast:
-                        partial_backend = partial_backend.truncated(x.shape[1])
+                        partial_backend = partial_backend.truncated(backend.n_modes)
                 x = _Stepper(partial_backend, tau, "be").step(x)
                 state["n_partial"] += 1
                 t = times[index]

@@ -234,7 +234,8 @@ for r in fp_rows:
         comparisons.append({"fpstt_grid": list(grid.shape), "common_grid": list(common.shape),
                             "L1": target, "fpstt_s": r["total_s"], "mc_N": n,
                             "mc_s": n * mc_cost, "speedup": n * mc_cost / r["total_s"],
-                            "bias_law_c_q": [c_bias, q_bias], "with_bias_dt": dt_b, "with_bias_N": n_b,
+                            "bias_law_c_q": [c_bias, q_bias], "with_bias_dt": dt_b,
+                            "with_bias_N": n_b,
                             "with_bias_s": seconds_b,
                             "speedup_with_bias": seconds_b / r["total_s"]})
         print("fpstt vs montecarlo", comparisons[-1], file=sys.stderr)
@@ -260,8 +261,8 @@ if "--long" in sys.argv:
 default_vs_mc = [c for c in comparisons if c["fpstt_grid"] == list(fp_solutions[DEFAULT][0].shape)]
 ratios["speedup_vs_monte_carlo_at_equal_L1_default_own_grid"] = default_vs_mc[0]["speedup"]
 ratios["speedup_vs_monte_carlo_at_equal_L1_default_coarse_grid"] = default_vs_mc[1]["speedup"]
-ratios["speedup_vs_monte_carlo_with_bias_default_own_grid"] = default_vs_mc[0]["speedup_with_bias"]
-ratios["speedup_vs_monte_carlo_with_bias_default_coarse_grid"] = default_vs_mc[1]["speedup_with_bias"]
+for key, row in zip(("own", "coarse"), default_vs_mc):
+    ratios[f"speedup_vs_monte_carlo_with_bias_default_{key}_grid"] = row["speedup_with_bias"]
 ratios["speedup_vs_monte_carlo_measured_207x128"] = check["measured_speedup"]
 ratios["mc_trajectory_steps_per_second"] = max(r["steps_per_second"] for r in mc_rows)
 
