@@ -120,10 +120,7 @@ class SpectralBackend:
         if i1 < self.T.shape[2]:                   # outflow from row i1 - 1 into row i1
             T[:, 1, -1] += T[0, 2, -1].real * w[i1] / w[i1 - 1]
             T[:, 2, -1] = 0.0
-        view = object.__new__(SpectralBackend)
-        view.grid, view.n_phi, view.T = self.grid, self.n_phi, T
-        view.row_measure = self.row_measure[i0:i1]
-        return view
+        return self._view(T, self.row_measure[i0:i1])
 
     def modes_needed(self, x, tol: float) -> int:
         """Number of leading phi modes of state ``x`` outside which the L1 norm of p is
@@ -148,9 +145,12 @@ class SpectralBackend:
 
     def truncated(self, n_modes: int) -> "SpectralBackend":
         """The operator on the leading ``n_modes`` modes (the rest are taken to be zero)."""
+        return self._view(self.T[:n_modes], self.row_measure)
+
+    def _view(self, T, row_measure) -> "SpectralBackend":
+        """A backend on the same grid with blocks ``T`` (some rows or modes of this one)."""
         view = object.__new__(SpectralBackend)
-        view.grid, view.n_phi, view.T = self.grid, self.n_phi, self.T[:n_modes]
-        view.row_measure = self.row_measure
+        view.grid, view.n_phi, view.T, view.row_measure = self.grid, self.n_phi, T, row_measure
         return view
 
     def to_state(self, p):

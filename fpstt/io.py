@@ -60,8 +60,8 @@ def save(solution, path) -> Path:
     """Write a :class:`~fpstt.stepping.Solution` to ``path`` (.npz), atomically."""
     from . import __version__
     g = solution.grid
-    meta = dict(solution.meta, diagnostics=solution.diagnostics, status=solution.status,
-                message=solution.message, fpstt_version=__version__, n_phi=g.n_phi)
+    meta = dict(solution.meta, diagnostics=solution.diagnostics, fpstt_version=__version__,
+                n_phi=g.n_phi)
     return atomic_savez(path, theta=g.theta, phi=g.phi, theta_edges=g.theta_edges,
                         times=solution.times, p=solution.p, mass=solution.mass,
                         meta=np.array(json.dumps(to_jsonable(meta))))
@@ -74,6 +74,4 @@ def load(path):
         meta = json.loads(str(data["meta"]))
         grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")))
         diagnostics = meta.pop("diagnostics", {})
-        status, message = meta.pop("status", 0), meta.pop("message", "ok")
-        return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta,
-                        status, message)
+        return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta)

@@ -31,12 +31,11 @@ from tqdm.auto import tqdm
 
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .model import check_choice
-from .fourier import RealBackend, SpectralBackend, rotate_phi
+from .fourier import RealBackend, SpectralBackend
 from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
-__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
-           "rotate_phi"]
+__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
@@ -85,8 +84,6 @@ class Solution:
     mass: np.ndarray
     diagnostics: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
-    status: int = 0
-    message: str = "ok"
 
 
 def mercator_step(grid: SphereGrid, model) -> float:
