@@ -87,7 +87,8 @@ def marginals(grid: SphereGrid, p):
 
 
 def remap(p, source: SphereGrid, target: SphereGrid) -> np.ndarray:
-    """Conservative remap of cell averages from ``source`` to ``target``.
+    """Conservative remap of cell averages of a (theta, phi) density (carries sin theta) from
+    ``source`` to ``target``.
 
     Cumulative masses are interpolated linearly at the target edges (theta, then phi), so
     mass is conserved exactly, p ≥ 0 is kept, and the remap is exact when the target's edges

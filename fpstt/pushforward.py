@@ -56,7 +56,8 @@ def pushforward_density(gibbs: GibbsState, C1: complex, t: float, theta, phi):
 
 
 def pushforward_cell_averages(gibbs: GibbsState, C1: complex, grid: SphereGrid, t: float):
-    """Cell averages of the pushforward (theta, phi) density of Eq. (16) on ``grid``.
+    """Cell averages of the pushforward (theta, phi) density of Eq. (16) on ``grid`` at time
+    ``t`` (units of t_n); the density carries sin theta and sums to 1 over dtheta dphi.
 
     The mass of a cell at time t is the initial mass of its pre-image under the flow, a
     (theta, phi) rectangle, integrated exactly by :meth:`GibbsState.cell_averages`; no
