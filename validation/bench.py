@@ -13,6 +13,7 @@ Every L1 is measured at t = t_n against a converged fpstt reference (900 steps/t
 on a common grid: the cell masses of both sides, the finer remapped exactly onto the coarser.
 """
 
+import functools
 import math
 import resource
 import subprocess
@@ -151,10 +152,16 @@ def binomial_mad(n, m):
     return np.where(var >= 100, normal, np.where(m <= 1e-3, poisson, exact))
 
 
+@functools.lru_cache(maxsize=16)
+def reference_masses(grid):
+    """The reference's cell masses on ``grid`` that are strictly between 0 and 1."""
+    mass = np.clip(remap(p_ref, ref_grid, grid) * grid.cell_measure, 0.0, 1.0).ravel()
+    return mass[(mass > 0) & (mass < 1)]
+
+
 def expected_histogram_l1(grid, n):
     """Expected L1 at t_n of an unbiased n-sample histogram on ``grid`` (reference masses)."""
-    mass = np.clip(remap(p_ref, ref_grid, grid) * grid.cell_measure, 0.0, 1.0).ravel()
-    mass = mass[(mass > 0) & (mass < 1)]
+    mass = reference_masses(grid)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return float(np.sum(binomial_mad(n, mass)))
 
