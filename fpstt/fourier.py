@@ -10,7 +10,9 @@ O(n_theta n_phi) and the FFT is paid only at output times.  It is the same discr
 as :class:`RealBackend`, so both agree to round-off.
 
 A backend offers ``to_state(p)``, ``to_density(x)``, ``matvec(x)``, ``factor(a, b)`` (an
-object whose ``solve(r)`` solves (a I - b L) x = r), ``mass(x)`` and ``rotate(x, angle)``.
+object whose ``solve(r)`` solves (a I - b L) x = r), ``mass(x)``, ``row_mass(x)``,
+``window(i0, i1)`` (the operator on theta rows i0..i1-1 with no-flux edges) and
+``rotate(x, angle)``.
 """
 
 from __future__ import annotations
@@ -67,10 +69,29 @@ class RealBackend:
     def __init__(self, L, grid):
         self.L, self.shape = sp.csr_matrix(L), grid.shape
         self.measure = grid.cell_measure
+        self.n_modes = None
 
     def mass(self, x):
         """sum p dtheta dphi."""
         return float(np.sum(x * self.measure))
+
+    def row_mass(self, x):
+        """sum over phi of |p| dtheta dphi, per theta row."""
+        return np.abs(x) @ np.full(x.shape[1], 1.0) * self.measure[:, 0]
+
+    def window(self, i0: int, i1: int) -> "RealBackend":
+        """The operator on theta rows i0..i1-1 alone, with no flux through the window's edges:
+        the outflow to rows outside goes back on the diagonal, so the window conserves mass
+        exactly and stays an M-matrix operator if L is one."""
+        nf = self.shape[1]
+        a, b = i0 * nf, i1 * nf
+        sub = self.L[a:b, a:b].tocsr()
+        w = self.measure.ravel()[a:b]
+        leak = (w @ sub) / w                              # weighted column sums (outflow)
+        view = object.__new__(RealBackend)
+        view.L = (sub - sp.diags(leak)).tocsr()
+        view.shape, view.measure = (i1 - i0, nf), self.measure[i0:i1]
+        return view
 
     def to_state(self, p):
         return np.array(p, dtype=float)
@@ -104,6 +125,10 @@ class SpectralBackend:
     def mass(self, x):
         """sum p dtheta dphi: only mode 0 carries mass (other modes average to zero)."""
         return float(x[:, 0].real @ self.row_measure)
+
+    def row_mass(self, x):
+        """|mass| of each theta row (from mode 0)."""
+        return np.abs(x[:, 0].real) * self.row_measure
 
     def window(self, i0: int, i1: int) -> "SpectralBackend":
         """The operator on theta rows i0..i1-1 alone, with no flux through the window's edges.

@@ -8,6 +8,10 @@ first and last theta edges are the poles 0 and pi, so no cell centre lies on a p
 Densities on the grid are cell averages of a (theta, phi) density p (it carries the
 sin(theta) of the area element, as in Eq. 16 of the paper), so that
 ``sum(p * dtheta[:, None] * dphi) = 1``.
+
+A grid may carry a :class:`~fpstt.chart.MobiusChart`: its (theta, phi) are then chart
+coordinates (theta_c, phi_c), the densities are (theta_c, phi_c) densities, and
+:meth:`SphereGrid.directions` / :meth:`SphereGrid.lab_points` give the z'-frame points.
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ class SphereGrid:
         Strictly increasing, from exactly 0 to exactly pi.
     n_phi : int
         Number of phi cells (uniform, periodic, first cell centred at dphi/2).
+    chart : MobiusChart, optional
+        The chart whose coordinates (theta_c, phi_c) the grid uses; None: the z' frame.
     """
 
     theta_edges: np.ndarray
     n_phi: int
+    chart: object = None
 
     def __post_init__(self):
         edges = np.asarray(self.theta_edges, dtype=float)
@@ -73,12 +80,13 @@ class SphereGrid:
         return cls(np.linspace(0.0, math.pi, int(n_theta) + 1), n_phi)
 
     @classmethod
-    def mercator(cls, du: float, u_min: float, u_max: float, n_phi: int) -> "SphereGrid":
+    def mercator(cls, du: float, u_min: float, u_max: float, n_phi: int,
+                 chart=None) -> "SphereGrid":
         """Cells uniform in u = ln tan(theta/2) on [u_min, u_max], plus two pole caps.
 
         The interior edges are u_min + k du; the caps are [0, theta(u_min)] and
         [theta(u_max), pi].  On this grid the noiseless flow of Eq. (15) moves every interior
-        edge onto another edge in a time du / Im C1.
+        edge onto another edge in a time du / Im C1 (in a ``chart``: du / its shift rate).
         """
         if not (du > 0 and math.isfinite(du)):
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
@@ -86,7 +94,7 @@ class SphereGrid:
             raise ValueError(f"`u_min` must be < `u_max`, got {u_min!r}, {u_max!r}")
         n = int(math.ceil((u_max - u_min) / du - 1e-9))
         u = u_min + du * np.arange(n + 1)
-        return cls(np.concatenate([[0.0], mercator_theta(u), [math.pi]]), n_phi)
+        return cls(np.concatenate([[0.0], mercator_theta(u), [math.pi]]), n_phi, chart)
 
     # ---- geometry -----------------------------------------------------------------------
     @property
@@ -148,10 +156,29 @@ class SphereGrid:
         """Convert a density per steradian into a (theta, phi) density (cell averages)."""
         return np.asarray(rho) * self.solid_angle / self.cell_measure
 
+    def lab_points(self, theta, phi):
+        """z'-frame (theta, phi) of grid-coordinate points (the identity without a chart)."""
+        if self.chart is None:
+            return np.asarray(theta, float), np.asarray(phi, float)
+        return self.chart.to_lab(theta, phi)
+
     def directions(self) -> np.ndarray:
         """Unit vectors at the cell centres, shape (3, n_theta, n_phi), in the z' frame."""
-        t, f = np.meshgrid(self.theta, self.phi, indexing="ij")
+        t, f = self.lab_points(*np.meshgrid(self.theta, self.phi, indexing="ij"))
         return np.array([np.sin(t) * np.cos(f), np.sin(t) * np.sin(f), np.cos(t)])
+
+    def cell_quadrature(self, order: int, rows=slice(None)):
+        """Gauss-Legendre nodes of each cell of ``rows``: z'-frame unit vectors of shape
+        (3, rows, order, n_phi, order) and weights (rows, order, 1, order) that sum to 1 over
+        each cell (a cell average of f is the weighted sum of f at the nodes)."""
+        x, w = np.polynomial.legendre.leggauss(order)
+        e, d = self.theta_edges[:-1][rows], self.dtheta[rows]
+        tq = e[:, None] + 0.5 * (x[None, :] + 1) * d[:, None]
+        fq = self.phi_edges[:-1, None] + 0.5 * (x[None, :] + 1) * self.dphi
+        t, f = self.lab_points(tq[:, :, None, None], fq[None, None, :, :])
+        n = np.array([np.sin(t) * np.cos(f), np.sin(t) * np.sin(f), np.cos(t)])
+        return n, np.broadcast_to(0.25 * w[:, None, None] * w[None, None, :],
+                                  (d.size, order, 1, order))
 
     def cell_average(self, density, order: int = 6) -> np.ndarray:
         """Cell averages of a (theta, phi) density callable ``density(theta, phi)``.

@@ -90,6 +90,8 @@ class GibbsState:
         (the pre-images used by :mod:`fpstt.pushforward`); the result is still divided by the
         measure of ``grid``'s cells.
         """
+        if grid.chart is not None:
+            return self._chart_cell_averages(grid)
         edges = grid.theta_edges if theta_edges is None else np.asarray(theta_edges, float)
         width = 1 / math.sqrt(max(self.kappa, 1.0))
         reach = min(math.pi, 12 * width)                 # exp(-72): negligible beyond
@@ -115,6 +117,13 @@ class GibbsState:
         mass = np.zeros((a.size, grid.n_phi))
         np.add.at(mass, row, sub_mass)
         return mass / grid.cell_measure
+
+    def _chart_cell_averages(self, grid: SphereGrid, order: int = 8):
+        """Cell averages of the (theta_c, phi_c) density on a chart grid: the density per
+        steradian times the chart's area factor, by Gauss-Legendre in every cell."""
+        chart = grid.chart
+        return grid.cell_average(lambda t, f: self.per_area(*chart.to_lab(t, f))
+                                 * chart.area_factor(t, f), order=order)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Exact von Mises-Fisher samples, unit vectors of shape (n, 3)."""

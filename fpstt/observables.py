@@ -11,7 +11,32 @@ import numpy as np
 
 from .grid import SphereGrid
 
-__all__ = ["moments", "theta_statistics", "l1_distance", "remap", "marginals"]
+__all__ = ["moments", "theta_statistics", "l1_distance", "remap", "marginals",
+           "chart_cell_averages"]
+
+
+def chart_cell_averages(grid: SphereGrid, functions, order: int = 4, chunk: int = 64):
+    """Cell averages over ``grid``'s cells of functions of the z'-frame unit vector n.
+
+    ``functions(n)`` maps n (shape (3, ...)) to an array (k, ...); returns (k, n_theta,
+    n_phi).  Gauss-Legendre with ``order`` points per direction in each cell, in the grid's
+    coordinates (used for grids that carry a :class:`~fpstt.chart.MobiusChart`).
+    """
+    out = []
+    for start in range(0, grid.n_theta, chunk):
+        rows = slice(start, min(start + chunk, grid.n_theta))
+        n, w = grid.cell_quadrature(order, rows)
+        out.append(np.einsum("k...,...->k...", functions(n), w).sum(axis=(2, 4)))
+    return np.concatenate(out, axis=1)
+
+
+def _chart_moments(grid, p):
+    avg = chart_cell_averages(grid, lambda n: np.concatenate([n, n ** 2]))
+    mass = p * grid.cell_measure
+    norm = mass.sum(axis=(-2, -1))
+    expect = np.einsum("...ij,kij->...k", mass, avg) / norm[..., None]
+    mean, second = expect[..., :3], expect[..., 3:]
+    return mean, np.sqrt(np.maximum(second - mean ** 2, 0.0))
 
 
 def _cell_integrals(grid: SphereGrid):
@@ -48,6 +73,8 @@ def moments(grid: SphereGrid, p):
     mean, std : arrays of shape (..., 3)
     """
     p = np.asarray(p, float)
+    if grid.chart is not None:
+        return _chart_moments(grid, p)
     th, ph = _cell_integrals(grid)
     norm = _expect(p, grid, th["one"], ph["one"])
     mean = np.stack([_expect(p, grid, th["sin"], ph["cos"]),

@@ -30,12 +30,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .grid import SphereGrid, mercator_theta, mercator_u
+from .chart import ChartModel, chart_for
 from .model import check_choice
 from .fourier import RealBackend, SpectralBackend
+from .initial import unit_vector
 from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
-__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times"]
+__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
+           "DEFAULT_DU"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
@@ -86,10 +89,25 @@ class Solution:
     meta: dict = field(default_factory=dict)
 
 
+def _grid_chart(grid: SphereGrid, model):
+    """The Möbius chart of ``model``'s flow, checked against the one ``grid`` carries."""
+    chart = chart_for(model)
+    if grid.chart is None:
+        if not chart.is_identity:
+            raise ValueError("this flow's fixed points are not z' and -z' (a field kept on "
+                             "off z'): split schemes need a grid in its Möbius chart, "
+                             "default_grid(model, times)")
+        return chart
+    if not grid.chart.same_flow(chart):
+        raise ValueError("`grid` carries the chart of another flow; build it with "
+                         "default_grid(model, times)")
+    return grid.chart
+
+
 def mercator_step(grid: SphereGrid, model) -> float:
     """The split-scheme step du / |Im C1| of a Mercator grid; ValueError if it has none."""
     u = mercator_u(grid.theta_edges[1:-1])
-    du = np.diff(u)
+    du = np.diff(u)[np.abs(u[1:]) <= 12]      # beyond, theta near a pole rounds u
     if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
         raise ValueError("split schemes need a grid from SphereGrid.mercator "
                          "(interior theta edges uniform in u = ln tan(theta/2))")
@@ -218,16 +236,19 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         raise ValueError("`p0` contains non-finite values")
     start = _time.perf_counter()
     split = scheme.startswith("split")
+    if split:
+        model = ChartModel(model, _grid_chart(grid, model))
     fast = model.phi_independent if fast is None else bool(fast)
     if fast and not model.phi_independent:
         raise ValueError("`fast`=True needs a phi-independent model")
     Backend = SpectralBackend if fast else RealBackend
     strip = 3 if fast else None               # the fast path needs only the phi blocks
     if split:
-        if not model.phi_independent:
-            raise ValueError("split schemes need a phi-independent model (no field kept on "
-                             "during the dynamics, or a field along z'); use 'be' or 'tr-bdf2'")
-        dt = mercator_step(grid, model)
+        if not model.phi_independent and model.C1.real != 0:
+            raise ValueError("a precession without damping (no attractor) with noise that "
+                             "depends on phi in its chart is not supported by split schemes")
+        dt = mercator_step(grid, model) if model.C1.imag != 0 else (
+            _default_dt(times) if dt is None else float(dt))
         operator = fokker_planck_matrix(model, grid, n_phi=strip, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
     else:
@@ -242,24 +263,19 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         x0 = x0[:, :backend.n_modes]
     if split:
         inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
-        if not fast:
-            stepper = _Stepper(backend, dt, inner)                 # G: a full step
-            half = _Stepper(backend, dt / 2, inner)                # H: half a step
-        shift = _Shift(grid, 1 if model.C1.imag > 0 else -1)
+        direction = int(np.sign(model.C1.imag))
+        shift = _Shift(grid, direction) if direction else (lambda x: x)
     else:
         stepper = _Stepper(backend, dt, scheme)
     measure = grid.cell_measure
-    dtheta = grid.dtheta[:, None]
     windows, factors, n_factored = [], {}, [0]
 
     def implicit(stepper_dt, x):
-        """One implicit piece (G or H).  On the spectral path only over the contiguous rows
-        around the densest one that hold more than 1e-13 of the mass each (plus a margin),
-        with no flux through the window's edges: rows outside are frozen (they only shift),
-        which changes the result by ~1e-12 in L1 on Table I and nothing in mass."""
-        if not fast:
-            return (stepper if stepper_dt == dt else half).step(x)
-        row_mass = np.abs(x[:, 0].real) * dtheta[:, 0]
+        """One implicit piece (G or H), only over the contiguous rows around the densest one
+        that hold more than 1e-13 of the mass each (plus a margin), with no flux through the
+        window's edges: rows outside are frozen (they only shift), which changes the result
+        by ~1e-12 in L1 on Table I and nothing in mass."""
+        row_mass = backend.row_mass(x)
         small = row_mass <= _WINDOW_TOL * row_mass.sum()
         peak = int(np.argmax(row_mass))
         below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
@@ -267,7 +283,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         i1 = min((peak + int(above[0]) if above.size else x.shape[0]) + _MARGIN, x.shape[0])
         lo, hi, piece = factors.get(stepper_dt, (0, 0, None))
         if not (lo <= i0 and i1 <= hi):          # factorise a window that the state, moving
-            ahead = _AHEAD * (1 if shift.direction > 0 else 0)   # one row a step, fits for
+            ahead = _AHEAD * (1 if direction > 0 else 0)   # one row a step, fits for
             behind = _AHEAD - ahead                               # the next _AHEAD steps
             lo, hi = max(i0 - ahead, 0), min(i1 + behind, x.shape[0])
             piece = _Stepper(backend.window(lo, hi), stepper_dt, inner)
@@ -351,10 +367,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     diagnostics = dict(
         scheme=scheme, fast=fast, dt=dt, n_steps=state["n_steps"],
         n_partial_steps=state["n_partial"],
-        n_factorizations=(n_factored[0] if split and fast else 2 if split else
-                          stepper.n_factorizations) + state["n_partial"],
+        n_factorizations=(n_factored[0] if split else stepper.n_factorizations)
+        + state["n_partial"],
         mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
         n_phi_modes=int(state["x"].shape[1]) if fast else None,
+        chart=None if grid.chart is None else grid.chart.describe(),
         monotone=is_monotone(operator), mass0=mass0,
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
@@ -363,18 +380,70 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
 
 
-def default_grid(model, times, *, steps_per_unit: int = 300, n_phi: int = 384,
-                 u_min: float = -9.0, u_max: float = 3.5) -> SphereGrid:
-    """Flow-adapted grid for the split schemes: cells uniform in u = ln tan(theta/2).
+DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
+_CAP_MASS = 1e-14            # the pole cap next to an initial state may hold this much
 
-    The step dt is the largest ≤ 1 / ``steps_per_unit`` (t_n) that divides every output time
-    (when they are commensurate); du = |Im C1| dt, so that every output time is reached by
-    exact shifts.  [u_min, u_max] = [-9, 3.5] spans theta from 2.5e-4 to 3.0 rad, plus the caps.
+
+def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
+                 n_phi: int = 384, u_min: float = -9.0, u_max: float | None = None,
+                 initial=None) -> SphereGrid:
+    """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
+
+    In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
+    z' frame without a field) the flow is a translation in U.  The cell width is ``du``
+    (default 0.0184, an accuracy choice that does not depend on the drive; narrowed to
+    dphi / |shear| in a sheared chart so that the diagonal diffusion weights stay ≥ 0), and
+    the step dt = du / shift rate is adjusted down to divide every output time.
+    ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
+    [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
+    ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
+    until the cap next to it holds ≤ 1e-14 of the mass.
     """
-    if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:
-        raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
-    dt = _default_dt(check_times(times), 1.0 / steps_per_unit)
-    return SphereGrid.mercator(abs(model.C1.imag) * dt, u_min, u_max, n_phi)
+    chart = chart_for(model)
+    times = check_times(times)
+    rate = abs(chart.shift_rate)
+    if steps_per_unit is not None:
+        if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:
+            raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
+        du = rate * _default_dt(times, 1.0 / steps_per_unit) if rate > 0 else DEFAULT_DU
+    else:
+        du = DEFAULT_DU if du is None else float(du)
+        if not (du > 0 and math.isfinite(du)):
+            raise ValueError(f"`du` must be finite and > 0, got {du!r}")
+        if not chart.is_identity and chart.shear != 0:
+            du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
+        if rate > 0:
+            du = rate * _default_dt(times, du / rate)
+    if u_max is None:
+        u_max = _covering_u_max(chart, initial)
+    return SphereGrid.mercator(du, u_min, u_max, n_phi,
+                               chart=None if chart.is_identity else chart)
+
+
+def _covering_u_max(chart, initial, default: float = 3.5) -> float:
+    """Smallest u_max ≥ ``default`` (steps of 0.25, at most 20) at which the far pole cap
+    [theta_c(u_max), pi] holds ≤ 1e-14 of the ``initial`` state's mass: bounded by the cap's
+    area times the largest density on its rim (or the peak, if the cap holds the centre)."""
+    if initial is None:
+        return default
+    phi_c = np.linspace(0, 2 * np.pi, 256, endpoint=False)
+    b = initial.direction
+    peak = float(initial.per_area(initial.theta_b, initial.phi_b))
+    for u in np.arange(default, 20.0, 0.25):
+        theta_c = np.full_like(phi_c, float(mercator_theta(u)))
+        rim = unit_vector(*(chart.to_lab(theta_c, phi_c) if not chart.is_identity
+                            else (theta_c, phi_c)))
+        pole = unit_vector(*(chart.to_lab(np.pi, 0.0) if not chart.is_identity else (np.pi, 0)))
+        radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
+        inside = math.acos(min(1.0, float(pole @ b))) < radius
+        rho = peak if inside else float(np.max(initial.per_area(*_angles(rim))))
+        if rho * 2 * math.pi * (1 - math.cos(radius)) <= _CAP_MASS:
+            return float(u)
+    return 20.0
+
+
+def _angles(n):
+    return np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])
 
 
 def _default_dt(times, dt_max: float = 0.01) -> float:

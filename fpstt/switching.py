@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .grid import SphereGrid
+from .observables import chart_cell_averages
 
 __all__ = ["switching_probability", "switching_times", "switching_stderr"]
 
@@ -20,9 +21,13 @@ def switching_probability(grid: SphereGrid, p, threshold: float = 0.0) -> np.nda
 
     Whole cells are summed exactly; the cell containing theta_c = arccos(threshold)
     contributes the fraction of its theta width below theta_c (p taken constant across it).
+    On a chart grid the switched fraction of each cell is taken at 8 x 8 Gauss nodes.
     """
     if not -1.0 < threshold < 1.0:
         raise ValueError(f"`threshold` must lie in (-1, 1), got {threshold!r}")
+    if grid.chart is not None:                         # cells of a chart: by quadrature
+        fraction = chart_cell_averages(grid, lambda n: (n[2:] > threshold) * 1.0, order=8)[0]
+        return np.einsum("...ij,ij->...", np.asarray(p), fraction * grid.cell_measure)
     theta_c = math.acos(threshold)
     e = grid.theta_edges
     fraction = np.clip((theta_c - e[:-1]) / np.diff(e), 0.0, 1.0)          # of each theta row
