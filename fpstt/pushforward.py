@@ -10,6 +10,10 @@ and a rotation in phi at speed Re C1:
 Since du = d theta / sin(theta), the Jacobian determinant is
 ``|d(theta_S, phi_S)/d(theta, phi)| = sin(theta_S(t, theta)) / sin(theta)``
 = cosh(u) / cosh(u - Im C1 t), evaluated here in that overflow-free form.
+
+For any other smooth noiseless flow (a field kept on, ...) :func:`general_pushforward_cell_averages`
+integrates the characteristics backward in Cartesian coordinates together with
+ln|det DPhi| (d ln J / dt = -div_S mu): the same statement as Eq. (16), computed numerically.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from .grid import SphereGrid, mercator_theta, mercator_u
 from .initial import GibbsState, _rotation_to, unit_vector
 
 __all__ = ["flow", "jacobian", "jacobian_fd", "pushforward_density",
-           "pushforward_cell_averages", "mean_trajectory", "gibbs_quadrature"]
+           "pushforward_cell_averages", "mean_trajectory", "gibbs_quadrature",
+           "surface_divergence", "characteristics", "general_pushforward_cell_averages"]
 
 
 def flow(t: float, theta0, phi0, C1: complex):
@@ -105,3 +110,98 @@ def mean_trajectory(gibbs: GibbsState, C1: complex, times, n_radial=64, n_azimut
         means.append(m)
         stds.append(np.sqrt(np.maximum((n ** 2) @ w - m ** 2, 0)))
     return np.array(means), np.array(stds)
+
+
+# ---- any smooth noiseless flow: characteristics integrated numerically ----------------------
+def _tangent_velocity(flow, n):
+    """The drift of ``flow`` at unit vectors n (3, ...) as a Cartesian tangent vector."""
+    theta, phi = np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])
+    mu_t, mu_p = flow.drift(theta, phi)
+    s, c, cp, sp = np.sin(theta), np.cos(theta), np.cos(phi), np.sin(phi)
+    e_t = np.array([c * cp, c * sp, -s])
+    e_p = np.array([-sp, cp, np.zeros_like(sp)])
+    return mu_t * e_t + s * mu_p * e_p, (e_t, e_p)
+
+
+def surface_divergence(flow, n, h: float = 1e-5):
+    """div_S of the drift of ``flow`` at unit vectors n (per t_n), by central differences
+    along the two tangent directions, the displaced points projected back onto the sphere."""
+    _, basis = _tangent_velocity(flow, n)
+    div = 0.0
+    for t in basis:
+        plus, minus = n + h * t, n - h * t
+        vp, _ = _tangent_velocity(flow, plus / np.linalg.norm(plus, axis=0))
+        vm, _ = _tangent_velocity(flow, minus / np.linalg.norm(minus, axis=0))
+        div = div + np.sum(t * (vp - vm), axis=0) / (2 * h)
+    return div
+
+
+def characteristics(model, n, t: float, steps_per_unit: int = 200, log_jacobian=True):
+    """Flow map Phi_t(n) of the noiseless flow of ``model`` (C2 = 0, no thermal noise) for
+    either sign of t, and ln|det DPhi_t(n)| = int_0^t div_S mu, by RK4 in Cartesian
+    coordinates (renormalised to the sphere at every stage).  ``n`` has shape (3, ...)."""
+    flow = model.with_options(C2=0, thermal_D=0.0)
+
+    def rhs(x):
+        v, _ = _tangent_velocity(flow, x)
+        return v, (surface_divergence(flow, x) if log_jacobian else 0.0)
+
+    k = max(1, int(np.ceil(abs(t) * steps_per_unit)))
+    h = t / k
+    x, log_j = np.array(n, float), np.zeros(np.shape(n)[1:])
+    unit = lambda y: y / np.linalg.norm(y, axis=0)                   # noqa: E731
+    for _ in range(k):
+        a, da = rhs(x)
+        b, db = rhs(unit(x + 0.5 * h * a))
+        c, dc = rhs(unit(x + 0.5 * h * b))
+        d, dd = rhs(unit(x + h * c))
+        x = unit(x + h / 6 * (a + 2 * b + 2 * c + d))
+        log_j = log_j + h / 6 * (da + 2 * db + 2 * dc + dd)
+    return x, log_j
+
+
+def _cells_reached(model, grid: SphereGrid, support, t, pad: int):
+    """Mask of the cells within ``pad`` cells of where the points ``support`` flow by t."""
+    end, _ = characteristics(model, support, t, log_jacobian=False)
+    theta, phi = np.arccos(np.clip(end[2], -1, 1)), np.arctan2(end[1], end[0])
+    if grid.chart is not None:
+        theta, phi = grid.chart.from_lab(theta, phi)
+    i = np.clip(np.searchsorted(grid.theta_edges, theta) - 1, 0, grid.n_theta - 1)
+    j = np.floor(np.mod(phi, 2 * np.pi) / grid.dphi).astype(int) % grid.n_phi
+    mask = np.zeros(grid.shape, bool)
+    mask[i, j] = True
+    for _ in range(pad):
+        mask = mask | np.roll(mask, 1, 1) | np.roll(mask, -1, 1)
+        mask[1:] |= mask[:-1]
+        mask[:-1] |= mask[1:]
+    return mask
+
+
+def general_pushforward_cell_averages(model, per_area, grid: SphereGrid, t: float, *,
+                                      support=None, pad: int = 3, order: int = 3,
+                                      steps_per_unit: int = 200):
+    """Cell averages on ``grid`` of the noiseless pushforward at time t (units of t_n) of
+    the initial density ``per_area(n)`` (per steradian, n of shape (3, ...)): Eq. (16) for
+    any smooth flow, rho(n, t) = rho0(Phi_{-t} n) |det DPhi_{-t}(n)|.
+
+    The result is a density in the grid's coordinates (it carries sin theta, or the chart's
+    area factor), summing to 1 over dtheta dphi.  ``support`` (unit vectors (3, N), e.g.
+    :func:`gibbs_quadrature` nodes) limits the work to the cells within ``pad`` cells of
+    where those points flow; other cells are 0 (the mass the result misses shows in its
+    sum).  Gauss-Legendre with ``order`` points per direction in each cell.
+    """
+    mask = (np.ones(grid.shape, bool) if support is None
+            else _cells_reached(model, grid, np.asarray(support, float), t, pad))
+    i, j = np.nonzero(mask)
+    x, w = np.polynomial.legendre.leggauss(order)
+    tq = grid.theta_edges[i][:, None, None] + 0.5 * (x[None, :, None] + 1) * grid.dtheta[i][
+        :, None, None]
+    fq = grid.phi_edges[j][:, None, None] + 0.5 * (x[None, None, :] + 1) * grid.dphi
+    tq, fq = np.broadcast_arrays(tq, fq)
+    theta, phi = grid.lab_points(tq, fq)
+    foot, log_j = characteristics(model, unit_vector(theta, phi), -t, steps_per_unit)
+    area = grid.chart.area_factor(tq, fq) if grid.chart is not None else np.sin(tq)
+    values = per_area(foot) * np.exp(log_j) * area
+    p = np.zeros(grid.shape)
+    p[i, j] = 0.25 * np.einsum("cab,a,b->c", values, w, w)
+    return p

@@ -1,0 +1,160 @@
+"""Möbius charts of the noiseless flow of Eq. (11), and the solver on them."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fpstt
+from fpstt.chart import ChartModel, MobiusChart, chart_for, conformal_coefficients
+from fpstt.observables import l1_distance
+from fpstt.pushforward import general_pushforward_cell_averages, pushforward_cell_averages
+
+
+@pytest.fixture(scope="module")
+def field_on():
+    return fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+
+
+def test_table_i_flow_is_the_z_prime_frame(table_i_model):
+    chart = chart_for(table_i_model)
+    assert chart.is_identity
+    assert chart.shift_rate == pytest.approx(table_i_model.C1.imag, rel=1e-12)
+    assert chart.rotation_rate == pytest.approx(table_i_model.C1.real, rel=1e-12)
+
+
+def test_field_along_z_prime_rotates_exactly(table_i_model):
+    model = table_i_model.with_options(omega=(0.0, 0.0, 8.79))
+    chart = chart_for(model)
+    assert chart.is_identity and ChartModel(model, chart).phi_independent
+    assert chart.rotation_rate == pytest.approx(table_i_model.C1.real + 8.79, rel=1e-12)
+
+
+def test_fixed_points_are_zeros_of_the_drift(field_on):
+    chart = chart_for(field_on)
+    flow = field_on.with_options(C2=0)
+    for zeta in (chart.zeta_s, chart.zeta_u):
+        theta, phi = 2 * math.atan(abs(zeta)), math.atan2(zeta.imag, zeta.real)
+        mu_t, mu_p = flow.drift(theta, phi)
+        assert abs(mu_t) < 1e-12 and abs(mu_p * math.sin(theta)) < 1e-12
+    assert chart.lam.real < 0 and not chart.is_identity
+
+
+def test_anisotropy_like_flow_is_refused(table_i_model):
+    class Tilted:                      # a non-conformal drift: theta' = sin(2 theta)
+        def with_options(self, **kw):
+            return self
+
+        def drift(self, theta, phi):
+            return np.sin(2 * theta), 0 * theta
+    with pytest.raises(ValueError, match="not a Möbius flow"):
+        conformal_coefficients(Tilted())
+
+
+def test_chart_round_trip_and_exact_flow(field_on):
+    chart = chart_for(field_on)
+    rng = np.random.default_rng(1)
+    theta, phi = rng.uniform(0.2, 2.9, 50), rng.uniform(0, 2 * np.pi, 50)
+    tc, fc = chart.from_lab(theta, phi)
+    back_t, back_f = chart.to_lab(tc, fc)
+    assert np.allclose(back_t, theta, atol=1e-12)
+    assert np.allclose(np.angle(np.exp(1j * (back_f - phi))), 0, atol=1e-12)
+    # the model's noiseless drift, carried into the chart, is the pure translation in U
+    zero = (0 * theta,) * 3
+    (mu_t, mu_p), _ = chart.transform(field_on.with_options(C2=0).drift(theta, phi), zero,
+                                      theta, phi, tc)
+    assert np.allclose(mu_t, -chart.shift_rate * np.sin(tc), atol=1e-11)
+    assert np.allclose(mu_p, 0.0, atol=1e-11)
+
+
+def test_isotropic_noise_stays_isotropic_in_an_unsheared_chart(field_on):
+    """A Möbius map is conformal: lab-isotropic diffusion D_t becomes D_t sin(theta_c) /
+    area_factor in each chart direction, with no cross term."""
+    base = chart_for(field_on)
+    chart = MobiusChart(base.zeta_s, base.zeta_u, base.lam, 0.0)
+    model = field_on.with_options(C2=0, thermal_D=0.3)
+    rng = np.random.default_rng(2)
+    tc, fc = rng.uniform(0.2, 2.9, 40), rng.uniform(0, 2 * np.pi, 40)
+    theta, phi = chart.to_lab(tc, fc)
+    (mu_t, mu_p), (d_tt, d_tp, d_pp) = chart.transform(
+        (0 * theta, 0 * theta), model.diffusion(theta, phi), theta, phi, tc)
+    expected = 0.3 * np.sin(tc) / chart.area_factor(tc, fc)
+    assert np.allclose(d_tt, expected, rtol=1e-9)
+    assert np.allclose(d_pp * np.sin(tc) ** 2, expected, rtol=1e-9)
+    assert np.allclose(d_tp, 0, atol=1e-12 * expected.max())
+
+
+def test_chart_area_covers_the_sphere(field_on):
+    grid = fpstt.default_grid(field_on, [0, 1], n_phi=64)
+    area = grid.cell_average(grid.chart.area_factor)
+    assert grid.integrate(area) == pytest.approx(4 * math.pi, rel=1e-6)
+
+
+def test_general_pushforward_is_eq16_without_field(table_i_model, table_i_gibbs):
+    grid = fpstt.default_grid(table_i_model, [0, 0.25], steps_per_unit=40, n_phi=48)
+    g = table_i_gibbs
+    rho = lambda n: g.per_area(np.arccos(np.clip(n[2], -1, 1)),        # noqa: E731
+                               np.arctan2(n[1], n[0]))
+    nodes, w = fpstt.pushforward.gibbs_quadrature(g, 24, 24)
+    general = general_pushforward_cell_averages(table_i_model, rho, grid, 0.25,
+                                                support=nodes[:, w > 1e-22], pad=4)
+    exact = pushforward_cell_averages(g, table_i_model.C1, grid, 0.25)
+    assert l1_distance(grid, general, exact) < 1e-4
+
+
+def test_field_on_noiseless_solve_matches_general_pushforward(field_on, table_i_gibbs):
+    model = field_on.with_options(C2=0)
+    g = table_i_gibbs
+    times = [0, 0.2]
+    grid = fpstt.default_grid(model, times, initial=g, du=0.04, n_phi=96)
+    sol = fpstt.solve(model, grid, g.cell_averages(grid), times)
+    rho = lambda n: g.per_area(np.arccos(np.clip(n[2], -1, 1)),        # noqa: E731
+                               np.arctan2(n[1], n[0]))
+    nodes, w = fpstt.pushforward.gibbs_quadrature(g, 24, 24)
+    ref = general_pushforward_cell_averages(model, rho, grid, 0.2, support=nodes[:, w > 1e-22],
+                                            pad=6)
+    assert grid.integrate(ref) == pytest.approx(1, abs=1e-6)
+    assert l1_distance(grid, sol.p[-1], ref) < 2e-3
+    assert sol.diagnostics["min_p_ratio"] >= 0
+    assert sol.diagnostics["max_mass_error"] < 1e-12
+
+
+def test_field_on_noisy_solve_is_positive_and_conservative(field_on, table_i_gibbs):
+    times = [0, 0.15]
+    grid = fpstt.default_grid(field_on, times, initial=table_i_gibbs, du=0.04, n_phi=96)
+    sol = fpstt.solve(field_on, grid, table_i_gibbs.cell_averages(grid), times)
+    assert sol.diagnostics["max_mass_error"] < 1e-12
+    assert sol.diagnostics["min_p_ratio"] > -1e-10
+    assert not sol.diagnostics["fast"]
+
+
+def test_z_prime_grid_refused_for_an_off_axis_field(field_on, table_i_model):
+    grid = fpstt.default_grid(table_i_model, [0, 0.1], steps_per_unit=30, n_phi=32)
+    with pytest.raises(ValueError, match="Möbius chart"):
+        fpstt.solve(field_on, grid, np.ones(grid.shape) / grid.integrate(np.ones(grid.shape)),
+                    [0, 0.1])
+
+
+def test_no_current_is_a_valid_input():
+    micro = fpstt.table_i(n_e=0.0)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro)
+    gibbs = fpstt.GibbsState.from_microscopic(micro)
+    grid = fpstt.default_grid(model, [0, 0.5], n_phi=32, initial=gibbs)
+    p0 = gibbs.cell_averages(grid)
+    sol = fpstt.solve(model, grid, p0, [0, 0.5])          # nothing moves the state
+    assert l1_distance(grid, sol.p[-1], p0) < 1e-12
+
+
+def test_antipodal_state_is_covered(table_i_model):
+    gibbs = fpstt.GibbsState(671.7, math.pi - 0.05, 1.0)
+    grid = fpstt.default_grid(table_i_model, [0, 1], initial=gibbs, n_phi=64)
+    p0 = gibbs.cell_averages(grid)
+    cap_mass = p0[-1].sum() * grid.dtheta[-1] * grid.dphi
+    assert cap_mass < 1e-13 and grid.integrate(p0) == pytest.approx(1, abs=1e-9)
+
+
+def test_grid_cost_does_not_grow_as_the_drive_weakens(table_i_model):
+    weak = table_i_model.with_options(C1=table_i_model.C1 / 100, C2=table_i_model.C2 / 10)
+    strong = fpstt.default_grid(table_i_model, [0, 0.05])
+    slow = fpstt.default_grid(weak, [0, 5.0])
+    assert slow.shape == strong.shape
