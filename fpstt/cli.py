@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -40,9 +39,10 @@ def _add_run_options(p):
     p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1")
     p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
-                   "(sets the step: theta cells are uniform in u = ln tan(theta/2))")
+                   "(sets du: theta cells are uniform in U = ln tan(theta_c/2) of the "
+                   f"flow's chart; default du = {DEFAULTS['grid']['du']})")
     p.add_argument("--steps-per-unit", type=int,
-                   help=f"time steps per t_n (default {DEFAULTS['grid']['steps_per_unit']})")
+                   help="time steps per t_n (instead of du; default: dt = du / flow rate)")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
     p.add_argument("--interpretation", choices=INTERPRETATIONS)
     p.add_argument("--reading", choices=READINGS,
@@ -73,9 +73,8 @@ def _config(args):
     if getattr(args, "n_theta", None):
         if args.n_theta < 8:
             raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
-        span = cfg.grid["u_max"] - cfg.grid["u_min"]
-        rate = abs(derived_coefficients(cfg.micro).C1.imag)
-        cfg.grid["steps_per_unit"] = max(1, math.ceil(args.n_theta * rate / span))
+        span = (cfg.grid["u_max"] or 3.5) - cfg.grid["u_min"]
+        cfg.grid["du"], cfg.grid["steps_per_unit"] = span / args.n_theta, None
     return cfg
 
 

@@ -13,10 +13,11 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     field_on = false           # keep B on during the dynamics
     thermal_D = 0.0            # Brown rotational diffusion, per t_n
     [grid]
-    steps_per_unit = 300       # dt = 1/300 t_n, du = Im C1 dt
+    du = 0.0184                # cell width in U = ln tan(theta_c/2) (the accuracy knob)
     n_phi = 384
     u_min = -9.0
-    u_max = 3.5
+    # u_max = 3.5              # default: covers the initial state (far cap <= 1e-14)
+    # steps_per_unit = 300     # instead of du: dt <= 1/300 t_n and du = rate dt
     [solve]
     times = [0.0, 0.3333333333333333, 0.6666666666666666, 1.0]
     scheme = "split-tr-bdf2"
@@ -30,18 +31,19 @@ from dataclasses import dataclass, field, fields
 
 from .initial import GibbsState
 from .model import Microscopic, SpinTorqueModel, table_i
-from .stepping import default_grid
+from .stepping import DEFAULT_DU, default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
               "thermal_D": 0.0},
-    "grid": {"steps_per_unit": 300, "n_phi": 384, "u_min": -9.0, "u_max": 3.5},
+    "grid": {"du": DEFAULT_DU, "steps_per_unit": None, "n_phi": 384, "u_min": -9.0,
+             "u_max": None},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
 }
 _TYPES = {"interpretation": str, "reading": str, "noise": bool, "field_on": bool,
-          "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int,
+          "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int, "du": (int, float),
           "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None))}
 
 
@@ -64,13 +66,13 @@ class RunConfig:
         return GibbsState.from_microscopic(self.micro)
 
     def build_grid(self, model):
-        return default_grid(model, self.solve["times"], **self.grid)
+        return default_grid(model, self.solve["times"], initial=self.build_gibbs(), **self.grid)
 
     def scheme(self, model) -> str:
         chosen = self.solve["scheme"]
         if chosen is not None:
             return chosen
-        return "split-tr-bdf2" if model.phi_independent and model.C1.imag != 0 else "tr-bdf2"
+        return "split-tr-bdf2"          # exact flow in the model's Möbius chart
 
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,

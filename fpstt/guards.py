@@ -45,6 +45,11 @@ def health_warnings(grid, p, diagnostics) -> list[str]:
     messages = []
     if diagnostics["max_mass_error"] > 1e-9 * abs(diagnostics["mass0"]):
         messages.append(f"mass drifted by {diagnostics['max_mass_error']:.2e}")
+    peclet = diagnostics.get("max_cell_peclet")
+    if peclet is not None and peclet > 2:
+        messages.append(f"scheme '{diagnostics['scheme']}' upwinds the drift at cell Péclet "
+                        f"numbers up to {peclet:.3g} (> 2): its numerical diffusion exceeds "
+                        "the physical one and the result is not accurate; use a split scheme")
     if diagnostics["min_p_ratio_output"] < -1e-6:
         messages.append(f"p went negative (min p / max p = "
                         f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")

@@ -38,7 +38,7 @@ from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
-           "DEFAULT_DU"]
+           "DEFAULT_DU", "max_cell_peclet"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
@@ -87,6 +87,22 @@ class Solution:
     mass: np.ndarray
     diagnostics: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+
+
+def max_cell_peclet(model, grid: SphereGrid) -> float:
+    """Largest cell Péclet number |mu| h / D over the grid (theta and phi directions).
+
+    Above 2 the unsplit schemes' Scharfetter-Gummel fluxes are upwind: their numerical
+    diffusion |mu| h / 2 exceeds the physical one and the answer is not accurate.
+    """
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    mu_t, mu_p = (np.broadcast_to(v, theta.shape) for v in model.drift(theta, phi))
+    d_tt, _, d_pp = (np.broadcast_to(v, theta.shape) for v in model.diffusion(theta, phi))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pe_t = np.abs(mu_t) * grid.dtheta[:, None] / d_tt
+        pe_p = np.abs(mu_p) * grid.dphi / d_pp
+    pe = np.nan_to_num(np.maximum(pe_t, pe_p), nan=0.0, posinf=np.inf)
+    return float(np.max(pe))
 
 
 def _grid_chart(grid: SphereGrid, model):
@@ -256,6 +272,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         operator = fokker_planck_matrix(model, grid, n_phi=strip)
+    peclet = None if split else max_cell_peclet(model, grid)
     backend = Backend(operator, grid)
     x0 = backend.to_state(p)
     if fast:                                  # only the phi modes that the initial state uses
@@ -372,7 +389,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
         n_phi_modes=int(state["x"].shape[1]) if fast else None,
         chart=None if grid.chart is None else grid.chart.describe(),
-        monotone=is_monotone(operator), mass0=mass0,
+        monotone=is_monotone(operator), mass0=mass0, max_cell_peclet=peclet,
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         wall_time_s=_time.perf_counter() - start)

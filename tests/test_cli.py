@@ -34,9 +34,9 @@ def test_solve_and_load_round_trip(tmp_path):
     loaded = fpstt.load("r.npz")
     micro = fpstt.table_i()
     model = fpstt.SpinTorqueModel.from_microscopic(micro)
-    grid = fpstt.default_grid(model, [0, 0.5, 1], steps_per_unit=45, n_phi=64)
-    ref = fpstt.solve(model, grid, fpstt.GibbsState.from_microscopic(micro).cell_averages(grid),
-                      [0, 0.5, 1])
+    gibbs = fpstt.GibbsState.from_microscopic(micro)
+    grid = fpstt.default_grid(model, [0, 0.5, 1], steps_per_unit=45, n_phi=64, initial=gibbs)
+    ref = fpstt.solve(model, grid, gibbs.cell_averages(grid), [0, 0.5, 1])
     np.testing.assert_array_equal(loaded.p, ref.p)
     np.testing.assert_array_equal(loaded.grid.theta_edges, grid.theta_edges)
     assert loaded.p.shape == (3, *grid.shape)
