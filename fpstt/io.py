@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chart import MobiusChart
 from .grid import SphereGrid
 
 __all__ = ["save", "load", "atomic_savez", "to_jsonable"]
@@ -61,7 +62,7 @@ def save(solution, path) -> Path:
     from . import __version__
     g = solution.grid
     meta = dict(solution.meta, diagnostics=solution.diagnostics, fpstt_version=__version__,
-                n_phi=g.n_phi)
+                n_phi=g.n_phi, chart=None if g.chart is None else g.chart.describe())
     return atomic_savez(path, theta=g.theta, phi=g.phi, theta_edges=g.theta_edges,
                         times=solution.times, p=solution.p, mass=solution.mass,
                         meta=np.array(json.dumps(to_jsonable(meta))))
@@ -72,6 +73,8 @@ def load(path):
     from .stepping import Solution
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")))
+        chart = meta.pop("chart", None)
+        grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")),
+                          None if chart is None else MobiusChart.from_description(chart))
         diagnostics = meta.pop("diagnostics", {})
         return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta)

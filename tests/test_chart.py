@@ -158,3 +158,12 @@ def test_grid_cost_does_not_grow_as_the_drive_weakens(table_i_model):
     strong = fpstt.default_grid(table_i_model, [0, 0.05])
     slow = fpstt.default_grid(weak, [0, 5.0])
     assert slow.shape == strong.shape
+
+
+def test_chart_grid_survives_save_and_load(field_on, table_i_gibbs, tmp_path):
+    times = [0, 0.05]
+    grid = fpstt.default_grid(field_on, times, initial=table_i_gibbs, du=0.05, n_phi=48)
+    sol = fpstt.solve(field_on, grid, table_i_gibbs.cell_averages(grid), times)
+    again = fpstt.load(fpstt.save(sol, tmp_path / "r.npz"))
+    assert again.grid.chart.same_flow(grid.chart) and again.grid.chart.shear == grid.chart.shear
+    np.testing.assert_allclose(again.grid.directions(), grid.directions(), atol=1e-14)
