@@ -33,7 +33,7 @@ from .grid import SphereGrid, mercator_theta, mercator_u
 from .chart import ChartModel, chart_for
 from .model import check_choice
 from .fourier import RealBackend, SpectralBackend
-from .initial import unit_vector
+from .flowgrid import DEFAULT_DU, check_times, default_dt, default_grid
 from .guards import health_warnings, load_checkpoint, save_checkpoint
 from .operator import fokker_planck_matrix, is_monotone
 
@@ -46,16 +46,6 @@ _MARGIN = 6                  # rows kept on each side of the mass window (spectr
 _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
-
-
-def check_times(times) -> np.ndarray:
-    """Validate output times (units of t_n): finite, ≥ 0, strictly increasing."""
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    if t.ndim != 1 or t.size == 0:
-        raise ValueError("`times` must be a non-empty 1-D sequence")
-    if not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
-        raise ValueError(f"`times` must be finite, ≥ 0 and strictly increasing, got {t.tolist()}")
-    return t
 
 
 @dataclass
@@ -264,11 +254,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
             raise ValueError("a precession without damping (no attractor) with noise that "
                              "depends on phi in its chart is not supported by split schemes")
         dt = mercator_step(grid, model) if model.C1.imag != 0 else (
-            _default_dt(times) if dt is None else float(dt))
+            default_dt(times) if dt is None else float(dt))
         operator = fokker_planck_matrix(model, grid, n_phi=strip, drift_offset=(
             lambda th: -model.C1.imag * np.sin(th), model.C1.real))
     else:
-        dt = _default_dt(times) if dt is None else float(dt)
+        dt = default_dt(times) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         operator = fokker_planck_matrix(model, grid, n_phi=strip)
@@ -395,82 +385,3 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
-
-
-DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
-_CAP_MASS = 1e-14            # the pole cap next to an initial state may hold this much
-
-
-def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
-                 n_phi: int = 384, u_min: float = -9.0, u_max: float | None = None,
-                 initial=None) -> SphereGrid:
-    """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
-
-    In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
-    z' frame without a field) the flow is a translation in U.  The cell width is ``du``
-    (default 0.0184, an accuracy choice that does not depend on the drive; narrowed to
-    dphi / |shear| in a sheared chart so that the diagonal diffusion weights stay ≥ 0), and
-    the step dt = du / shift rate is adjusted down to divide every output time.
-    ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
-    [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
-    ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
-    until the cap next to it holds ≤ 1e-14 of the mass.
-    """
-    chart = chart_for(model)
-    times = check_times(times)
-    rate = abs(chart.shift_rate)
-    if steps_per_unit is not None:
-        if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:
-            raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
-        du = rate * _default_dt(times, 1.0 / steps_per_unit) if rate > 0 else DEFAULT_DU
-    else:
-        du = DEFAULT_DU if du is None else float(du)
-        if not (du > 0 and math.isfinite(du)):
-            raise ValueError(f"`du` must be finite and > 0, got {du!r}")
-        if not chart.is_identity and chart.shear != 0:
-            du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
-        if rate > 0:
-            du = rate * _default_dt(times, du / rate)
-    if u_max is None:
-        u_max = _covering_u_max(chart, initial)
-    return SphereGrid.mercator(du, u_min, u_max, n_phi,
-                               chart=None if chart.is_identity else chart)
-
-
-def _covering_u_max(chart, initial, default: float = 3.5) -> float:
-    """Smallest u_max ≥ ``default`` (steps of 0.25, at most 20) at which the far pole cap
-    [theta_c(u_max), pi] holds ≤ 1e-14 of the ``initial`` state's mass: bounded by the cap's
-    area times the largest density on its rim (or the peak, if the cap holds the centre)."""
-    if initial is None:
-        return default
-    phi_c = np.linspace(0, 2 * np.pi, 256, endpoint=False)
-    b = initial.direction
-    peak = float(initial.per_area(initial.theta_b, initial.phi_b))
-    for u in np.arange(default, 20.0, 0.25):
-        theta_c = np.full_like(phi_c, float(mercator_theta(u)))
-        rim = unit_vector(*(chart.to_lab(theta_c, phi_c) if not chart.is_identity
-                            else (theta_c, phi_c)))
-        pole = unit_vector(*(chart.to_lab(np.pi, 0.0) if not chart.is_identity else (np.pi, 0)))
-        radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
-        inside = math.acos(min(1.0, float(pole @ b))) < radius
-        rho = peak if inside else float(np.max(initial.per_area(*_angles(rim))))
-        if rho * 2 * math.pi * (1 - math.cos(radius)) <= _CAP_MASS:
-            return float(u)
-    return 20.0
-
-
-def _angles(n):
-    return np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])
-
-
-def _default_dt(times, dt_max: float = 0.01) -> float:
-    """Largest dt ≤ dt_max dividing every output time (when they are commensurate)."""
-    t_end = times[-1]
-    if t_end == 0:
-        return dt_max
-    n = max(1, int(math.ceil(t_end / dt_max)))
-    for k in range(n, n + 1000):
-        dt = t_end / k
-        if np.allclose(times / dt, np.round(times / dt), atol=1e-9, rtol=0):
-            return dt
-    return t_end / n
