@@ -38,13 +38,14 @@ def solve_time(field_on: bool) -> tuple[float, tuple]:
 
 def main():
     rows = {"off": [], "on": []}
-    for _ in range(3):                     # interleaved: both see the same machine load
-        for key in rows:
-            seconds, shape = solve_time(key == "on")
-            rows[key].append(seconds)
+    # children first: a child forked from a grown parent reports the parent's pages
     peak = {key: int(subprocess.run([sys.executable, "-c", CHILD, key], capture_output=True,
                                     text=True, check=True).stdout.split()[-1]) / 1024
             for key in rows}
+    for _ in range(3):                     # interleaved: both see the same machine load
+        for key in rows:
+            seconds, _ = solve_time(key == "on")
+            rows[key].append(seconds)
     result = {key: dict(median_s=statistics.median(v), runs_s=v, peak_rss_mb=peak[key])
               for key, v in rows.items()}
     result["ratio_on_over_off"] = result["on"]["median_s"] / result["off"]["median_s"]
