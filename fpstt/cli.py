@@ -17,6 +17,7 @@ from . import __version__
 from .config import DEFAULTS, load_config
 from .io import save, to_jsonable
 from .model import INTERPRETATIONS, READINGS, derived_coefficients
+from .resolution import advice, coarsening_estimate
 from .stepping import SCHEMES, solve
 
 __all__ = ["main"]
@@ -49,6 +50,8 @@ def _add_run_options(p):
                    help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise")
     p.add_argument("--scheme", choices=SCHEMES)
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--no-error-estimate", action="store_true",
+                   help="skip the 2x coarser run that estimates the L1 error (default: run it)")
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the run goes")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
 
@@ -89,6 +92,10 @@ def _run(args):
                 checkpoint_every=getattr(args, "checkpoint_every", None),
                 meta={"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
                       "kappa": gibbs.kappa, "grid_shape": grid.shape})
+    if not getattr(args, "no_error_estimate", True):
+        estimate = coarsening_estimate(model, grid, gibbs.cell_averages, sol)
+        sol.diagnostics["error_estimate"] = estimate
+        print(f"fpstt: {advice(estimate)}", file=sys.stderr)
     return cfg, model, gibbs, sol
 
 
@@ -129,6 +136,10 @@ def cmd_fig4(args):
     matplotlib.use("Agg")
     from .plotting import plot_fig4
     from .pushforward import pushforward_cell_averages
+    cfg = _config(args)
+    if cfg.model["field_on"]:
+        raise ValueError("fig4 is the paper's Fig. 4 (no field during the dynamics); "
+                         "use `fpstt solve` with field_on")
     _, model, gibbs, sol = _run(args)
     refs = [pushforward_cell_averages(gibbs, model.C1, sol.grid, t) for t in sol.times]
     return _save_figure(plot_fig4(sol, refs), args, f" ({len(sol.times)} panels, solver "

@@ -99,7 +99,7 @@ def default_dt(times, dt_max: float = 0.01) -> float:
     t_end = times[-1]
     if t_end == 0:
         return dt_max
-    n = max(1, int(math.ceil(t_end / dt_max)))
+    n = max(1, int(math.ceil(t_end / dt_max - 1e-9)))
     for k in range(n, n + 1000):
         dt = t_end / k
         if np.allclose(times / dt, np.round(times / dt), atol=1e-9, rtol=0):

@@ -107,3 +107,17 @@ def test_python_dash_m_help():
                          text=True, check=True).stdout
     for command in ("params", "solve", "fig3", "fig4", "fig5", "montecarlo", "validate"):
         assert command in out
+
+
+def test_solve_reports_an_error_estimate(capsys):
+    assert main(["solve", "--out", "r.npz", "--times", "0,0.5", *QUICK]) == 0
+    assert "estimated L1 error" in capsys.readouterr().err
+    estimate = fpstt.load("r.npz").diagnostics["error_estimate"]
+    assert len(estimate["estimate"]) == 2 and all(0 <= e < 2 for e in estimate["estimate"])
+
+
+def test_fig4_refuses_a_field_kept_on(tmp_path, capsys):
+    (tmp_path / "f.toml").write_text("[model]\nfield_on = true\n")
+    assert main(["fig4", "--config", "f.toml", *QUICK]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fig4" in err[0] and not (tmp_path / "fig4.png").exists()
