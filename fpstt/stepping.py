@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .grid import SphereGrid, mercator_theta, mercator_u
+from .grid import SphereGrid, mercator_u
 from .chart import ChartModel, chart_for
 from .model import check_choice
 from .fourier import RealBackend, SpectralBackend
@@ -113,7 +113,7 @@ def _grid_chart(grid: SphereGrid, model):
 def mercator_step(grid: SphereGrid, model) -> float:
     """The split-scheme step du / |Im C1| of a Mercator grid; ValueError if it has none."""
     u = mercator_u(grid.theta_edges[1:-1])
-    du = np.diff(u)[np.abs(u[1:]) <= 12]      # beyond, theta near a pole rounds u
+    du = np.diff(u)[np.abs(u[1:]) <= 8]       # beyond, theta near pi rounds u
     if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
         raise ValueError("split schemes need a grid from SphereGrid.mercator "
                          "(interior theta edges uniform in u = ln tan(theta/2))")
@@ -138,9 +138,10 @@ class _Shift:
         if direction < 0:                                    # mirror: theta -> pi - theta
             e, w = math.pi - e[::-1], w[::-1]
         du = mercator_u(e[2]) - mercator_u(e[1])
-        top = e[-2]                                          # lower edge of the far cap
-        upper = mercator_theta(mercator_u(top) + du)
-        self.frac = (math.cos(top) - math.cos(upper)) / (math.cos(top) + 1.0)
+        u_top = float(mercator_u(e[-2]))                     # lower edge of the far cap
+        # solid angle of [top, theta(u_top + du)] over that of the cap [top, pi]:
+        # 1 - (1 + cos upper)/(1 + cos top), with 1 + cos theta(u) = 2 / (1 + e^{2u})
+        self.frac = -math.expm1(np.logaddexp(0, 2 * u_top) - np.logaddexp(0, 2 * (u_top + du)))
         self.w, self.direction = w[:, None], direction
         self.ratio = (w[2:-1] / w[1:-2])[:, None]
 

@@ -1,7 +1,5 @@
 """The coarsening error estimate against the error measured by refinement."""
 
-import pytest
-
 import fpstt
 from fpstt.observables import l1_distance, remap
 from fpstt.resolution import advice, coarsening_estimate
@@ -23,7 +21,6 @@ def test_estimate_tracks_the_error_against_a_refined_run(table_i_model, table_i_
         print(f"t = {times[k]}: estimate {estimate[k]:.2e}, error {error:.2e}")
         assert 0.3 * error <= estimate[k] <= 3 * error
     assert estimate[0] < 1e-10
-
 
 def test_advice_names_the_refinement():
     assert "refine du and n_phi by about 2.0x" in advice({"estimate": [0, 4e-3]})
