@@ -173,3 +173,36 @@ def test_chart_grid_survives_save_and_load(field_on, table_i_gibbs, tmp_path):
     again = fpstt.load(fpstt.save(sol, tmp_path / "r.npz"))
     assert again.grid.chart.same_flow(grid.chart) and again.grid.chart.shear == grid.chart.shear
     np.testing.assert_allclose(again.grid.directions(), grid.directions(), atol=1e-14)
+
+
+def test_ito_transform_matches_finite_differences_of_the_chart_map(field_on):
+    """mu' = J mu + D : Hess(F), D' = J D J^T for F = chart.from_lab, by central differences
+    (brute force, independent of the holomorphic algebra in MobiusChart.transform)."""
+    chart = chart_for(field_on)
+    theta, phi = np.array([0.5, 1.3, 2.2, 2.6]), np.array([0.3, 2.0, 4.0, 5.5])
+    centre = chart.from_lab(theta, phi)
+
+    def F(t, p):
+        tc, pc = chart.from_lab(t, p)
+        return np.array([tc, centre[1] + np.angle(np.exp(1j * (pc - centre[1])))])
+
+    h = 1e-4
+    f0 = F(theta, phi)
+    f_t = (F(theta + h, phi) - F(theta - h, phi)) / (2 * h)
+    f_p = (F(theta, phi + h) - F(theta, phi - h)) / (2 * h)
+    f_tt = (F(theta + h, phi) - 2 * f0 + F(theta - h, phi)) / h ** 2
+    f_pp = (F(theta, phi + h) - 2 * f0 + F(theta, phi - h)) / h ** 2
+    f_tp = (F(theta + h, phi + h) - F(theta + h, phi - h) - F(theta - h, phi + h)
+            + F(theta - h, phi - h)) / (4 * h * h)
+    d_tt, d_tp, d_pp = field_on.diffusion(theta, phi)
+    rest = (0 * theta, 0 * theta)                 # Itô eq17: the drift is all flow
+    (mu_t, mu_p), (c_tt, c_tp, c_pp) = chart.transform(rest, (d_tt, d_tp, d_pp), theta, phi,
+                                                       f0[0])
+    mu = d_tt * f_tt + 2 * d_tp * f_tp + d_pp * f_pp
+    quad = lambda a, b: (a[0] * b[0] * d_tt + (a[0] * b[1] + a[1] * b[0]) * d_tp  # noqa: E731
+                         + a[1] * b[1] * d_pp)
+    rows = [(f_t[0], f_p[0]), (f_t[1], f_p[1])]
+    np.testing.assert_allclose(mu_t, mu[0], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(mu_p, mu[1], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose([c_tt, c_tp, c_pp], [quad(rows[0], rows[0]), quad(rows[0], rows[1]),
+                                                    quad(rows[1], rows[1])], rtol=1e-6)
