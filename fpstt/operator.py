@@ -15,7 +15,13 @@ Discretisation
 The diffusion tensor is split along the four grid directions (theta, phi and the two
 diagonals), D = l_t e_t e_t^T + l_p e_p e_p^T + l_+ v_+ v_+^T + l_- v_- v_-^T with
 v_± = (h_theta, ±dphi) and l_± = max(±D_tp, 0) / (h_theta dphi), so that the mixed
-derivative becomes a diagonal second difference with non-negative weights.  Along theta and
+derivative becomes a diagonal second difference with non-negative weights.  On a grid
+uniform in u = ln tan(theta/2) the interior rows are discretised in u (coefficients carried
+over by Itô's formula, densities per du), where the cells are uniform: a diagonal second
+difference across rows of different theta widths is otherwise inconsistent by a first
+derivative term that does not shrink with refinement near a pole, where the cells shrink
+geometrically (an O(1) error for the large mixed terms of a sheared Möbius chart).  The pole
+caps stay in theta and take no part in the diagonal split.  Along theta and
 phi, drift and the remaining diffusion l_t, l_p are combined in Scharfetter-Gummel
 (exponentially fitted) fluxes, which are non-negative-weighted for any cell Péclet number
 and reduce to upwinding when the noise vanishes.  When l_t, l_p ≥ 0 everywhere the
@@ -32,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .grid import SphereGrid
+from .grid import SphereGrid, mercator_u
 
 __all__ = ["fokker_planck_matrix", "is_monotone", "central_difference_matrix", "bernoulli",
            "stationary_density"]
@@ -100,6 +106,8 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
         ``diffusion(theta, phi) -> (D_tt, D_tp, D_pp)`` (per t_n), e.g.
         :class:`~fpstt.model.SpinTorqueModel`.
     grid : SphereGrid
+        On a grid uniform in u = ln tan(theta/2) (:meth:`SphereGrid.mercator`) the interior
+        rows are discretised in u, where the cells are uniform (see the module docstring).
     drift : bool
         If False, the drift is left out (pure diffusion operator).
     drift_offset : (callable or float, callable or float)
@@ -121,11 +129,25 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
     if nf < 3:
         raise ValueError(f"`n_phi` must be ≥ 3, got {n_phi!r}")
     th, f = grid.theta, grid.phi[:nf]
-    dth, dphi = grid.dtheta, grid.dphi
-    idx = np.arange(nt * nf).reshape(nt, nf)
-    measure = grid.cell_measure[:, :nf]
     T, F = np.meshgrid(th, f, indexing="ij")
+    d_tt, d_tp, d_pp = _checked(model, T, F, th, f)
+    rows = _Rows(grid, th)
+    # diffusion in the rows' coordinates x (theta, or u on Mercator rows) and its split
+    d_xx, d_xp = d_tt * rows.J ** 2, d_tp * rows.J
+    lam_x = d_xx - np.abs(d_xp) * rows.step / grid.dphi * rows.diagonal
+    lam_p = d_pp - np.abs(d_xp) * grid.dphi / rows.step * rows.diagonal
+    ex = _Exchanges(nt * nf)
+    idx = np.arange(nt * nf).reshape(nt, nf)
+    _theta_faces(ex, idx, model, grid, rows, lam_x, f, drift, drift_offset)
+    _phi_faces(ex, idx, model, grid, T, lam_p, drift, drift_offset)
+    _diagonals(ex, idx, grid, rows, d_xp)
+    A = ex.matrix()                                   # mass units: column sums vanish
+    return (sp.diags(1.0 / grid.cell_measure[:, :nf].ravel()) @ A).tocsr()
 
+
+def _checked(model, T, F, th, f):
+    """D at the cell centres, after checking that every coefficient is finite."""
+    nt, nf = T.shape
     d_tt, d_tp, d_pp = (np.broadcast_to(v, (nt, nf)) for v in model.diffusion(T, F))
     for name, values in (("D_theta_theta", d_tt), ("D_theta_phi", d_tp), ("D_phi_phi", d_pp),
                          *zip(("mu_theta", "mu_phi"), model.drift(T, F))):
@@ -134,45 +156,92 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
             i, j = np.argwhere(np.broadcast_to(bad, (nt, nf)))[0]
             raise ValueError(f"model coefficient {name} is not finite at theta = "
                              f"{th[i]:.6g}, phi = {f[j]:.6g}")
-    # theta distance between neighbouring centres and the diagonal split of D_tp
-    h = np.diff(th)                                                   # (nt-1,)
-    h_cell = np.concatenate([[h[0]], 0.5 * (h[1:] + h[:-1]), [h[-1]]])[:, None]
-    lam_t = d_tt - np.abs(d_tp) * h_cell / dphi
-    lam_p = d_pp - np.abs(d_tp) * dphi / h_cell
-    lam_plus = np.maximum(d_tp, 0) / (h_cell * dphi)
-    lam_minus = np.maximum(-d_tp, 0) / (h_cell * dphi)
+    return d_tt, d_tp, d_pp
 
-    ex = _Exchanges(nt * nf)
-    # ---- theta faces (interior edges 1..nt-1): drift + lam_t by Scharfetter-Gummel --------
+
+class _Rows:
+    """The coordinate x each theta row is discretised in, and its geometry.
+
+    On a Mercator grid the interior rows use x = u = ln tan(theta/2), in which they are
+    uniform (width du); the two pole caps use theta.  Elsewhere every row uses theta.
+    ``J`` = dx/dtheta at the centre, ``r`` = dtheta/dx of the cell (density per x is
+    r p), ``step`` the x distance used by the diagonal split, ``diagonal`` 1 where the row
+    takes part in the diagonal exchanges, ``in_u`` the rows in u.
+    """
+
+    def __init__(self, grid, th):
+        nt = th.size
+        u = mercator_u(grid.theta_edges[1:-1])
+        du = np.diff(u)
+        core = du[np.abs(u[1:]) <= 8]
+        mercator = core.size >= 2 and np.allclose(core, core[0], rtol=1e-9, atol=0)
+        self.in_u = np.zeros(nt, bool)
+        h = np.diff(th)
+        h_cell = np.concatenate([[h[0]], 0.5 * (h[1:] + h[:-1]), [h[-1]]])
+        if mercator:
+            self.du = float(core[0])
+            self.in_u[1:-1] = True
+        s = np.sin(th)
+        self.J = np.where(self.in_u, 1 / s, 1.0)[:, None]
+        self.K = np.where(self.in_u, -np.cos(th) / s ** 2, 0.0)[:, None]   # d2x/dtheta2
+        width = np.where(self.in_u, self.du if mercator else 1.0, grid.dtheta)
+        self.r = (grid.dtheta / width)[:, None]
+        self.step = np.where(self.in_u, self.du if mercator else 1.0, h_cell)[:, None]
+        self.diagonal = (self.in_u if mercator else np.ones(nt, bool))[:, None] * 1.0
+        self.h_theta = h
+
+
+def _theta_faces(ex, idx, model, grid, rows, lam_x, f, drift, offset):
+    """Drift + lam_x across the theta faces by Scharfetter-Gummel, in each face's x."""
     te = grid.theta_edges[1:-1]
     TE, FE = np.meshgrid(te, f, indexing="ij")
-    mu_t = _drift_component(model, TE, FE, 0, drift, drift_offset) if drift else 0 * TE
-    lam_face = 0.5 * (lam_t[1:] + lam_t[:-1])
-    a = mu_t - (lam_t[1:] - lam_t[:-1]) / h[:, None]
-    wm, wp = _sg_weights(a, np.maximum(lam_face, 0), h[:, None])
-    neg = np.minimum(lam_face, 0) / h[:, None]                       # non-monotone remainder
-    ex.add(idx[:-1], idx[1:], dphi * (wm + neg), dphi * (wp + neg))
+    in_u = (rows.in_u[:-1] & rows.in_u[1:])[:, None]
+    mu_t = _drift_component(model, TE, FE, 0, drift, offset) if drift else 0 * TE
+    se = np.sin(te)[:, None]
+    d_face = np.broadcast_to(model.diffusion(TE, FE)[0], TE.shape)
+    mu_x = np.where(in_u, mu_t / se - d_face * np.cos(te)[:, None] / se ** 2, mu_t)
+    # lam in the face's coordinate: a theta face next to a cap uses theta on both sides
+    lam_l = np.where(in_u, lam_x[:-1], lam_x[:-1] / rows.J[:-1] ** 2)
+    lam_r = np.where(in_u, lam_x[1:], lam_x[1:] / rows.J[1:] ** 2)
+    h = np.where(in_u, getattr(rows, "du", 1.0), rows.h_theta[:, None])
+    lam_face = 0.5 * (lam_l + lam_r)
+    a = mu_x - (lam_r - lam_l) / h
+    wm, wp = _sg_weights(a, np.maximum(lam_face, 0), h)
+    neg = np.minimum(lam_face, 0) / h                                 # non-monotone remainder
+    r_l = np.where(in_u, rows.r[:-1], 1.0)
+    r_r = np.where(in_u, rows.r[1:], 1.0)
+    ex.add(idx[:-1], idx[1:], grid.dphi * (wm + neg) * r_l, grid.dphi * (wp + neg) * r_r)
 
-    # ---- phi faces (between j-1 and j, periodic): drift + lam_p by Scharfetter-Gummel ----
+
+def _phi_faces(ex, idx, model, grid, T, lam_p, drift, offset):
+    """Drift + lam_p across the phi faces (between j-1 and j, periodic), Scharfetter-Gummel."""
+    nf, dphi = idx.shape[1], grid.dphi
     FE2 = (np.arange(nf)[None, :]) * dphi + 0 * T                  # face at the left of cell j
-    mu_p = _drift_component(model, T, FE2, 1, drift, drift_offset) if drift else 0 * T
+    mu_p = _drift_component(model, T, FE2, 1, drift, offset) if drift else 0 * T
     left = np.roll(idx, 1, axis=1)
     lam_left = np.roll(lam_p, 1, axis=1)
     lam_face = 0.5 * (lam_p + lam_left)
     a = mu_p - (lam_p - lam_left) / dphi
     wm, wp = _sg_weights(a, np.maximum(lam_face, 0), dphi)
     neg = np.minimum(lam_face, 0) / dphi
-    ex.add(left, idx, dth[:, None] * (wm + neg), dth[:, None] * (wp + neg))
+    dth = grid.dtheta[:, None]
+    ex.add(left, idx, dth * (wm + neg), dth * (wp + neg))
 
-    # ---- diagonal second differences of lam_± p (mixed derivative) ----------------------
-    for lam, shift in ((lam_plus, 1), (lam_minus, -1)):
+
+def _diagonals(ex, idx, grid, rows, d_xp):
+    """Diagonal second differences of lam_± q (the mixed derivative), between rows that
+    both take part, in their coordinate x (uniform on Mercator rows, so the second
+    difference is consistent however fast theta cells shrink toward a pole)."""
+    dphi = grid.dphi
+    both = (rows.diagonal[:-1] * rows.diagonal[1:]) > 0
+    for sign, shift in ((1, 1), (-1, -1)):
+        lam = np.maximum(sign * d_xp, 0) / (rows.step * dphi) * rows.r
         k, l = idx[:-1], np.roll(idx[1:], -shift, axis=1)            # (i,j) <-> (i+1,j±1)
         lk, ll = lam[:-1], np.roll(lam[1:], -shift, axis=1)
-        w = 0.5 * (measure[:-1] + np.roll(measure[1:], -shift, axis=1))
+        width = grid.dtheta[:, None] / rows.r                           # du, or dtheta
+        width = 0.5 * (width[:-1] + width[1:])
+        w = np.where(both, width * dphi, 0.0)
         ex.add(k, l, w * lk, w * ll)
-
-    A = ex.matrix()                                   # mass units: column sums vanish
-    return (sp.diags(1.0 / measure.ravel()) @ A).tocsr()
 
 
 def _drift_component(model, theta, phi, which, drift, offset):
