@@ -1,7 +1,8 @@
 """Error estimates by coarsening: how far a result is from the converged answer, in numbers.
 
 :func:`coarsening_estimate` repeats a run on the grid with twice the cell width in U and
-half the phi cells (twice the step) and measures the L1 change of every output density on
+half the phi cells (twice the step; each coarse edge is a fine edge, so the comparison
+remaps exactly) and measures the L1 change of every output density on
 the coarse grid.  The split schemes are second order, so the error of the fine run is about
 a third of that change; ``docs/validation.md`` checks this calibration against a 2x refined
 reference on Table I.
@@ -11,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flowgrid import default_grid
-from .grid import mercator_u
+from .grid import SphereGrid, mercator_u
 from .observables import l1_distance, remap
 from .stepping import solve
 
@@ -34,8 +34,8 @@ def coarsening_estimate(model, grid, p0_of_grid, solution) -> dict:
     ``estimate`` = l1_change / (2**2 - 1), and the coarse grid's shape.
     """
     u = mercator_u(grid.theta_edges[1:-1])
-    coarse = default_grid(model, solution.times, du=2 * _du(grid), n_phi=grid.n_phi // 2,
-                          u_min=float(u[0]), u_max=float(u[-1]))
+    coarse = SphereGrid.mercator(2 * _du(grid), float(u[0]), float(u[-1]), grid.n_phi // 2,
+                                 grid.chart)          # every coarse edge is a fine edge
     rough = solve(model, coarse, p0_of_grid(coarse), solution.times,
                   scheme=solution.diagnostics["scheme"])
     change = [l1_distance(coarse, remap(p, grid, coarse), q) for p, q in zip(solution.p, rough.p)]
