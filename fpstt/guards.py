@@ -50,6 +50,11 @@ def health_warnings(grid, p, diagnostics) -> list[str]:
         messages.append(f"scheme '{diagnostics['scheme']}' upwinds the drift at cell Péclet "
                         f"numbers up to {peclet:.3g} (> 2): its numerical diffusion exceeds "
                         "the physical one and the result is not accurate; use a split scheme")
+    pole = diagnostics.get("pole_rows_mass", 0.0)
+    if diagnostics.get("chart") and diagnostics["chart"]["shear"] and pole > 1e-6:
+        messages.append(f"{pole:.1e} of the mass lies in the pole cap of the Möbius chart or "
+                        "next to it, where the sheared discretisation is first order; "
+                        "lower u_min (or raise u_max)")
     if diagnostics["min_p_ratio_output"] < -1e-6:
         messages.append(f"p went negative (min p / max p = "
                         f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")

@@ -79,6 +79,16 @@ class Solution:
     meta: dict = field(default_factory=dict)
 
 
+def _pole_rows_mass(grid: SphereGrid, outputs) -> float:
+    """Largest fraction of the mass, over the outputs, in the cap and the two rows next to
+    it at either pole of the grid (where the discretisation is first order)."""
+    worst = 0.0
+    for p in outputs:
+        rows = np.abs(p).sum(axis=1) * grid.dtheta * grid.dphi
+        worst = max(worst, float(max(rows[:3].sum(), rows[-3:].sum()) / rows.sum()))
+    return worst
+
+
 def max_cell_peclet(model, grid: SphereGrid) -> float:
     """Largest cell Péclet number |mu| h / D over the grid (theta and phi directions).
 
@@ -383,6 +393,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         monotone=is_monotone(operator), mass0=mass0, max_cell_peclet=peclet,
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
+        pole_rows_mass=_pole_rows_mass(grid, state["out"]),
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
