@@ -12,9 +12,11 @@ import warnings
 
 import numpy as np
 
+from .grid import SphereGrid
 from .io import atomic_savez
 
-__all__ = ["health_warnings", "save_checkpoint", "load_checkpoint"]
+__all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
+           "pole_rows_mass"]
 
 
 def save_checkpoint(path, signature, state):
@@ -84,3 +86,29 @@ def _cells_per_width(grid, p):
     resultant = abs(np.sum(m_f * np.exp(1j * grid.phi)))
     sd_f = math.sqrt(-2 * math.log(max(resultant, 1e-300)))          # circular std
     return sd_t / grid.dtheta[i], sd_f / grid.dphi
+
+
+def pole_rows_mass(grid: SphereGrid, outputs) -> float:
+    """Largest fraction of the mass, over the outputs, in the cap and the two rows next to
+    it at either pole of the grid (where the discretisation is first order)."""
+    worst = 0.0
+    for p in outputs:
+        rows = np.abs(p).sum(axis=1) * grid.dtheta * grid.dphi
+        worst = max(worst, float(max(rows[:3].sum(), rows[-3:].sum()) / rows.sum()))
+    return worst
+
+
+def max_cell_peclet(model, grid: SphereGrid) -> float:
+    """Largest cell Péclet number |mu| h / D over the grid (theta and phi directions).
+
+    Above 2 the unsplit schemes' Scharfetter-Gummel fluxes are upwind: their numerical
+    diffusion |mu| h / 2 exceeds the physical one and the answer is not accurate.
+    """
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    mu_t, mu_p = (np.broadcast_to(v, theta.shape) for v in model.drift(theta, phi))
+    d_tt, _, d_pp = (np.broadcast_to(v, theta.shape) for v in model.diffusion(theta, phi))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pe_t = np.abs(mu_t) * grid.dtheta[:, None] / d_tt
+        pe_p = np.abs(mu_p) * grid.dphi / d_pp
+    pe = np.nan_to_num(np.maximum(pe_t, pe_p), nan=0.0, posinf=np.inf)
+    return float(np.max(pe))

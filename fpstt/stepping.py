@@ -34,11 +34,12 @@ from .chart import ChartModel, chart_for
 from .model import check_choice
 from .fourier import RealBackend, SpectralBackend
 from .flowgrid import DEFAULT_DU, check_times, default_dt, default_grid
-from .guards import health_warnings, load_checkpoint, save_checkpoint
+from .guards import (health_warnings, load_checkpoint, max_cell_peclet, pole_rows_mass,
+                     save_checkpoint)
 from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
-           "DEFAULT_DU", "max_cell_peclet"]
+           "DEFAULT_DU"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 _GAMMA = 2 - math.sqrt(2)
@@ -77,32 +78,6 @@ class Solution:
     mass: np.ndarray
     diagnostics: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
-
-
-def _pole_rows_mass(grid: SphereGrid, outputs) -> float:
-    """Largest fraction of the mass, over the outputs, in the cap and the two rows next to
-    it at either pole of the grid (where the discretisation is first order)."""
-    worst = 0.0
-    for p in outputs:
-        rows = np.abs(p).sum(axis=1) * grid.dtheta * grid.dphi
-        worst = max(worst, float(max(rows[:3].sum(), rows[-3:].sum()) / rows.sum()))
-    return worst
-
-
-def max_cell_peclet(model, grid: SphereGrid) -> float:
-    """Largest cell Péclet number |mu| h / D over the grid (theta and phi directions).
-
-    Above 2 the unsplit schemes' Scharfetter-Gummel fluxes are upwind: their numerical
-    diffusion |mu| h / 2 exceeds the physical one and the answer is not accurate.
-    """
-    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
-    mu_t, mu_p = (np.broadcast_to(v, theta.shape) for v in model.drift(theta, phi))
-    d_tt, _, d_pp = (np.broadcast_to(v, theta.shape) for v in model.diffusion(theta, phi))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pe_t = np.abs(mu_t) * grid.dtheta[:, None] / d_tt
-        pe_p = np.abs(mu_p) * grid.dphi / d_pp
-    pe = np.nan_to_num(np.maximum(pe_t, pe_p), nan=0.0, posinf=np.inf)
-    return float(np.max(pe))
 
 
 def _grid_chart(grid: SphereGrid, model):
@@ -203,9 +178,12 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     Parameters
     ----------
     model
-        A :class:`~fpstt.model.SpinTorqueModel` (or any object with ``drift``/``diffusion``;
-        split schemes also need ``C1`` and ``phi_independent``).
+        A :class:`~fpstt.model.SpinTorqueModel` (or any object with ``drift``/``diffusion``
+        for the unsplit schemes).  Split schemes run in the Möbius chart of the model's
+        noiseless flow (:mod:`fpstt.chart`): the exact translation in U, the rest implicit.
     grid : SphereGrid
+        For split schemes a grid uniform in U of that chart: :func:`default_grid` builds it
+        (a z'-frame grid when the flow's fixed points are z' and -z').
     p0 : array (n_theta, n_phi) or callable
         Initial (theta, phi) density (carries sin theta): cell averages, or a callable
         ``p0(theta, phi)`` averaged over cells.  It is not renormalised.
@@ -393,7 +371,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         monotone=is_monotone(operator), mass0=mass0, max_cell_peclet=peclet,
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
-        pole_rows_mass=_pole_rows_mass(grid, state["out"]),
+        pole_rows_mass=pole_rows_mass(grid, state["out"]),
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))

@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from scipy.special import gammaln
 
 matplotlib.use("Agg")
 
@@ -28,3 +30,16 @@ def write(name, data):
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(to_jsonable(data), indent=2) + "\n")
     print(f"wrote {path}", file=sys.stderr)
+
+
+def binomial_mad(n, m):
+    """E|X/n - m| for X ~ Bin(n, m), per cell: de Moivre's closed form where n m (1 - m) < 100
+    (its Poisson limit for m ≤ 1e-3, which stays well conditioned at any n), the normal
+    limit sqrt(2 m (1 - m) / (pi n)) above (relative error < 1e-3 there)."""
+    var = n * m * (1 - m)
+    nu = np.floor(n * m) + 1
+    poisson = 2 * np.exp(nu * np.log(n * m) - n * m - gammaln(nu)) / n
+    exact = 2 * np.exp(np.log(nu) + gammaln(n + 1) - gammaln(nu + 1) - gammaln(n - nu + 1)
+                       + nu * np.log(m) + (n - nu + 1) * np.log1p(-m)) / n
+    normal = np.sqrt(2 * var / np.pi) / n
+    return np.where(var >= 100, normal, np.where(m <= 1e-3, poisson, exact))

@@ -27,12 +27,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.optimize import brentq
-from scipy.special import gammaln
 
 import fpstt
 from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, remap
-from _common import table_i, write
+from _common import binomial_mad, table_i, write
 
 QUICK = "--quick" in sys.argv
 model, gibbs = table_i()
@@ -137,19 +136,6 @@ ratios = {
 # neglected: any bias only adds samples, so its times are lower bounds.
 DTS = (0.05, 0.02, 0.005)
 N_RUNS = (10_000, 100_000) if QUICK else (100_000, 1_000_000)
-
-
-def binomial_mad(n, m):
-    """E|X/n - m| for X ~ Bin(n, m), per cell: de Moivre's closed form where n m (1 - m) < 100
-    (its Poisson limit for m ≤ 1e-3, which stays well conditioned at any n), the normal
-    limit sqrt(2 m (1 - m) / (pi n)) above (relative error < 1e-3 there)."""
-    var = n * m * (1 - m)
-    nu = np.floor(n * m) + 1
-    poisson = 2 * np.exp(nu * np.log(n * m) - n * m - gammaln(nu)) / n
-    exact = 2 * np.exp(np.log(nu) + gammaln(n + 1) - gammaln(nu + 1) - gammaln(n - nu + 1)
-                       + nu * np.log(m) + (n - nu + 1) * np.log1p(-m)) / n
-    normal = np.sqrt(2 * var / np.pi) / n
-    return np.where(var >= 100, normal, np.where(m <= 1e-3, poisson, exact))
 
 
 @functools.lru_cache(maxsize=16)
