@@ -1,6 +1,10 @@
 """Cost of the field-on Table I problem (Eq. 11 with gamma B x J kept on) relative to the
 field-off default, measured side by side in one run (medians of 3), with peak memory of each
-solve measured in a child process.  Writes validation/results/bench_field_on.json.
+solve measured in a child process; and a lower bound on the cost of a Monte Carlo histogram
+on the same grid at the Fokker-Planck's own accuracy at t_n (its L1 against a 2x refined
+run): the samples needed by the binomial mean-absolute-deviation law (validation/bench.py
+checks that law against runs), times the measured cost of one trajectory at dt = 1e-3 (bias
+neglected, so a lower bound).  Writes validation/results/bench_field_on.json.
 
     python validation/bench_field_on.py
 """
@@ -11,7 +15,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+from scipy.optimize import brentq
+
 import fpstt
+from fpstt.montecarlo import simulate
+from fpstt.observables import l1_distance, remap
+from _common import binomial_mad
 
 TIMES = [0, 1 / 3, 2 / 3, 1]
 CHILD = """
@@ -36,6 +46,27 @@ def solve_time(field_on: bool) -> tuple[float, tuple]:
     return time.perf_counter() - start, grid.shape
 
 
+def monte_carlo_lower_bound(fp_seconds: float) -> dict:
+    """Samples and seconds a Monte Carlo histogram needs to match the default's L1 at t_n."""
+    micro = fpstt.table_i()
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True)
+    gibbs = fpstt.GibbsState.from_microscopic(micro)
+    grids = [fpstt.default_grid(model, [0, 1], initial=gibbs, **kw)
+             for kw in ({}, {"du": fpstt.stepping.DEFAULT_DU / 2, "n_phi": 768})]
+    p = [fpstt.solve(model, g, gibbs.cell_averages(g), [0, 1]).p[-1] for g in grids]
+    target = l1_distance(grids[0], p[0], remap(p[1], grids[1], grids[0]))
+    mass = np.clip(p[0] * grids[0].cell_measure, 0, 1).ravel()
+    mass = mass[(mass > 0) & (mass < 1)]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        l1 = lambda n: float(np.sum(binomial_mad(n, mass)))           # noqa: E731
+        n = float(np.exp(brentq(lambda x: np.log(l1(np.exp(x)) / target), 2.3, 37.0)))
+    start = time.perf_counter()
+    simulate(model, gibbs, [0, 1], 20_000, dt=1e-3, seed=1)
+    per_sample = (time.perf_counter() - start) / 20_000
+    return dict(target_l1=target, samples=n, seconds_per_sample=per_sample,
+                seconds=n * per_sample, ratio_over_fp=n * per_sample / fp_seconds)
+
+
 def main():
     rows = {"off": [], "on": []}
     # children first: a child forked from a grown parent reports the parent's pages
@@ -49,6 +80,7 @@ def main():
     result = {key: dict(median_s=statistics.median(v), runs_s=v, peak_rss_mb=peak[key])
               for key, v in rows.items()}
     result["ratio_on_over_off"] = result["on"]["median_s"] / result["off"]["median_s"]
+    result["monte_carlo_lower_bound"] = monte_carlo_lower_bound(result["on"]["median_s"])
     print(json.dumps(result, indent=1))
     with open("validation/results/bench_field_on.json", "w") as fh:
         json.dump(result, fh, indent=1)
