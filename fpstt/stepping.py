@@ -1,6 +1,8 @@
 """Sparse implicit time stepping of the Fokker-Planck equation (Eq. E3) on the sphere grid.
 
-One entry point, :func:`solve`, returning one result type, :class:`Solution`.
+One entry point, :func:`solve`, returning one result type, :class:`Solution`.  This module
+is the run loop (segments, outputs, checkpoints, diagnostics); the numerics are the pieces
+of :mod:`fpstt.integrators`.
 
 Schemes (registry :data:`SCHEMES`)
 ---------------------------------
@@ -9,10 +11,11 @@ Schemes (registry :data:`SCHEMES`)
     full operator of :func:`~fpstt.operator.fokker_planck_matrix`, one sparse LU per step
     size, reused.  Any model and grid.
 ``"split-be"``, ``"split-tr-bdf2"``
-    For phi-independent models on a :meth:`~fpstt.grid.SphereGrid.mercator` grid: the
-    noiseless flow of Eq. (15) is applied exactly (a translation by one cell in
-    u = ln tan(theta/2) per step dt = du / |Im C1|, and a rotation by Re C1 t applied at output
-    with an exact Fourier phase, since it commutes with every other term); what remains
+    On a grid uniform in U = ln tan(theta_c/2) of the flow's Möbius chart
+    (:func:`default_grid`; the z' frame without a field): the noiseless flow of Eq. (11) is
+    applied exactly (a translation by one cell in U per step dt = du / shift rate; in the
+    z' frame the rotation by Re C1 t is applied at output with an exact Fourier phase, since
+    it commutes with every other term; a sheared chart has none); what remains
     (diffusion, the Stratonovich / geometric drifts) is stepped implicitly by Strang
     splitting, half step / shift / half step, with consecutive half steps merged, so one
     solve per step.  The implicit pieces are backward Euler ("split-be": every piece keeps
@@ -29,24 +32,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .grid import SphereGrid, mercator_u
-from .chart import ChartModel, chart_for
+from .flowgrid import DEFAULT_DU, check_times, default_grid
+from .grid import SphereGrid
+from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
+from .integrators import Integrator, mercator_step
 from .model import check_choice
-from .fourier import RealBackend, SpectralBackend
-from .flowgrid import DEFAULT_DU, check_times, default_dt, default_grid
-from .guards import (health_warnings, load_checkpoint, max_cell_peclet, pole_rows_mass,
-                     save_checkpoint)
-from .operator import fokker_planck_matrix, is_monotone
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
            "DEFAULT_DU"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
-_GAMMA = 2 - math.sqrt(2)
-_MARGIN = 6                  # rows kept on each side of the mass window (spectral path)
-_WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
-_AHEAD = 24                  # a window factorisation is reused while the state moves this far
-_MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
 
 
 @dataclass
@@ -78,95 +73,6 @@ class Solution:
     mass: np.ndarray
     diagnostics: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
-
-
-def _grid_chart(grid: SphereGrid, model):
-    """The Möbius chart of ``model``'s flow, checked against the one ``grid`` carries."""
-    chart = chart_for(model)
-    if grid.chart is None:
-        if not chart.is_identity:
-            raise ValueError("this flow's fixed points are not z' and -z' (a field kept on "
-                             "off z'): split schemes need a grid in its Möbius chart, "
-                             "default_grid(model, times)")
-        return chart
-    if not grid.chart.same_flow(chart):
-        raise ValueError("`grid` carries the chart of another flow; build it with "
-                         "default_grid(model, times)")
-    return grid.chart
-
-
-def mercator_step(grid: SphereGrid, model) -> float:
-    """The split-scheme step du / |Im C1| of a Mercator grid; ValueError if it has none."""
-    u = mercator_u(grid.theta_edges[1:-1])
-    du = np.diff(u)[np.abs(u[1:]) <= 8]       # beyond, theta near pi rounds u
-    if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
-        raise ValueError("split schemes need a grid from SphereGrid.mercator "
-                         "(interior theta edges uniform in u = ln tan(theta/2))")
-    rate = model.C1.imag
-    if rate == 0:
-        raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
-    return float(du[0] / abs(rate))
-
-
-class _Shift:
-    """Exact one-cell translation in u of a density on a Mercator grid, in place.
-
-    Works on any array whose first axis is theta (cell averages, or their phi-Fourier
-    modes): the mass w_i x_i of cell i moves to cell i - 1 (``direction`` +1, toward
-    theta = 0, Im C1 > 0; mirrored for -1).  The cap the flow leaves splits its mass between
-    itself and its neighbour in proportion to solid angle (exact when the density per
-    steradian is uniform in that cap, which holds negligible mass in practice).
-    """
-
-    def __init__(self, grid: SphereGrid, direction: int):
-        e, w = grid.theta_edges, grid.dtheta
-        if direction < 0:                                    # mirror: theta -> pi - theta
-            e, w = math.pi - e[::-1], w[::-1]
-        du = mercator_u(e[2]) - mercator_u(e[1])
-        u_top = float(mercator_u(e[-2]))                     # lower edge of the far cap
-        # solid angle of [top, theta(u_top + du)] over that of the cap [top, pi]:
-        # 1 - (1 + cos upper)/(1 + cos top), with 1 + cos theta(u) = 2 / (1 + e^{2u})
-        self.frac = -math.expm1(np.logaddexp(0, 2 * u_top) - np.logaddexp(0, 2 * (u_top + du)))
-        self.w, self.direction = w[:, None], direction
-        self.ratio = (w[2:-1] / w[1:-2])[:, None]
-
-    def __call__(self, x):
-        y, w = (x if self.direction > 0 else x[::-1]), self.w
-        cap = y[-1] * w[-1]
-        y[0] = (y[0] * w[0] + y[1] * w[1]) / w[0]
-        np.multiply(y[2:-1], self.ratio, out=y[1:-2])
-        y[-2] = self.frac * cap / w[-2]
-        y[-1] = (1 - self.frac) * cap / w[-1]
-        return x
-
-
-class _Stepper:
-    """One implicit scheme on a backend's operator L and a fixed step dt, factorised once."""
-
-    def __init__(self, backend, dt, scheme):
-        self.backend, self.scheme, self.dt = backend, scheme, dt
-        self.prev = None
-        coef = {"be": 1.0, "cn": 0.5, "tr-bdf2": _GAMMA / 2, "bdf2": 1.0}[scheme]
-        self.lu = backend.factor(1.0, coef * dt)
-        self.n_factorizations = 1
-        if scheme == "bdf2":
-            self.lu2 = backend.factor(1.5, dt)
-            self.n_factorizations = 2
-
-    def step(self, x):
-        dt, b = self.dt, self.backend
-        if self.scheme == "be":
-            return self.lu.solve(x)
-        if self.scheme == "cn":
-            return self.lu.solve(x + 0.5 * dt * b.matvec(x))
-        if self.scheme == "tr-bdf2":
-            g = _GAMMA
-            mid = self.lu.solve(x + 0.5 * g * dt * b.matvec(x))
-            return self.lu.solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * x)
-        # bdf2, started by backward Euler
-        new = self.lu.solve(x) if self.prev is None else self.lu2.solve(2 * x - 0.5 * self.prev)
-        self.prev = x
-        return new
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
@@ -230,148 +136,77 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     if not np.all(np.isfinite(p)):
         raise ValueError("`p0` contains non-finite values")
     start = _time.perf_counter()
-    split = scheme.startswith("split")
-    if split:
-        model = ChartModel(model, _grid_chart(grid, model))
-    fast = model.phi_independent if fast is None else bool(fast)
-    if fast and not model.phi_independent:
-        raise ValueError("`fast`=True needs a phi-independent model")
-    Backend = SpectralBackend if fast else RealBackend
-    strip = 3 if fast else None               # the fast path needs only the phi blocks
-    if split:
-        if not model.phi_independent and model.C1.real != 0:
-            raise ValueError("a precession without damping (no attractor) with noise that "
-                             "depends on phi in its chart is not supported by split schemes")
-        dt = mercator_step(grid, model) if model.C1.imag != 0 else (
-            default_dt(times) if dt is None else float(dt))
-        operator = fokker_planck_matrix(model, grid, n_phi=strip, drift_offset=(
-            lambda th: -model.C1.imag * np.sin(th), model.C1.real))
-    else:
-        dt = default_dt(times) if dt is None else float(dt)
-        if not (dt > 0 and math.isfinite(dt)):
-            raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
-        operator = fokker_planck_matrix(model, grid, n_phi=strip)
-    peclet = None if split else max_cell_peclet(model, grid)
-    backend = Backend(operator, grid)
-    x0 = backend.to_state(p)
-    if fast:                                  # only the phi modes that the initial state uses
-        backend = backend.truncated(backend.modes_needed(x0, _MODE_TOL))
-        x0 = x0[:, :backend.n_modes]
-    if split:
-        inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
-        direction = int(np.sign(model.C1.imag))
-        shift = _Shift(grid, direction) if direction else (lambda x: x)
-    else:
-        stepper = _Stepper(backend, dt, scheme)
-    measure = grid.cell_measure
-    windows, factors, n_factored = [], {}, [0]
-
-    def implicit(stepper_dt, x):
-        """One implicit piece (G or H), only over the contiguous rows around the densest one
-        that hold more than 1e-13 of the mass each (plus a margin), with no flux through the
-        window's edges: rows outside are frozen (they only shift), which changes the result
-        by ~1e-12 in L1 on Table I and nothing in mass."""
-        row_mass = backend.row_mass(x)
-        small = row_mass <= _WINDOW_TOL * row_mass.sum()
-        peak = int(np.argmax(row_mass))
-        below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
-        i0 = max((int(below[-1]) + 1 if below.size else 0) - _MARGIN, 0)
-        i1 = min((peak + int(above[0]) if above.size else x.shape[0]) + _MARGIN, x.shape[0])
-        lo, hi, piece = factors.get(stepper_dt, (0, 0, None))
-        if not (lo <= i0 and i1 <= hi):          # factorise a window that the state, moving
-            ahead = _AHEAD * (1 if direction > 0 else 0)   # one row a step, fits for
-            behind = _AHEAD - ahead                               # the next _AHEAD steps
-            lo, hi = max(i0 - ahead, 0), min(i1 + behind, x.shape[0])
-            piece = _Stepper(backend.window(lo, hi), stepper_dt, inner)
-            factors[stepper_dt] = (lo, hi, piece)
-            n_factored[0] += 1
-        windows.append((hi - lo) / x.shape[0])
-        x[lo:hi] = piece.step(x[lo:hi])
-        return x
-
-    def advance(x, k):
-        """k steps.  Split schemes use Strang splitting H S H per step, with the two
-        adjacent half steps of consecutive steps merged into one full step G:
-        (H S H)^k = H S (G S)^(k-1) H, so one implicit solve per step."""
-        if not split:
-            for _ in range(k):
-                x = stepper.step(x)
-                yield x
-            return
-        x = implicit(dt / 2, x.copy())
-        for i in range(k):
-            x = implicit(dt if i < k - 1 else dt / 2, shift(x))
-            yield x
-
-    # segments: whole steps up to each output time, cut every `checkpoint_every` steps
-    plan, t_plan = [], 0.0
-    for index, t_out in enumerate(times):
-        k = int(math.floor((t_out - t_plan) / dt + 1e-9))
-        cut = checkpoint_every or max(k, 1)
-        plan += [(min(cut, k - done), None) for done in range(0, k, cut)]
-        plan.append((0, index))                                   # reach and record t_out
-        t_plan = t_out
-    state = dict(x=x0, t=0.0, n_steps=0, n_partial=0, worst_neg=0.0,
-                 worst_out=0.0, worst_mass=0.0, segment=0, out=[], masses=[])
+    run = Integrator.build(model, grid, scheme, times, dt, fast, p)
+    dt, backend = run.dt, run.backend
+    plan = _plan(times, dt, checkpoint_every)
+    state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
+                 segment=0, out=[], masses=[], n_partial=0)
     state["mass0"] = backend.mass(state["x"])
-    signature = (f"{scheme}|{fast}|{dt!r}|{grid.shape}|{x0.shape}|{times.tolist()}|"
+    signature = (f"{scheme}|{run.fast}|{dt!r}|{grid.shape}|{run.x0.shape}|{times.tolist()}|"
                  f"{checkpoint_every}")
     if resume:
         state = load_checkpoint(checkpoint, signature)
-    mass0 = state["mass0"]
-    partial_backend = None
     bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
                disable=not progress, desc="fpstt solve", unit="step")
     for k, index in plan[state["segment"]:]:
-        x, t = state["x"], state["t"]
-        factors.clear()                  # each segment starts afresh: resumable bit for bit
-        for x in advance(x, k):
-            state["n_steps"] += 1
-            bar.update(1)
-            t += dt
-            if not np.all(np.isfinite(x)):
-                raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
-                                         f"(t = {t:.6g} t_n)")
-            state["worst_mass"] = max(state["worst_mass"],
-                                      abs(backend.mass(x) - mass0))
-            if not fast:
-                state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
+        x, t = _run_segment(run, state, k, bar)
         if index is not None:
-            tau = times[index] - t
-            if tau > 1e-9 * dt:                  # land exactly on an off-grid output time
-                if partial_backend is None:
-                    full = (fokker_planck_matrix(model, grid, n_phi=strip,
-                                                 drift_offset=(0.0, model.C1.real))
-                            if split else operator)
-                    partial_backend = Backend(full, grid)
-                    if fast:
-                        partial_backend = partial_backend.truncated(backend.n_modes)
-                x = _Stepper(partial_backend, tau, "be").step(x)
-                state["n_partial"] += 1
-                t = times[index]
-            density = backend.to_density(x)
-            state["worst_neg"] = min(state["worst_neg"], float(density.min()) / float(density.max()))
-            p_out = backend.to_density(backend.rotate(x, model.C1.real * t)) if split else density
-            state["out"].append(p_out)
-            state["masses"].append(float(np.sum(p_out * measure)))
-            state["worst_out"] = min(state["worst_out"], float(p_out.min()) / float(p_out.max()))
+            x, t = _record(run, state, x, t, times[index])
         state.update(x=x, t=t, segment=state["segment"] + 1)
         if checkpoint is not None and state["segment"] < len(plan):
             save_checkpoint(checkpoint, signature, state)
     bar.close()
     masses = np.array(state["masses"])
     diagnostics = dict(
-        scheme=scheme, fast=fast, dt=dt, n_steps=state["n_steps"],
-        n_partial_steps=state["n_partial"],
-        n_factorizations=(n_factored[0] if split else stepper.n_factorizations)
-        + state["n_partial"],
-        mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
-        n_phi_modes=int(state["x"].shape[1]) if fast else None,
-        chart=None if grid.chart is None else grid.chart.describe(),
-        monotone=is_monotone(operator), mass0=mass0, max_cell_peclet=peclet,
-        max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - mass0)))),
+        run.diagnostics(), n_steps=state["n_steps"], mass0=state["mass0"],
+        max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - state["mass0"])))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         pole_rows_mass=pole_rows_mass(grid, state["out"]),
         wall_time_s=_time.perf_counter() - start)
+    diagnostics["n_partial_steps"] = state["n_partial"]
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
+
+
+def _plan(times, dt, checkpoint_every):
+    """Segments (steps, output index or None): whole steps up to each output time, cut
+    every ``checkpoint_every`` steps, then a zero-step segment that records the output."""
+    plan, t_plan = [], 0.0
+    for index, t_out in enumerate(times):
+        k = int(math.floor((t_out - t_plan) / dt + 1e-9))
+        cut = checkpoint_every or max(k, 1)
+        plan += [(min(cut, k - done), None) for done in range(0, k, cut)]
+        plan.append((0, index))
+        t_plan = t_out
+    return plan
+
+
+def _run_segment(run, state, k, bar):
+    """k steps from the state, checking finiteness, mass and (real space) sign."""
+    x, t = state["x"], state["t"]
+    for x in run.advance(x, k):
+        state["n_steps"] += 1
+        bar.update(1)
+        t += run.dt
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
+                                     f"(t = {t:.6g} t_n)")
+        state["worst_mass"] = max(state["worst_mass"], abs(run.backend.mass(x) - state["mass0"]))
+        if not run.fast:
+            state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
+    return x, t
+
+
+def _record(run, state, x, t, t_out):
+    """Reach the output time t_out (a partial step if it is off the step lattice) and
+    record the output density, its mass and its sign."""
+    tau = t_out - t
+    if tau > 1e-9 * run.dt:
+        x, t = run.land(x, tau), t_out
+        state["n_partial"] += 1
+    density, p_out = run.output(x, t)
+    state["worst_neg"] = min(state["worst_neg"], float(density.min()) / float(density.max()))
+    state["out"].append(p_out)
+    state["masses"].append(float(np.sum(p_out * run.grid.cell_measure)))
+    state["worst_out"] = min(state["worst_out"], float(p_out.min()) / float(p_out.max()))
+    return x, t

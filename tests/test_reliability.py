@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import fpstt
 import fpstt.montecarlo as mc_module
-import fpstt.stepping as stepping
+import fpstt.integrators as integrators
 from fpstt.cli import main
 from fpstt.montecarlo import simulate
 from fpstt.operator import stationary_density
@@ -206,10 +206,10 @@ def test_solve_resume_is_bit_identical(tmp_path, monkeypatch, table_i_model, tab
         warnings.simplefilter("ignore")
         full = fpstt.solve(table_i_model, grid, p0, times, checkpoint_every=7)
         check = tmp_path / "ck.npz"
-        original = _interrupt_after(monkeypatch, stepping._Shift, "__call__", 20)
+        original = _interrupt_after(monkeypatch, integrators.Shift, "__call__", 20)
         with pytest.raises(KeyboardInterrupt):
             fpstt.solve(table_i_model, grid, p0, times, checkpoint=check, checkpoint_every=7)
-        monkeypatch.setattr(stepping._Shift, "__call__", original)
+        monkeypatch.setattr(integrators.Shift, "__call__", original)
         resumed = fpstt.solve(table_i_model, grid, p0, times, checkpoint=check,
                               checkpoint_every=7, resume=True)
     np.testing.assert_array_equal(resumed.p, full.p)
