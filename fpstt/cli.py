@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -62,9 +63,9 @@ def _config(args):
         cfg.solve["times"] = args.times
     if getattr(args, "scheme", None):
         cfg.solve["scheme"] = args.scheme
-    if getattr(args, "n_phi", None):
+    if getattr(args, "n_phi", None) is not None:
         cfg.grid["n_phi"] = args.n_phi
-    if getattr(args, "steps_per_unit", None):
+    if getattr(args, "steps_per_unit", None) is not None:
         cfg.grid["steps_per_unit"] = args.steps_per_unit
     if getattr(args, "no_noise", False):
         cfg.model["noise"] = False
@@ -72,8 +73,11 @@ def _config(args):
         if getattr(args, key, None):
             cfg.model[key] = getattr(args, key)
     if cfg.model["reading"] == "lab":
+        if getattr(args, "interpretation", None) == "ito":
+            raise ValueError("`--reading lab` is a Stratonovich SDE with lab-frame noise "
+                             "fields; use --interpretation stratonovich or leave it out")
         cfg.model["interpretation"] = "stratonovich"
-    if getattr(args, "n_theta", None):
+    if getattr(args, "n_theta", None) is not None:
         if args.n_theta < 8:
             raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
         span = (cfg.grid["u_max"] or 3.5) - cfg.grid["u_min"]
@@ -120,8 +124,15 @@ def cmd_params(args):
     return 0
 
 
+def _overwriting(path) -> None:
+    """Say so (stderr) when an output file is about to replace an existing one."""
+    if Path(path).exists():
+        print(f"fpstt: replacing the existing {path}", file=sys.stderr)
+
+
 def cmd_solve(args):
     _, _, _, sol = _run(args)
+    _overwriting(args.out)
     path = save(sol, args.out)
     d = sol.diagnostics
     if not args.quiet:
@@ -169,6 +180,7 @@ def cmd_fig3(args):
 
 
 def _save_figure(fig, args, note=""):
+    _overwriting(args.out)
     fig.savefig(args.out, dpi=130)
     if not args.quiet:
         print(f"wrote {args.out}{note}")
@@ -338,6 +350,10 @@ def main(argv=None) -> int:
         warnings.showwarning = _one_line_warning
         try:
             return args.func(args)
+        except BrokenPipeError:              # e.g. `fpstt validate --json | head`
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
         except (ValueError, TypeError, OSError, FloatingPointError) as exc:
             print(f"fpstt: error: {exc}", file=sys.stderr)
             return 2

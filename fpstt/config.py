@@ -79,9 +79,17 @@ class RunConfig:
                 "solve": self.solve}
 
 
-def _line_of(text: str, key: str) -> int | None:
+def _line_of(text: str, section: str, key: str | None = None) -> int | None:
+    """Line number of ``[section]`` (key None) or of ``key = ...`` inside it."""
+    current = None
     for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        header = re.match(r"\s*\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1).strip('"')
+            if key is None and current == section:
+                return number
+        elif key is not None and current == section and re.match(
+                rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
             return number
     return None
 
@@ -105,13 +113,13 @@ def load_config(path=None) -> RunConfig:
     for section, values in data.items():
         if section not in ("microscopic", *DEFAULTS):
             raise ValueError(f"{path}: unknown section [{section}] (line "
-                             f"{_line_of(text, '[' + section) or '?'}); valid: "
+                             f"{_line_of(text, section) or '?'}); valid: "
                              f"{sorted(['microscopic', *DEFAULTS])}")
         if not isinstance(values, dict):
             raise ValueError(f"{path}: `{section}` must be a [section]")
         valid = micro_keys if section == "microscopic" else set(DEFAULTS[section])
         for key, value in values.items():
-            where = f"{path}, line {_line_of(text, key) or '?'}"
+            where = f"{path}, line {_line_of(text, section, key) or '?'}"
             if key not in valid:
                 raise ValueError(f"{where}: unknown key `{key}` in [{section}]; valid: "
                                  f"{sorted(valid)}")

@@ -36,6 +36,15 @@ def to_jsonable(obj):
     return obj
 
 
+def publish(tmp, path) -> None:
+    """Give a finished temporary file the permissions a plain ``open()`` would (mkstemp
+    makes it 0600) and rename it over ``path``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def atomic_savez(path, **arrays) -> Path:
     """np.savez_compressed to a temporary file in the target folder, then rename over ``path``.
 
@@ -49,7 +58,7 @@ def atomic_savez(path, **arrays) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

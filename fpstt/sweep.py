@@ -24,6 +24,7 @@ import numpy as np
 
 from .initial import GibbsState
 from .model import Microscopic, SpinTorqueModel, table_i
+from .io import publish
 from .stepping import default_grid, solve
 from .switching import switching_probability, switching_times
 
@@ -95,7 +96,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", newline="") as handle:
         handle.write(buffer.getvalue())
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 def sweep(points: list[dict], times, *, executor: str = "processes", workers: int | None = None,

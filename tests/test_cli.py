@@ -77,6 +77,10 @@ def test_validate_passes(capsys):
     (["solve", "--times", "1,0.5"], "strictly increasing"),
     (["solve", "--times", "a,b"], "--times"),
     (["solve", "--scheme", "rk4"], "invalid choice"),
+    (["solve", "--n-phi", "0"], "`n_phi` must be an integer ≥ 4, got 0"),
+    (["solve", "--n-theta", "0"], "`--n-theta` must be ≥ 8"),
+    (["solve", "--steps-per-unit", "0"], "`steps_per_unit` must be an integer ≥ 1"),
+    (["solve", "--interpretation", "ito", "--reading", "lab"], "Stratonovich"),
     (["solve", "--config", "missing.toml"], "No such file"),
     (["nonsense"], "invalid choice")])
 def test_bad_input_exit_2_one_line(capsys, argv, message):
@@ -121,3 +125,48 @@ def test_fig4_refuses_a_field_kept_on(tmp_path, capsys):
     assert main(["fig4", "--config", "f.toml", *QUICK]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fig4" in err[0] and not (tmp_path / "fig4.png").exists()
+
+
+def test_config_unknown_section_names_its_line(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("[model]\nnoise = true\n\n[grdi]\nn_phi = 64\n")
+    assert main(["params", "--config", "c.toml"]) == 2
+    assert "[grdi] (line 4)" in capsys.readouterr().err
+
+
+def test_results_get_ordinary_permissions(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        assert main(["solve", "--out", "r.npz", "--times", "0,0.1", *QUICK,
+                     "--no-error-estimate"]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_replacing_an_output_says_so(capsys):
+    argv = ["solve", "--out", "r.npz", "--times", "0,0.1", *QUICK, "--no-error-estimate"]
+    assert main(argv) == 0
+    assert "replacing" not in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "replacing the existing r.npz" in capsys.readouterr().err
+
+
+def test_validate_into_a_closed_pipe_exits_quietly():
+    run = subprocess.run(f"set -o pipefail; {sys.executable} -m fpstt validate --json | true",
+                         shell=True, capture_output=True, text=True, executable="/bin/bash")
+    assert run.returncode == 0 and "Broken pipe" not in run.stderr
+
+
+def test_validate_reports_the_negativity_as_a_signed_ratio(capsys):
+    main(["validate", "--json"])
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    row = rows["FP most negative p / max p"]
+    assert row["value"] <= 0 and row["reference"] < 0 and row["tolerance"].startswith("≥")
+
+
+def test_montecarlo_takes_the_checkpoint_options_the_readme_names(tmp_path):
+    assert main(["montecarlo", "--out", "m.npz", "--n-samples", "200", "--chunk", "100",
+                 "--checkpoint", "ck.npz", "--quiet"]) == 0
+    readme = (__import__("pathlib").Path(fpstt.__file__).parents[1] / "README.md").read_text()
+    assert "`montecarlo` takes\n`--checkpoint FILE`" in readme
