@@ -253,13 +253,15 @@ def cmd_sweep(args):
         raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
     unknown = set(data) - {"sweep", "options", "model"}
     if unknown:
-        raise ValueError(f"{args.config}: unknown section [{sorted(unknown)[0]}]; valid: "
-                         "['model', 'options', 'sweep']")
+        name = sorted(unknown)[0]
+        raise ValueError(f"{args.config}: unknown section [{name}] (line "
+                         f"{_line_of(text, name) or '?'}); valid: ['model', 'options', 'sweep']")
     options = dict(data.get("options", {}))
     valid = {"times", "threshold", "du", "n_phi"}
     for key in options:
         if key not in valid:
-            raise ValueError(f"{args.config}, line {_line_of(text, key) or '?'}: unknown key "
+            raise ValueError(f"{args.config}, line {_line_of(text, 'options', key) or '?'}: "
+                             "unknown key "
                              f"`{key}` in [options]; valid: {sorted(valid)}")
     times = options.pop("times", [1.0])
     points = grid_points(data.get("sweep", {}))
