@@ -36,25 +36,45 @@ def _times(text: str):
         raise argparse.ArgumentTypeError(f"`--times` must be comma-separated numbers, got {text!r}")
 
 
+def _add_model_options(p):
+    """Options that choose the model and the output times (every solver)."""
+    p.add_argument("--config", type=Path, help="TOML file with custom parameters "
+                   "(docs/usage.md); default: the Table I preset")
+    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1 "
+                   f"(default {DEFAULTS['solve']['times']})")
+    p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
+    p.add_argument("--interpretation", choices=INTERPRETATIONS,
+                   help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
+    p.add_argument("--reading", choices=READINGS,
+                   help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise "
+                   "(default eq17)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the "
+                   "run goes (default: none)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+
+
 def _add_run_options(p):
-    p.add_argument("--config", type=Path, help="TOML file with custom parameters (see docs/usage.md)")
-    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1")
+    """Model options plus the Fokker-Planck grid and scheme."""
+    _add_model_options(p)
     p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
                    "(sets du: theta cells are uniform in U = ln tan(theta_c/2) of the "
                    f"flow's chart; default du = {DEFAULTS['grid']['du']})")
     p.add_argument("--steps-per-unit", type=int,
                    help="time steps per t_n (instead of du; default: dt = du / flow rate)")
-    p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
-    p.add_argument("--interpretation", choices=INTERPRETATIONS)
-    p.add_argument("--reading", choices=READINGS,
-                   help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise")
-    p.add_argument("--scheme", choices=SCHEMES)
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--scheme", choices=SCHEMES, help="time stepping (default split-tr-bdf2)")
     p.add_argument("--no-error-estimate", action="store_true",
                    help="skip the 2x coarser run that estimates the L1 error (default: run it)")
-    p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the run goes")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+
+
+def _out(p, default):
+    p.add_argument("--out", type=Path, default=Path(default),
+                   help=f"file to write (default {default})")
+
+
+def _json(p):
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _config(args):
@@ -187,11 +207,13 @@ def _save_figure(fig, args, note=""):
     return 0
 
 
-def _mc_options(p):
-    p.add_argument("--n-samples", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=0)
+def _mc_options(p, n_samples=100_000):
+    p.add_argument("--n-samples", type=int, default=n_samples,
+                   help=f"Monte Carlo trajectories (default {n_samples})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
-    p.add_argument("--chunk", type=int, default=100_000, help="trajectories per chunk")
+    p.add_argument("--chunk", type=int, default=100_000,
+                   help="trajectories held in memory at once (default 100000)")
 
 
 def cmd_montecarlo(args):
@@ -204,11 +226,13 @@ def cmd_montecarlo(args):
                   chunk=args.chunk, grid=grid, progress=not args.quiet,
                   checkpoint=args.checkpoint, resume=args.resume)
     meta = {"config": cfg.to_dict(), "n_samples": mc.n_samples, "n_phi": grid.n_phi,
+            "chart": None if grid.chart is None else grid.chart.describe(),
             "diagnostics": mc.diagnostics, "fpstt_version": __version__}
     atomic_savez(args.out, times=mc.times, mean=mc.mean, std=mc.std, stderr=mc.stderr,
                  theta2=mc.theta2, theta2_stderr=mc.theta2_stderr, p_switch=mc.p_switch,
                  p_switch_stderr=mc.p_switch_stderr, hist=mc.hist,
-                 theta_edges=grid.theta_edges, meta=np.array(json.dumps(to_jsonable(meta))))
+                 theta_edges=grid.theta_edges, phi_edges=grid.phi_edges,
+                 meta=np.array(json.dumps(to_jsonable(meta))))
     if not args.quiet:
         print(f"saved {args.out}: {mc.n_samples} trajectories, "
               f"{mc.diagnostics['steps_per_second']:.2e} trajectory-steps/s")
@@ -288,55 +312,61 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("params", help="derived quantities of the Table I preset (or --config)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--config", type=Path)
+    _json(p)
+    p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
     p.set_defaults(func=cmd_params)
 
     p = sub.add_parser("solve", help="solve the Fokker-Planck equation and save RESULT.npz")
-    p.add_argument("--out", type=Path, default=Path("result.npz"))
-    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps")
+    _out(p, "result.npz")
+    p.add_argument("--checkpoint-every", type=int,
+                   help="checkpoint every N steps (default: at output times only)")
     _add_run_options(p)
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("fig4", help="Fig. 4: density contours, FP with noise vs pushforward")
-    p.add_argument("--out", type=Path, default=Path("fig4.png"))
+    _out(p, "fig4.png")
     _add_run_options(p)
     p.set_defaults(func=cmd_fig4)
 
     p = sub.add_parser("fig3", help="Fig. 3: mean trajectory by quadrature and by sampling")
-    p.add_argument("--out", type=Path, default=Path("fig3.png"))
-    p.add_argument("--config", type=Path)
-    p.add_argument("--n-samples", type=int, default=20000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
+    _out(p, "fig3.png")
+    p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
+    p.add_argument("--n-samples", type=int, default=20000,
+                   help="Gibbs samples (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_fig3)
 
     p = sub.add_parser("fig5", help="Fig. 5: mean ± std of J/J, Fokker-Planck and Monte Carlo")
-    p.add_argument("--out", type=Path, default=Path("fig5.png"))
+    _out(p, "fig5.png")
     _add_run_options(p)
-    _mc_options(p)
-    p.set_defaults(func=cmd_fig5, n_samples=20_000)
+    _mc_options(p, n_samples=20_000)
+    p.set_defaults(func=cmd_fig5)
 
     p = sub.add_parser("montecarlo", help="Monte Carlo ensemble; saves MC.npz")
-    p.add_argument("--out", type=Path, default=Path("mc.npz"))
-    _add_run_options(p)
+    _out(p, "mc.npz")
+    _add_model_options(p)
     _mc_options(p)
     p.set_defaults(func=cmd_montecarlo)
 
     p = sub.add_parser("sweep", help="switching probability over a grid of parameters")
     p.add_argument("--config", type=Path, required=True, help="SWEEP.toml (docs/usage.md)")
-    p.add_argument("--out", type=Path, default=Path("sweep.csv"))
-    p.add_argument("--plot", type=Path, help="figure of P_sw against the swept parameters")
-    p.add_argument("--executor", choices=("serial", "processes"), default="processes")
+    _out(p, "sweep.csv")
+    p.add_argument("--plot", type=Path, help="figure of P_sw against the swept parameters "
+                   "(default: none)")
+    p.add_argument("--executor", choices=("serial", "processes"), default="processes",
+                   help="where the points run (default processes)")
     p.add_argument("--workers", type=int, help="local processes (default: all cores)")
-    p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask])")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask]; "
+                   "default: none)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--n-samples", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
+    _json(p)
+    p.add_argument("--n-samples", type=int, default=20_000,
+                   help="Monte Carlo trajectories of the moment check (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -170,7 +170,8 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     chunk : int
         Trajectories held in memory at once.
     grid : SphereGrid, optional
-        If given, histograms on this grid are returned as (theta, phi) densities.
+        If given, histograms on this grid are returned as (theta, phi) densities (in the
+        grid's chart coordinates when it carries a Möbius chart).
     threshold : float
         Switched means n_z > threshold (for ``p_switch``).
     checkpoint : path, optional
@@ -230,7 +231,8 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             switched[k] += np.count_nonzero(now)
             tau[now & (tau == times[-1]) & (k < n_times - 1)] = t_out
             if hist is not None:
-                counts, _, _ = np.histogram2d(theta, phi, bins=[grid.theta_edges, grid.phi_edges])
+                at = grid.chart.from_lab(theta, phi) if grid.chart is not None else (theta, phi)
+                counts, _, _ = np.histogram2d(*at, bins=[grid.theta_edges, grid.phi_edges])
                 hist[k] += counts
         tau_sums += [tau.sum(), (tau ** 2).sum()]
         bar.update(1)

@@ -60,9 +60,10 @@ def test_fig3_and_fig5(tmp_path):
 
 
 def test_montecarlo_saves(tmp_path):
-    assert main(["montecarlo", "--out", "mc.npz", "--n-samples", "500", *QUICK]) == 0
+    assert main(["montecarlo", "--out", "mc.npz", "--n-samples", "500", "--quiet"]) == 0
     with np.load("mc.npz") as data:
         assert data["mean"].shape == (4, 3) and data["hist"].shape[0] == 4
+        assert data["hist"].shape[1:] == (data["theta_edges"].size - 1, data["phi_edges"].size - 1)
         assert json.loads(str(data["meta"]))["n_samples"] == 500
 
 
@@ -170,3 +171,25 @@ def test_montecarlo_takes_the_checkpoint_options_the_readme_names(tmp_path):
                  "--checkpoint", "ck.npz", "--quiet"]) == 0
     readme = (__import__("pathlib").Path(fpstt.__file__).parents[1] / "README.md").read_text()
     assert "`montecarlo` takes\n`--checkpoint FILE`" in readme
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    import argparse
+    from fpstt.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.option_strings} has no help"
+            flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreConstAction))
+            if not flag and not action.required:
+                assert "default" in action.help, f"{name} {action.option_strings}: no default"
+
+
+@pytest.mark.parametrize("option", [["--scheme", "be"], ["--steps-per-unit", "10"],
+                                    ["--n-phi", "64"]])
+def test_montecarlo_refuses_solver_options(option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["montecarlo", *option])
+    assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
