@@ -5,76 +5,27 @@ A thin argparse layer over the API.  Bad input prints one line on stderr and exi
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .config import DEFAULTS, load_config
+from .cli_options import (Parser, add_json, add_mc_options, add_model_options, add_out,
+                          add_run_options)
+from .config import load_config
 from .io import save, to_jsonable
-from .model import INTERPRETATIONS, READINGS, derived_coefficients
+from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
+                        TABLE_I_PRINTED)
+from .model import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
-from .stepping import SCHEMES, solve
+from .stepping import solve
 
 __all__ = ["main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"fpstt: error: {message}\n")
-
-
-def _times(text: str):
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`--times` must be comma-separated numbers, got {text!r}")
-
-
-def _add_model_options(p):
-    """Options that choose the model and the output times (every solver)."""
-    p.add_argument("--config", type=Path, help="TOML file with custom parameters "
-                   "(docs/usage.md); default: the Table I preset")
-    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1 "
-                   f"(default {DEFAULTS['solve']['times']})")
-    p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
-    p.add_argument("--interpretation", choices=INTERPRETATIONS,
-                   help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
-    p.add_argument("--reading", choices=READINGS,
-                   help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise "
-                   "(default eq17)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the "
-                   "run goes (default: none)")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-
-
-def _add_run_options(p):
-    """Model options plus the Fokker-Planck grid and scheme."""
-    _add_model_options(p)
-    p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
-    p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
-                   "(sets du: theta cells are uniform in U = ln tan(theta_c/2) of the "
-                   f"flow's chart; default du = {DEFAULTS['grid']['du']})")
-    p.add_argument("--steps-per-unit", type=int,
-                   help="time steps per t_n (instead of du; default: dt = du / flow rate)")
-    p.add_argument("--scheme", choices=SCHEMES, help="time stepping (default split-tr-bdf2)")
-    p.add_argument("--no-error-estimate", action="store_true",
-                   help="skip the 2x coarser run that estimates the L1 error (default: run it)")
-
-
-def _out(p, default):
-    p.add_argument("--out", type=Path, default=Path(default),
-                   help=f"file to write (default {default})")
-
-
-def _json(p):
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _config(args):
@@ -124,24 +75,42 @@ def _run(args):
 
 
 def cmd_params(args):
-    d = derived_coefficients(load_config(args.config).micro)
+    micro = load_config(args.config).micro
+    if args.paper_constants:
+        micro = replace(micro, hbar=HBAR_TABLE_I, m_e=ELECTRON_MASS_TABLE_I)
+    d = derived_coefficients(micro)
+    same_inputs = replace(micro, hbar=HBAR, m_e=ELECTRON_MASS) == table_i()
+    printed = TABLE_I_PRINTED if same_inputs else {}
     out = {"t_up": d.t_up, "t_down": d.t_down, "C1": d.C1, "C2": d.C2,
            "delta_mu_spin_J": d.delta_mu_spin_J, "eps_F_J": d.eps_F_J, "kappa": d.kappa,
            "ou_variance": d.ou_variance}
+    constants = f"hbar = {micro.hbar:.6g} J s, m_e = {micro.m_e:.6g} kg"
     if args.json:
-        print(json.dumps(to_jsonable(out), indent=2))
+        print(json.dumps(to_jsonable(dict(out, constants=constants, paper=printed)), indent=2))
         return 0
-    rows = [("t_up", f"{d.t_up.real:.4f} {d.t_up.imag:+.4f}i", ""),
-            ("t_down", f"{d.t_down.real:.4f} {d.t_down.imag:+.4f}i", ""),
-            ("Delta mu_spin", f"{d.delta_mu_spin_J:.4e}", "J s / t_n"),
-            ("eps_F", f"{d.eps_F_J:.4e}", "J"),
-            ("C1", f"{d.C1.real:.4f} {d.C1.imag:+.4f}i", "1/t_n"),
-            ("C2", f"{d.C2.real:.5f} {d.C2.imag:+.5f}i", "1/sqrt(t_n)"),
-            ("kappa", f"{d.kappa:.2f}", ""),
-            ("|C2|^2/(2 Im C1)", f"{d.ou_variance:.4e}", "rad^2")]
-    for name, value, unit in rows:
-        print(f"{name:<18} {value:<24} {unit}")
+    units = {"delta_mu_spin_J": "J s / t_n", "eps_F_J": "J", "C1": "1/t_n",
+             "C2": "1/sqrt(t_n)", "ou_variance": "rad^2"}
+    print(f"{'quantity':<18} {'fpstt':<26} {'Table I (paper)':<18} {'residual':<10} unit")
+    for name, value in out.items():
+        paper = printed.get(name)
+        residual = "" if paper is None else f"{_largest_part(value - paper):.1e}"
+        print(f"{name:<18} {_number(value, 5):<26} "
+              f"{'' if paper is None else _number(paper, 3):<18} {residual:<10} "
+              f"{units.get(name, '')}")
+    print(f"constants: {constants}"
+          + (" (the paper's rounded values)" if args.paper_constants else " (CODATA)"))
     return 0
+
+
+def _number(value, digits: int) -> str:
+    if isinstance(value, complex):
+        return f"{value.real:.{digits}f} {value.imag:+.{digits}f}i"
+    return f"{value:.{digits + 1}g}"
+
+
+def _largest_part(z) -> float:
+    """|residual| of a real number, the larger of the two parts' for a complex one."""
+    return max(abs(complex(z).real), abs(complex(z).imag))
 
 
 def _overwriting(path) -> None:
@@ -205,15 +174,6 @@ def _save_figure(fig, args, note=""):
     if not args.quiet:
         print(f"wrote {args.out}{note}")
     return 0
-
-
-def _mc_options(p, n_samples=100_000):
-    p.add_argument("--n-samples", type=int, default=n_samples,
-                   help=f"Monte Carlo trajectories (default {n_samples})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
-    p.add_argument("--chunk", type=int, default=100_000,
-                   help="trajectories held in memory at once (default 100000)")
 
 
 def cmd_montecarlo(args):
@@ -306,30 +266,34 @@ def cmd_sweep(args):
 
 
 def build_parser():
-    parser = _Parser(prog="fpstt", description="Fokker-Planck densities for the stochastic "
+    parser = Parser(prog="fpstt", description="Fokker-Planck densities for the stochastic "
                      "spin-transfer torque (Tassi, Barbieri, Raimondi).")
     parser.add_argument("--version", action="version", version=f"fpstt {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("params", help="derived quantities of the Table I preset (or --config)")
-    _json(p)
+    p = sub.add_parser("params", help="derived quantities of the Table I preset (or --config), "
+                       "beside the values printed in the paper's Table I")
+    add_json(p)
+    p.add_argument("--paper-constants", action="store_true",
+                   help="use the paper's rounded hbar = 1.06e-34 J s and m = 9.11e-31 kg, "
+                   "which reproduce every printed digit of Table I (default: CODATA)")
     p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
     p.set_defaults(func=cmd_params)
 
     p = sub.add_parser("solve", help="solve the Fokker-Planck equation and save RESULT.npz")
-    _out(p, "result.npz")
+    add_out(p, "result.npz")
     p.add_argument("--checkpoint-every", type=int,
                    help="checkpoint every N steps (default: at output times only)")
-    _add_run_options(p)
+    add_run_options(p)
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("fig4", help="Fig. 4: density contours, FP with noise vs pushforward")
-    _out(p, "fig4.png")
-    _add_run_options(p)
+    add_out(p, "fig4.png")
+    add_run_options(p)
     p.set_defaults(func=cmd_fig4)
 
     p = sub.add_parser("fig3", help="Fig. 3: mean trajectory by quadrature and by sampling")
-    _out(p, "fig3.png")
+    add_out(p, "fig3.png")
     p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
     p.add_argument("--n-samples", type=int, default=20000,
                    help="Gibbs samples (default 20000)")
@@ -338,20 +302,20 @@ def build_parser():
     p.set_defaults(func=cmd_fig3)
 
     p = sub.add_parser("fig5", help="Fig. 5: mean ± std of J/J, Fokker-Planck and Monte Carlo")
-    _out(p, "fig5.png")
-    _add_run_options(p)
-    _mc_options(p, n_samples=20_000)
+    add_out(p, "fig5.png")
+    add_run_options(p)
+    add_mc_options(p, n_samples=20_000)
     p.set_defaults(func=cmd_fig5)
 
     p = sub.add_parser("montecarlo", help="Monte Carlo ensemble; saves MC.npz")
-    _out(p, "mc.npz")
-    _add_model_options(p)
-    _mc_options(p)
+    add_out(p, "mc.npz")
+    add_model_options(p)
+    add_mc_options(p)
     p.set_defaults(func=cmd_montecarlo)
 
     p = sub.add_parser("sweep", help="switching probability over a grid of parameters")
     p.add_argument("--config", type=Path, required=True, help="SWEEP.toml (docs/usage.md)")
-    _out(p, "sweep.csv")
+    add_out(p, "sweep.csv")
     p.add_argument("--plot", type=Path, help="figure of P_sw against the swept parameters "
                    "(default: none)")
     p.add_argument("--executor", choices=("serial", "processes"), default="processes",
@@ -363,7 +327,7 @@ def build_parser():
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
-    _json(p)
+    add_json(p)
     p.add_argument("--n-samples", type=int, default=20_000,
                    help="Monte Carlo trajectories of the moment check (default 20000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

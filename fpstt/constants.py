@@ -25,3 +25,8 @@ ELEMENTARY_CHARGE = _c.e
 BOLTZMANN = _c.k
 #: Gyromagnetic ratio of the electron as the paper takes it, gamma = |e|/m, rad/(s T).
 GYROMAGNETIC_RATIO = _c.e / _c.m_e
+
+#: The values printed in Table I of the paper, shown by ``fpstt params`` beside the computed
+#: ones (a reference for the reader; no computation uses them).
+TABLE_I_PRINTED = {"t_up": 0.067 - 0.251j, "t_down": 0.924 - 0.265j,
+                   "delta_mu_spin_J": 9.990e-29, "C1": 3.312 + 5.509j, "C2": 0.009 + 0.014j}

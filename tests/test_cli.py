@@ -20,13 +20,27 @@ def test_params_json(capsys):
     assert main(["params", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"t_up", "t_down", "C1", "C2", "delta_mu_spin_J", "eps_F_J", "kappa",
-                        "ou_variance"}
+                        "ou_variance", "constants", "paper"}
     assert out["C1"][1] == pytest.approx(5.51, abs=0.01)
 
 
 def test_params_table(capsys):
     assert main(["params"]) == 0
-    assert "|C2|^2/(2 Im C1)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ou_variance" in out and "Table I (paper)" in out and "(CODATA)" in out
+
+
+def test_params_paper_constants_reproduce_every_printed_digit(capsys):
+    """With the paper's rounded hbar and m every residual is within half a unit of the last
+    printed digit (5e-4; 5e-33 J s for Delta mu_spin); with CODATA t_up is 2.7e-3 off."""
+    assert main(["params", "--paper-constants"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    for name in ("t_up", "t_down", "C1", "C2"):            # name, re, im, re, im, residual
+        assert float(rows[name][5]) <= 5e-4
+    assert float(rows["delta_mu_spin_J"][3]) <= 5e-33
+    assert main(["params"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert float(rows["t_up"][5]) > 2e-3
 
 
 def test_solve_and_load_round_trip(tmp_path):

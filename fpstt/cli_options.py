@@ -1,0 +1,76 @@
+"""The options shared by the ``fpstt`` subcommands (:mod:`fpstt.cli`): each with a sentence
+and its default."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .config import DEFAULTS
+from .model import INTERPRETATIONS, READINGS
+from .stepping import SCHEMES
+
+__all__ = ["Parser", "add_model_options", "add_run_options", "add_out", "add_json",
+           "add_mc_options"]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"fpstt: error: {message}\n")
+
+
+def _times(text: str):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`--times` must be comma-separated numbers, got {text!r}")
+
+
+def add_model_options(p):
+    """Options that choose the model and the output times (every solver)."""
+    p.add_argument("--config", type=Path, help="TOML file with custom parameters "
+                   "(docs/usage.md); default: the Table I preset")
+    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1 "
+                   f"(default {DEFAULTS['solve']['times']})")
+    p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
+    p.add_argument("--interpretation", choices=INTERPRETATIONS,
+                   help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
+    p.add_argument("--reading", choices=READINGS,
+                   help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise "
+                   "(default eq17)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the "
+                   "run goes (default: none)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+
+
+def add_run_options(p):
+    """Model options plus the Fokker-Planck grid and scheme."""
+    add_model_options(p)
+    p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
+    p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
+                   "(sets du: theta cells are uniform in U = ln tan(theta_c/2) of the "
+                   f"flow's chart; default du = {DEFAULTS['grid']['du']})")
+    p.add_argument("--steps-per-unit", type=int,
+                   help="time steps per t_n (instead of du; default: dt = du / flow rate)")
+    p.add_argument("--scheme", choices=SCHEMES, help="time stepping (default split-tr-bdf2)")
+    p.add_argument("--no-error-estimate", action="store_true",
+                   help="skip the 2x coarser run that estimates the L1 error (default: run it)")
+
+
+def add_out(p, default):
+    p.add_argument("--out", type=Path, default=Path(default),
+                   help=f"file to write (default {default})")
+
+
+def add_json(p):
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_mc_options(p, n_samples=100_000):
+    p.add_argument("--n-samples", type=int, default=n_samples,
+                   help=f"Monte Carlo trajectories (default {n_samples})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
+    p.add_argument("--chunk", type=int, default=100_000,
+                   help="trajectories held in memory at once (default 100000)")
