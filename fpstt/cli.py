@@ -168,7 +168,17 @@ def cmd_fig3(args):
     return _save_figure(fig, args)
 
 
+def model_note(cfg) -> str:
+    """One line naming the model a figure shows."""
+    m = cfg.model
+    return (f"model: {m['interpretation']}, {m['reading']} reading, "
+            f"field {'on' if m['field_on'] else 'off'}, noise {'on' if m['noise'] else 'off'}, "
+            f"T = {cfg.micro.T:g} K, n_e = {cfg.micro.n_e:.3g} per t_n")
+
+
 def _save_figure(fig, args, note=""):
+    from .plotting import add_note
+    add_note(fig, model_note(_config(args)))
     _overwriting(args.out)
     fig.savefig(args.out, dpi=130)
     if not args.quiet:

@@ -10,7 +10,8 @@ import numpy as np
 
 from .grid import SphereGrid
 
-__all__ = ["plot_density", "plot_fig4", "plot_components", "plot_sweep", "mass_window"]
+__all__ = ["plot_density", "plot_fig4", "plot_components", "plot_sweep", "mass_window",
+           "add_note"]
 
 COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
 UNITS = {"n_e": "electrons per $t_n$", "T": "K", "B": "T", "B_theta": "rad", "B_phi": "rad",
@@ -34,8 +35,10 @@ def mass_window(grid: SphereGrid, p, fraction: float = 0.9995, pad: float = 0.25
     f_lo = rel[order][np.searchsorted(cum, (1 - fraction) / 2)] - grid.dphi
     f_hi = rel[order][min(np.searchsorted(cum, 1 - (1 - fraction) / 2), grid.n_phi - 1)] + grid.dphi
     dt, df = hi - lo, f_hi - f_lo
-    return (max(0.0, lo - pad * dt), min(np.pi, hi + pad * dt),
-            centre + f_lo - pad * df, centre + f_hi + pad * df)
+    phi_lo, phi_hi = centre + f_lo - pad * df, centre + f_hi + pad * df
+    if phi_hi - phi_lo >= 1.5 * np.pi:            # a broad state: show the whole circle once
+        phi_lo, phi_hi = 0.0, 2 * np.pi
+    return max(0.0, lo - pad * dt), min(np.pi, hi + pad * dt), phi_lo, phi_hi
 
 
 def _unwrapped(grid, p, phi_lo, phi_hi):
@@ -49,38 +52,43 @@ def _unwrapped(grid, p, phi_lo, phi_hi):
 
 def plot_density(grid: SphereGrid, p, *, reference=None, ax=None, window=None, levels=12,
                  title=None):
-    """Filled contours of a (theta, phi) density, optional line contours of a reference.
+    """Filled contours of a (theta, phi) density and, optionally, line contours of a
+    reference on the same levels (every other one), so that identical densities look
+    identical.  Round-off below zero is drawn as zero; phi ticks are wrapped to [0, 2 pi).
 
     Returns (filled contour set, line contour set or None).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
     ax = plt.gca() if ax is None else ax
     th_lo, th_hi, ph_lo, ph_hi = mass_window(grid, p) if window is None else window
     rows = (grid.theta >= th_lo - grid.dtheta) & (grid.theta <= th_hi + grid.dtheta)
-    phi, cols = _unwrapped(grid, p[rows], ph_lo, ph_hi)
-    top = float(cols.max())
-    lev = np.linspace(0, top, levels + 1)[1:] if top > 0 else levels
-    filled = ax.contourf(phi, grid.theta[rows], cols, levels=np.concatenate([[0], lev]),
-                         cmap="viridis", extend="max")
-    lines = None
+    phi, cols = _unwrapped(grid, np.clip(p[rows], 0, None), ph_lo, ph_hi)
+    ref = None
     if reference is not None:
-        _, ref = _unwrapped(grid, reference[rows], ph_lo, ph_hi)
-        rtop = float(ref.max())
-        if rtop > 0:
-            lines = ax.contour(phi, grid.theta[rows], ref, levels=np.linspace(0, rtop, 7)[1:],
-                               colors="white", linewidths=0.8)
+        _, ref = _unwrapped(grid, np.clip(reference[rows], 0, None), ph_lo, ph_hi)
+    top = max(float(cols.max()), 0.0 if ref is None else float(ref.max()))
+    lev = np.linspace(0, top, levels + 1) if top > 0 else levels
+    filled = ax.contourf(phi, grid.theta[rows], cols, levels=lev, cmap="viridis")
+    lines = None
+    if ref is not None and top > 0:
+        lines = ax.contour(phi, grid.theta[rows], ref, levels=lev[2::2], colors="white",
+                           linewidths=0.8)
     ax.set_xlim(ph_lo, ph_hi)
     ax.set_ylim(th_lo, th_hi)
-    ax.set_xlabel(r"$\phi$ (rad)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x % (2 * np.pi):.2f}"))
+    ax.set_xlabel(r"$\phi$ (rad, mod $2\pi$)")
     ax.set_ylabel(r"$\theta$ (rad)")
     if title:
         ax.set_title(title)
     return filled, lines
 
 
-def plot_fig4(solution, references=None, axes=None):
+def plot_fig4(solution, references=None, axes=None, note=None):
     """Fig. 4: p(theta, phi) at each output time of ``solution`` (filled, FP with noise) and
-    the Jacobian pushforward of Eq. (16) (white lines).  Returns the figure."""
+    the Jacobian pushforward of Eq. (16) (white lines, every other filled level), with an
+    optional footnote ``note`` (e.g. the model).  Returns the figure."""
+    from matplotlib.ticker import MaxNLocator
     import matplotlib.pyplot as plt
     n = len(solution.times)
     if axes is None:
@@ -96,10 +104,23 @@ def plot_fig4(solution, references=None, axes=None):
         ref = None if references is None else references[k]
         filled, _ = plot_density(solution.grid, solution.p[k], reference=ref, ax=ax,
                                  title=f"t = {solution.times[k]:.3g} $t_n$")
-        fig.colorbar(filled, ax=ax, label=r"$p(\theta,\phi)$ (rad$^{-2}$)")
+        bar = fig.colorbar(filled, ax=ax, label=r"$p(\theta,\phi)$ (rad$^{-2}$)")
+        bar.locator = MaxNLocator(6)
+        bar.update_ticks()
     fig.suptitle("Fokker-Planck density with noise (filled) and noiseless pushforward, "
-                 "Eq. 16 (white lines)")
+                 "Eq. 16 (white lines, on the same levels)")
+    if note:
+        add_note(fig, note)
     return fig
+
+
+def add_note(fig, note: str) -> None:
+    """Add a line (e.g. the model shown) under the figure's title, or as its title."""
+    title = fig._suptitle
+    if title is None:
+        fig.suptitle(note, fontsize=9)
+    elif note not in title.get_text():
+        title.set_text(f"{title.get_text()}\n{note}")
 
 
 def plot_components(times, curves, *, axes=None, title=None):

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 FIGURES = ROOT.parent / "docs" / "figures"
 FIG4_TIMES = [0.0, 1 / 3, 2 / 3, 1.0]
+TABLE_I_NOTE = "model: ito, eq17 reading, field off, T = 1 K, n_e = 1.5e+05 per t_n (Table I)"
 
 
 def table_i():

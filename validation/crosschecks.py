@@ -9,10 +9,10 @@ import numpy as np
 import fpstt
 from fpstt.observables import l1_distance, theta_statistics
 from fpstt.operator import stationary_density
-from fpstt.plotting import plot_components, plot_fig4
+from fpstt.plotting import add_note, plot_components, plot_fig4
 from fpstt.pushforward import (flow, jacobian, jacobian_fd, mean_trajectory,
                                pushforward_cell_averages)
-from _common import FIG4_TIMES, FIGURES, table_i, write
+from _common import FIG4_TIMES, FIGURES, TABLE_I_NOTE, table_i, write
 
 model, gibbs = table_i()
 out = {}
@@ -79,10 +79,11 @@ out["fig3_max_abs_z"] = float(z[1:].max())
 fig = plot_components(times, {"quadrature of Eq. 16": (mean_q, std_q),
                               "200000 Gibbs samples": (np.array(mean_s), None)},
                       title=r"Fig. 3: mean trajectory of $\vec J/J$, noiseless (band: ± std)")
+add_note(fig, TABLE_I_NOTE.replace("model:", "model (noiseless):"))
 fig.savefig(FIGURES / "fig3.png", dpi=110)
 
 # --- Fig. 4 -----------------------------------------------------------------------------
 sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), FIG4_TIMES)
 refs = [pushforward_cell_averages(gibbs, model.C1, grid, t) for t in FIG4_TIMES]
-plot_fig4(sol, refs).savefig(FIGURES / "fig4.png", dpi=110)
+plot_fig4(sol, refs, note=TABLE_I_NOTE + ", noise on").savefig(FIGURES / "fig4.png", dpi=110)
 write("crosschecks", out)

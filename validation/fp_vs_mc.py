@@ -11,8 +11,8 @@ import numpy as np
 import fpstt
 from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, moments, remap
-from fpstt.plotting import plot_components
-from _common import FIGURES, table_i, write
+from fpstt.plotting import add_note, plot_components
+from _common import FIGURES, TABLE_I_NOTE, table_i, write
 
 model, gibbs = table_i()
 out = {}
@@ -35,6 +35,7 @@ for name, variant in variants.items():
         fig = plot_components(times, {"Fokker-Planck (band: ± std)": (mean_fp, std_fp),
                                       "Monte Carlo, N = 2e5": (mc.mean, mc.std)},
                               title=r"Fig. 5: mean $\pm$ std of $\vec J/J$ (Table I, noise on)")
+        add_note(fig, TABLE_I_NOTE + ", noise on")
         fig.savefig(FIGURES / "fig5.png", dpi=110)
 
 # --- L1(FP, MC histogram) against N ------------------------------------------------------
