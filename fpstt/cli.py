@@ -214,15 +214,16 @@ def cmd_fig5(args):
     matplotlib.use("Agg")
     from .montecarlo import simulate
     from .observables import moments
-    from .plotting import plot_components
+    from .plotting import plot_fig5
+    from .pushforward import mean_trajectory
     args.times = list(np.linspace(0, 1, 41))
-    _, model, gibbs, sol = _run(args)
-    mean_fp, std_fp = moments(sol.grid, sol.p)
+    cfg, model, gibbs, sol = _run(args)
     mc = simulate(model, gibbs, sol.times, args.n_samples, dt=args.dt, seed=args.seed,
                   chunk=args.chunk, progress=not args.quiet)
-    fig = plot_components(sol.times, {"Fokker-Planck": (mean_fp, std_fp),
-                                      f"Monte Carlo (N={args.n_samples})": (mc.mean, mc.std)},
-                          title=r"Fig. 5: mean $\pm$ std of $\vec J/J$ with noise")
+    noiseless = (None if cfg.model["field_on"]           # Eq. 16 is the field-off flow
+                 else mean_trajectory(gibbs, model.C1, sol.times)[1])
+    fig = plot_fig5(sol.times, moments(sol.grid, sol.p), mc, noiseless_std=noiseless,
+                    n_samples=args.n_samples)
     return _save_figure(fig, args)
 
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from .grid import SphereGrid
 
-__all__ = ["plot_density", "plot_fig4", "plot_components", "plot_sweep", "mass_window",
-           "add_note"]
+__all__ = ["plot_density", "plot_fig4", "plot_fig5", "plot_components", "plot_sweep",
+           "mass_window", "add_note"]
 
 COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
 UNITS = {"n_e": "electrons per $t_n$", "T": "K", "B": "T", "B_theta": "rad", "B_phi": "rad",
@@ -147,6 +147,47 @@ def plot_components(times, curves, *, axes=None, title=None):
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_fig5(times, fp, mc, *, noiseless_std=None, n_samples=None):
+    """Fig. 5 in three rows: the mean of each component of n = J/J (FP line, MC dashed, each
+    with its ± std band: the bands overlap where the two agree); the standard deviation (FP,
+    MC and, if given, the noiseless pushforward's, which shows where the noise matters); and
+    the residual (FP - MC) / MC standard error with the ±4 band.
+
+    ``fp`` is (mean, std), ``mc`` a :class:`~fpstt.montecarlo.MonteCarloResult`.  Returns the
+    figure.
+    """
+    import matplotlib.pyplot as plt
+    (mean, std), t = fp, np.asarray(times)
+    fig, axes = plt.subplots(3, 3, figsize=(13, 9), sharex=True, constrained_layout=True)
+    label = "Monte Carlo" + (f", N = {n_samples:g}" if n_samples else "")
+    for c in range(3):
+        top, mid, low = axes[:, c]
+        line, = top.plot(t, mean[:, c], "-", label="Fokker-Planck (band ± std)")
+        top.fill_between(t, mean[:, c] - std[:, c], mean[:, c] + std[:, c],
+                         color=line.get_color(), alpha=0.2)
+        dash, = top.plot(t, mc.mean[:, c], "--", label=label + " (band ± std; overlap: brown)")
+        top.fill_between(t, mc.mean[:, c] - mc.std[:, c], mc.mean[:, c] + mc.std[:, c],
+                         color=dash.get_color(), alpha=0.2)
+        mid.plot(t, std[:, c], "-", label="Fokker-Planck")
+        mid.plot(t, mc.std[:, c], "--", label=label)
+        if noiseless_std is not None:
+            mid.plot(t, noiseless_std[:, c], ":", color="k", label="noiseless (Eq. 16)")
+        z = (mean[:, c] - mc.mean[:, c]) / np.maximum(mc.stderr[:, c], 1e-300)
+        low.plot(t, z, "o-", ms=3)
+        low.axhspan(-4, 4, color="0.9")
+        low.axhline(0, color="0.5", lw=0.8)
+        top.set_ylabel(f"mean {COMPONENTS[c]}")
+        mid.set_ylabel(f"std {COMPONENTS[c]}")
+        low.set_ylabel("(FP - MC) / s.e.")
+        low.set_xlabel(r"$t$ ($t_n$)")
+        for ax in (top, mid, low):
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
+    fig.suptitle(r"Fig. 5: mean, standard deviation and residual of $\vec J/J$ with noise")
     return fig
 
 

@@ -71,3 +71,20 @@ def test_cli_figures_name_the_model(tmp_path, monkeypatch):
     assert cli.main(["fig3", "--n-samples", "200", "--quiet"]) == 0
     assert all("model: " in t for t in titles) and len(titles) == 3
     assert "stratonovich, lab reading" in titles[0]
+
+
+def test_fig5_shows_std_and_residual_panels():
+    from types import SimpleNamespace
+    import matplotlib.pyplot as plt
+    from fpstt.plotting import plot_fig5
+    t = np.linspace(0, 1, 5)
+    mean, std = np.ones((5, 3)), np.full((5, 3), 0.1)
+    mc = SimpleNamespace(mean=mean + 1e-3, std=std, stderr=np.full((5, 3), 1e-3))
+    fig = plot_fig5(t, (mean, std), mc, noiseless_std=std / 2, n_samples=100)
+    axes = np.array(fig.axes).reshape(3, 3)
+    assert [a.get_ylabel() for a in axes[:, 0]] == ["mean $n_x$", "std $n_x$",
+                                                    "(FP - MC) / s.e."]
+    residual = axes[2, 0].lines[0].get_ydata()
+    np.testing.assert_allclose(residual, -1.0)
+    assert any("noiseless" in line.get_label() for line in axes[1, 0].lines)
+    plt.close(fig)

@@ -11,7 +11,8 @@ import numpy as np
 import fpstt
 from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, moments, remap
-from fpstt.plotting import add_note, plot_components
+from fpstt.plotting import add_note, plot_fig5
+from fpstt.pushforward import mean_trajectory
 from _common import FIGURES, TABLE_I_NOTE, table_i, write
 
 model, gibbs = table_i()
@@ -32,9 +33,8 @@ for name, variant in variants.items():
                               "mc_steps_per_second": mc.diagnostics["steps_per_second"]}
     print(name, out[f"moments_{name}"])
     if name == "eq17_ito":
-        fig = plot_components(times, {"Fokker-Planck (band: ± std)": (mean_fp, std_fp),
-                                      "Monte Carlo, N = 2e5": (mc.mean, mc.std)},
-                              title=r"Fig. 5: mean $\pm$ std of $\vec J/J$ (Table I, noise on)")
+        fig = plot_fig5(times, (mean_fp, std_fp), mc, n_samples=200_000,
+                        noiseless_std=mean_trajectory(gibbs, model.C1, times)[1])
         add_note(fig, TABLE_I_NOTE + ", noise on")
         fig.savefig(FIGURES / "fig5.png", dpi=110)
 
