@@ -267,8 +267,13 @@ def cmd_sweep(args):
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")
-        from .plotting import plot_sweep
-        plot_sweep(rows, list(data["sweep"]), times).savefig(args.plot, dpi=130)
+        from .plotting import add_note, plot_sweep
+        fig = plot_sweep(rows, list(data["sweep"]), times)
+        model = dict(interpretation="ito", reading="eq17", **data.get("model", {}))
+        add_note(fig, "model: " + ", ".join(f"{k} {v}" for k, v in model.items())
+                 + "; other inputs: Table I")
+        _overwriting(args.plot)
+        fig.savefig(args.plot, dpi=130)
     if not args.quiet:
         print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
         for r in failed:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io as _io
 import itertools
-import math
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -59,11 +58,7 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
         gibbs = GibbsState.from_microscopic(micro)
         t_out = np.asarray(times, float)
         dense = np.union1d(np.linspace(0.0, t_out.max(), 41), t_out)
-        rate = abs(model.C1.imag)
-        if rate == 0:
-            raise ValueError("Im C1 = 0: no damping-like torque, nothing switches")
-        steps = max(30, math.ceil(rate / du))
-        grid = default_grid(model, dense, steps_per_unit=steps, n_phi=n_phi, u_max=5.0)
+        grid = default_grid(model, dense, du=du, n_phi=n_phi, initial=gibbs)
         sol = solve(model, grid, gibbs.cell_averages(grid), dense)
         prob = switching_probability(grid, sol.p, threshold)
         for t in t_out:

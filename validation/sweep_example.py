@@ -8,7 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from fpstt.plotting import plot_sweep  # noqa: E402
+from fpstt.plotting import add_note, plot_sweep  # noqa: E402
 from fpstt.sweep import grid_points, sweep  # noqa: E402
 from _common import FIGURES, RESULTS  # noqa: E402
 
@@ -18,6 +18,8 @@ if __name__ == "__main__":
     rows = sweep(grid_points(values), [1.0], executor="processes",
                  csv_path=RESULTS / "sweep_example.csv")
     for r in rows:
-        print(f"n_e = {r['n_e']:8.0f}  T = {r['T']:.0f} K  P_sw(t_n) = {float(r['P_sw(t=1)']):.4f}"
+        print(f"n_e = {float(r['n_e']):8.0f}  T = {float(r['T']):.0f} K  P_sw(t_n) = {float(r['P_sw(t=1)']):.4f}"
               f"  t_median = {float(r['t_switch_median']):.3f}  ({r['status']})")
-    plot_sweep(rows, list(values), [1.0]).savefig(FIGURES / "sweep.png", dpi=110)
+    fig = plot_sweep(rows, list(values), [1.0])
+    add_note(fig, "model: ito, eq17 reading, field off, noise on; other inputs: Table I")
+    fig.savefig(FIGURES / "sweep.png", dpi=110)
