@@ -199,3 +199,15 @@ def test_reverse_flow_toward_the_far_pole_is_exact():
         ref = pushforward_cell_averages(gibbs, model.C1, grid, t)
         assert l1_distance(grid, p, ref) < 1e-10
     assert sol.mass[-1] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_unsplit_scheme_on_a_drift_dominated_model_says_so(table_i_model, table_i_gibbs):
+    """Table I is drift-dominated (cell Péclet in the hundreds): the unsplit schemes upwind
+    its drift and must say that their answer is not accurate."""
+    g = table_i_grid(table_i_model, 6, 32)
+    with pytest.warns(RuntimeWarning, match="upwinds the drift"):
+        sol = fpstt.solve(table_i_model, g, table_i_gibbs.cell_averages(g), [0.1], scheme="be",
+                          dt=0.02)
+    assert sol.diagnostics["max_cell_peclet"] > 100
+    split = fpstt.solve(table_i_model, g, table_i_gibbs.cell_averages(g), [0.1])
+    assert split.diagnostics["max_cell_peclet"] is None
