@@ -207,3 +207,13 @@ def test_montecarlo_refuses_solver_options(option, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["montecarlo", *option])
     assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_default_outputs_in_a_clone_are_ignored_by_git():
+    import shutil
+    root = __import__("pathlib").Path(fpstt.__file__).parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in ("fig4.png", "fig5.png", "result.npz", "mc.npz", "sweep.csv"):
+        run = subprocess.run(["git", "check-ignore", "-q", name], cwd=root)
+        assert run.returncode == 0, f"{name} is not ignored"
