@@ -76,7 +76,7 @@ def error_on(grid, p):
 
 # ---- (a) fpstt against the naive baseline ----------------------------------------------
 fp_rows, fp_solutions = [], {}
-DEFAULT = (fpstt.config.DEFAULTS["grid"]["steps_per_unit"], fpstt.config.DEFAULTS["grid"]["n_phi"])
+DEFAULT = (300, fpstt.config.DEFAULTS["grid"]["n_phi"])    # du = 0.0184: Table I's 1/300 t_n
 for spu, nf in ((45, 64), (90, 128), (180, 256), DEFAULT):
     solver_seconds = []
 
