@@ -73,7 +73,8 @@ class MobiusChart:
         Stable and unstable fixed points in the z'-frame stereographic coordinate; None is the
         point at infinity (-z').
     lam : complex
-        The flow's exponent at zeta_s, per t_n (Re lam ≤ 0).
+        The flow's exponent at zeta_s, per t_n (Re lam ≤ 0, except in the z' frame, whose
+        zeta_s = 0 may be the unstable point when the current drives toward -z').
     shear : float
         s in arg w = phi_c + s U.
     """

@@ -152,6 +152,9 @@ def cmd_fig3(args):
     from .plotting import plot_components
     from .pushforward import flow, mean_trajectory
     cfg = load_config(args.config)
+    if cfg.model["field_on"]:
+        raise ValueError("fig3 is the paper's Fig. 3, the flow of Eq. 15 (no field during the "
+                         "dynamics); for a field kept on use `fpstt fig5`")
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     times = np.linspace(0, 1, 101)
     mean_q, std_q = mean_trajectory(gibbs, model.C1, times)

@@ -135,11 +135,13 @@ def test_solve_reports_an_error_estimate(capsys):
     assert len(estimate["estimate"]) == 2 and all(0 <= e < 2 for e in estimate["estimate"])
 
 
-def test_fig4_refuses_a_field_kept_on(tmp_path, capsys):
+@pytest.mark.parametrize("figure", ["fig3", "fig4"])
+def test_figures_of_the_field_off_flow_refuse_a_field_kept_on(tmp_path, capsys, figure):
     (tmp_path / "f.toml").write_text("[model]\nfield_on = true\n")
-    assert main(["fig4", "--config", "f.toml", *QUICK]) == 2
+    argv = [figure, "--config", "f.toml", "--quiet"] + (QUICK if figure == "fig4" else [])
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "fig4" in err[0] and not (tmp_path / "fig4.png").exists()
+    assert len(err) == 1 and figure in err[0] and not (tmp_path / f"{figure}.png").exists()
 
 
 def test_config_unknown_section_names_its_line(tmp_path, capsys):
