@@ -91,6 +91,9 @@ def theta_statistics(grid: SphereGrid, p) -> dict:
 
     The pole statistics of Eqs. (18)-(19): near theta = 0 these are the OU variances.
     """
+    if grid.chart is not None:
+        raise ValueError("theta_statistics are the z'-frame pole statistics of Eqs. 18-19; "
+                         "this grid carries a Möbius chart (use moments)")
     p = np.asarray(p, float)
     th, ph = _cell_integrals(grid)
     norm = _expect(p, grid, th["one"], ph["one"])
@@ -108,9 +111,16 @@ def l1_distance(grid: SphereGrid, p, q) -> float:
 
 
 def marginals(grid: SphereGrid, p):
-    """Marginal densities in theta (per rad, length n_theta) and phi (per rad, n_phi)."""
+    """Marginal densities in theta (per rad, length n_theta) and phi (per rad, n_phi), in the
+    grid's own coordinates (theta_c, phi_c on a grid that carries a Möbius chart)."""
     p = np.asarray(p, float)
     return p.sum(axis=-1) * grid.dphi, np.einsum("...ij,i->...j", p, grid.dtheta)
+
+
+def _same_chart(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.same_flow(b) and a.shear == b.shear
 
 
 def remap(p, source: SphereGrid, target: SphereGrid) -> np.ndarray:
@@ -121,6 +131,8 @@ def remap(p, source: SphereGrid, target: SphereGrid) -> np.ndarray:
     mass is conserved exactly, p ≥ 0 is kept, and the remap is exact when the target's edges
     are a subset of the source's (coarsening).
     """
+    if not _same_chart(source.chart, target.chart):
+        raise ValueError("`source` and `target` use different charts; remap works within one")
     mass = np.asarray(p, float) * source.cell_measure
     cum = np.concatenate([np.zeros((1, source.n_phi)), np.cumsum(mass, axis=0)])
     cum_t = np.array([np.interp(target.theta_edges, source.theta_edges, c) for c in cum.T]).T

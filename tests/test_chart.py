@@ -231,3 +231,14 @@ def test_free_diffusion_in_a_sheared_chart_decays_exactly(field_on, shear):
         x = lu.solve(x)
     mean, _ = fpstt.observables.moments(grid, x.reshape(grid.shape))
     assert np.max(np.abs(mean - gibbs.mean_direction * np.exp(-2 * D * t))) < 1e-4
+
+
+def test_z_prime_only_observables_refuse_chart_grids(field_on, table_i_model):
+    chart_grid = fpstt.default_grid(field_on, [0, 1], n_phi=32)
+    plain = fpstt.default_grid(table_i_model, [0, 1], n_phi=32)
+    p = np.ones(chart_grid.shape)
+    with pytest.raises(ValueError, match="Möbius chart"):
+        fpstt.observables.theta_statistics(chart_grid, p)
+    with pytest.raises(ValueError, match="different charts"):
+        fpstt.observables.remap(p, chart_grid, plain)
+    assert fpstt.observables.remap(p, chart_grid, chart_grid).shape == chart_grid.shape
