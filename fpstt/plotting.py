@@ -77,8 +77,9 @@ def plot_density(grid: SphereGrid, p, *, reference=None, ax=None, window=None, l
     ax.set_xlim(ph_lo, ph_hi)
     ax.set_ylim(th_lo, th_hi)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x % (2 * np.pi):.2f}"))
-    ax.set_xlabel(r"$\phi$ (rad, mod $2\pi$)")
-    ax.set_ylabel(r"$\theta$ (rad)")
+    sub = "_c" if grid.chart is not None else ""          # chart coordinates, say so
+    ax.set_xlabel(rf"$\phi{sub}$ (rad, mod $2\pi$)")
+    ax.set_ylabel(rf"$\theta{sub}$ (rad)")
     if title:
         ax.set_title(title)
     return filled, lines
