@@ -69,7 +69,6 @@ class RealBackend:
     def __init__(self, L, grid):
         self.L, self.shape = sp.csr_matrix(L), grid.shape
         self.measure = grid.cell_measure
-        self.n_modes = None
 
     def mass(self, x):
         """sum p dtheta dphi."""
