@@ -13,7 +13,7 @@ import numpy as np
 
 from .chart import chart_for
 from .grid import SphereGrid, mercator_theta
-from .initial import unit_vector
+from .initial import angles, unit_vector
 
 __all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt"]
 
@@ -91,17 +91,13 @@ def _covering_u_max(chart, initial, default: float = 3.5) -> float:
         pole = unit_vector(*(chart.to_lab(np.pi, 0.0) if not chart.is_identity else (np.pi, 0)))
         radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
         inside = math.acos(min(1.0, float(pole @ b))) < radius
-        on_rim = initial.per_area(*_angles(rim))
+        on_rim = initial.per_area(*angles(rim))
         rho = peak if inside else float(np.max(on_rim))
-        centre = float(initial.per_area(*_angles(pole)))
+        centre = float(initial.per_area(*angles(pole)))
         variation = min(1.0, float(np.max(np.abs(on_rim - centre))) / max(rho, 1e-300))
         if rho * 2 * math.pi * (1 - math.cos(radius)) * variation <= _CAP_ERROR:
             return float(u)
     return _U_MAX_LIMIT
-
-
-def _angles(n):
-    return np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])
 
 
 def default_dt(times, dt_max: float = 0.01) -> float:

@@ -13,6 +13,11 @@ from .model import Microscopic, derived_coefficients
 __all__ = ["GibbsState", "unit_vector", "langevin_function"]
 
 
+def angles(n):
+    """(theta, phi in [0, 2 pi)) of unit vectors n of shape (3, ...); inverse of unit_vector."""
+    return np.arccos(np.clip(n[2], -1.0, 1.0)), np.arctan2(n[1], n[0]) % (2 * np.pi)
+
+
 def unit_vector(theta, phi) -> np.ndarray:
     """(sin t cos f, sin t sin f, cos t), stacked on a new first axis."""
     theta, phi = np.asarray(theta, float), np.asarray(phi, float)

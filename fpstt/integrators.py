@@ -194,7 +194,7 @@ class Integrator:
             self.implicit = WindowedImplicit(self.backend, inner, direction)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
-        self.partial_backend, self.n_partial = None, 0
+        self.partial_backend = None
         return self
 
     def _step(self, times, dt):
@@ -234,7 +234,6 @@ class Integrator:
             self.partial_backend = self.Backend(full, self.grid)
             if self.fast:
                 self.partial_backend = self.partial_backend.truncated(self.backend.n_modes)
-        self.n_partial += 1
         return ImplicitScheme(self.partial_backend, tau, "be").step(x)
 
     def output(self, x, t: float):
@@ -245,12 +244,13 @@ class Integrator:
             return density, density
         return density, self.backend.to_density(self.backend.rotate(x, self.model.C1.real * t))
 
-    def diagnostics(self) -> dict:
+    def diagnostics(self, n_partial: int) -> dict:
+        """The run's numerics; ``n_partial`` partial steps each cost one factorisation."""
         windows = self.implicit.windows if self.split else []
         return dict(
-            scheme=self.scheme, fast=self.fast, dt=self.dt, n_partial_steps=self.n_partial,
+            scheme=self.scheme, fast=self.fast, dt=self.dt, n_partial_steps=n_partial,
             n_factorizations=(self.implicit.n_factorizations if self.split
-                              else self.stepper.n_factorizations) + self.n_partial,
+                              else self.stepper.n_factorizations) + n_partial,
             mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),

@@ -32,7 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .grid import SphereGrid
-from .initial import GibbsState
+from .initial import GibbsState, angles
 from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
@@ -80,10 +80,6 @@ class MonteCarloResult:
     grid: SphereGrid | None
     n_samples: int
     diagnostics: dict = field(default_factory=dict)
-
-
-def _angles(n):
-    return np.arccos(np.clip(n[2], -1.0, 1.0)), np.arctan2(n[1], n[0]) % (2 * np.pi)
 
 
 def _reflect(theta, phi):
@@ -145,7 +141,7 @@ def _step(model, theta, phi, h, rng):
     if model.reading == "eq17" and model.C2 != 0:
         theta, phi = _eq17_noise(model, theta, phi, h, rng)
     if model.tangent_diffusion > 0 or model.omega is not None:
-        theta, phi = _angles(_lab_noise(model, _unit(theta, phi), h, rng))
+        theta, phi = angles(_lab_noise(model, _unit(theta, phi), h, rng))
     return _half_flow(model, theta, phi, h / 2)
 
 
@@ -213,7 +209,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     for index in range(first, len(sizes)):
         size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
-        theta, phi = _angles(gibbs.sample(size, rng).T)
+        theta, phi = angles(gibbs.sample(size, rng).T)
         tau = np.full(size, times[-1])
         t = 0.0
         for k, t_out in enumerate(times):

@@ -158,12 +158,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     bar.close()
     masses = np.array(state["masses"])
     diagnostics = dict(
-        run.diagnostics(), n_steps=state["n_steps"], mass0=state["mass0"],
+        run.diagnostics(state["n_partial"]), n_steps=state["n_steps"], mass0=state["mass0"],
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - state["mass0"])))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         pole_rows_mass=pole_rows_mass(grid, state["out"]),
         wall_time_s=_time.perf_counter() - start)
-    diagnostics["n_partial_steps"] = state["n_partial"]
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
 
