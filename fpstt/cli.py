@@ -16,7 +16,8 @@ import numpy as np
 
 from . import __version__
 from .cli_options import (Parser, add_json, add_mc_options, add_model_options, add_out,
-                          add_run_options)
+                          add_run_options, config_from_args, overwriting)
+from .cli_switching import add_switching_parsers
 from .config import load_config
 from .io import save, to_jsonable
 from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
@@ -28,36 +29,8 @@ from .stepping import solve
 __all__ = ["main"]
 
 
-def _config(args):
-    cfg = load_config(args.config)
-    if getattr(args, "times", None):
-        cfg.solve["times"] = args.times
-    if getattr(args, "scheme", None):
-        cfg.solve["scheme"] = args.scheme
-    if getattr(args, "n_phi", None) is not None:
-        cfg.grid["n_phi"] = args.n_phi
-    if getattr(args, "steps_per_unit", None) is not None:
-        cfg.grid["steps_per_unit"] = args.steps_per_unit
-    if getattr(args, "no_noise", False):
-        cfg.model["noise"] = False
-    for key in ("interpretation", "reading"):
-        if getattr(args, key, None):
-            cfg.model[key] = getattr(args, key)
-    if cfg.model["reading"] == "lab":
-        if getattr(args, "interpretation", None) == "ito":
-            raise ValueError("`--reading lab` is a Stratonovich SDE with lab-frame noise "
-                             "fields; use --interpretation stratonovich or leave it out")
-        cfg.model["interpretation"] = "stratonovich"
-    if getattr(args, "n_theta", None) is not None:
-        if args.n_theta < 8:
-            raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
-        span = (cfg.grid["u_max"] or 3.5) - cfg.grid["u_min"]
-        cfg.grid["du"], cfg.grid["steps_per_unit"] = span / args.n_theta, None
-    return cfg
-
-
 def _run(args):
-    cfg = _config(args)
+    cfg = config_from_args(args)
     model = cfg.build_model()
     grid = cfg.build_grid(model)
     gibbs = cfg.build_gibbs()
@@ -113,15 +86,9 @@ def _largest_part(z) -> float:
     return max(abs(complex(z).real), abs(complex(z).imag))
 
 
-def _overwriting(path) -> None:
-    """Say so (stderr) when an output file is about to replace an existing one."""
-    if Path(path).exists():
-        print(f"fpstt: replacing the existing {path}", file=sys.stderr)
-
-
 def cmd_solve(args):
     _, _, _, sol = _run(args)
-    _overwriting(args.out)
+    overwriting(args.out)
     path = save(sol, args.out)
     d = sol.diagnostics
     if not args.quiet:
@@ -136,7 +103,7 @@ def cmd_fig4(args):
     matplotlib.use("Agg")
     from .plotting import plot_fig4
     from .pushforward import pushforward_cell_averages
-    cfg = _config(args)
+    cfg = config_from_args(args)
     if cfg.model["field_on"]:
         raise ValueError("fig4 is the paper's Fig. 4 (no field during the dynamics); "
                          "use `fpstt solve` with field_on")
@@ -181,8 +148,8 @@ def model_note(cfg) -> str:
 
 def _save_figure(fig, args, note=""):
     from .plotting import add_note
-    add_note(fig, model_note(_config(args)))
-    _overwriting(args.out)
+    add_note(fig, model_note(config_from_args(args)))
+    overwriting(args.out)
     fig.savefig(args.out, dpi=130)
     if not args.quiet:
         print(f"wrote {args.out}{note}")
@@ -192,7 +159,7 @@ def _save_figure(fig, args, note=""):
 def cmd_montecarlo(args):
     from .io import atomic_savez
     from .montecarlo import simulate
-    cfg = _config(args)
+    cfg = config_from_args(args)
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     grid = cfg.build_grid(model)
     mc = simulate(model, gibbs, cfg.solve["times"], args.n_samples, dt=args.dt, seed=args.seed,
@@ -238,50 +205,6 @@ def cmd_validate(args):
     else:
         print(format_table(checks))
     return 0 if all(c.passed for c in checks) else 1
-
-
-def cmd_sweep(args):
-    import tomllib
-    from .config import _line_of
-    from .sweep import grid_points, sweep
-    text = args.config.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
-    unknown = set(data) - {"sweep", "options", "model"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValueError(f"{args.config}: unknown section [{name}] (line "
-                         f"{_line_of(text, name) or '?'}); valid: ['model', 'options', 'sweep']")
-    options = dict(data.get("options", {}))
-    valid = {"times", "threshold", "du", "n_phi"}
-    for key in options:
-        if key not in valid:
-            raise ValueError(f"{args.config}, line {_line_of(text, 'options', key) or '?'}: "
-                             "unknown key "
-                             f"`{key}` in [options]; valid: {sorted(valid)}")
-    times = options.pop("times", [1.0])
-    points = grid_points(data.get("sweep", {}))
-    rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
-                 workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
-                 model_options=data.get("model", {}), **options)
-    failed = [r for r in rows if r["status"] != "ok"]
-    if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        from .plotting import add_note, plot_sweep
-        fig = plot_sweep(rows, list(data["sweep"]), times)
-        model = dict(interpretation="ito", reading="eq17", **data.get("model", {}))
-        add_note(fig, "model: " + ", ".join(f"{k} {v}" for k, v in model.items())
-                 + "; other inputs: Table I")
-        _overwriting(args.plot)
-        fig.savefig(args.plot, dpi=130)
-    if not args.quiet:
-        print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
-        for r in failed:
-            print(f"failed: {r['key']}: {r['error']}")
-    return 0
 
 
 def build_parser():
@@ -332,18 +255,7 @@ def build_parser():
     add_mc_options(p)
     p.set_defaults(func=cmd_montecarlo)
 
-    p = sub.add_parser("sweep", help="switching probability over a grid of parameters")
-    p.add_argument("--config", type=Path, required=True, help="SWEEP.toml (docs/usage.md)")
-    add_out(p, "sweep.csv")
-    p.add_argument("--plot", type=Path, help="figure of P_sw against the swept parameters "
-                   "(default: none)")
-    p.add_argument("--executor", choices=("serial", "processes"), default="processes",
-                   help="where the points run (default processes)")
-    p.add_argument("--workers", type=int, help="local processes (default: all cores)")
-    p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask]; "
-                   "default: none)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_sweep)
+    add_switching_parsers(sub)
 
     p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
     add_json(p)

@@ -4,14 +4,15 @@ and its default."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .config import DEFAULTS
+from .config import DEFAULTS, load_config
 from .model import INTERPRETATIONS, READINGS
 from .stepping import SCHEMES
 
 __all__ = ["Parser", "add_model_options", "add_run_options", "add_out", "add_json",
-           "add_mc_options"]
+           "add_mc_options", "config_from_args", "overwriting"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -19,7 +20,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"fpstt: error: {message}\n")
 
 
-def _times(text: str):
+def parse_times(text: str):
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -30,7 +31,7 @@ def add_model_options(p):
     """Options that choose the model and the output times (every solver)."""
     p.add_argument("--config", type=Path, help="TOML file with custom parameters "
                    "(docs/usage.md); default: the Table I preset")
-    p.add_argument("--times", type=_times, help="output times in t_n, e.g. 0,0.33,0.67,1 "
+    p.add_argument("--times", type=parse_times, help="output times in t_n, e.g. 0,0.33,0.67,1 "
                    f"(default {DEFAULTS['solve']['times']})")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (noiseless flow, Eq. 15)")
     p.add_argument("--interpretation", choices=INTERPRETATIONS,
@@ -74,3 +75,38 @@ def add_mc_options(p, n_samples=100_000):
     p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
     p.add_argument("--chunk", type=int, default=100_000,
                    help="trajectories held in memory at once (default 100000)")
+
+
+def config_from_args(args):
+    """The run configuration: --config (or the Table I preset) with the options given."""
+    cfg = load_config(args.config)
+    if getattr(args, "times", None):
+        cfg.solve["times"] = args.times
+    if getattr(args, "scheme", None):
+        cfg.solve["scheme"] = args.scheme
+    if getattr(args, "n_phi", None) is not None:
+        cfg.grid["n_phi"] = args.n_phi
+    if getattr(args, "steps_per_unit", None) is not None:
+        cfg.grid["steps_per_unit"] = args.steps_per_unit
+    if getattr(args, "no_noise", False):
+        cfg.model["noise"] = False
+    for key in ("interpretation", "reading"):
+        if getattr(args, key, None):
+            cfg.model[key] = getattr(args, key)
+    if cfg.model["reading"] == "lab":
+        if getattr(args, "interpretation", None) == "ito":
+            raise ValueError("`--reading lab` is a Stratonovich SDE with lab-frame noise "
+                             "fields; use --interpretation stratonovich or leave it out")
+        cfg.model["interpretation"] = "stratonovich"
+    if getattr(args, "n_theta", None) is not None:
+        if args.n_theta < 8:
+            raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
+        span = (cfg.grid["u_max"] or 3.5) - cfg.grid["u_min"]
+        cfg.grid["du"], cfg.grid["steps_per_unit"] = span / args.n_theta, None
+    return cfg
+
+
+def overwriting(path) -> None:
+    """Say so (stderr) when an output file is about to replace an existing one."""
+    if Path(path).exists():
+        print(f"fpstt: replacing the existing {path}", file=sys.stderr)

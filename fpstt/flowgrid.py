@@ -15,7 +15,7 @@ from .chart import chart_for
 from .grid import SphereGrid, mercator_theta
 from .initial import angles, unit_vector
 
-__all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt"]
+__all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound"]
 
 
 def check_times(times) -> np.ndarray:
@@ -35,7 +35,7 @@ _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to he
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
                  n_phi: int = 384, u_min: float = -9.0, u_max: float | None = None,
-                 initial=None) -> SphereGrid:
+                 initial=None, cap_error: float = _CAP_ERROR) -> SphereGrid:
     """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
 
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
@@ -46,7 +46,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
-    (up to 12) until treating the cap next to it as uniform costs ≤ 1e-11 in L1.
+    (up to 12) until treating the cap next to it as uniform costs ≤ ``cap_error`` in L1
+    (default 1e-11; write-error rates ask for less, :mod:`fpstt.wer`).
     """
     chart = chart_for(model)
     times = check_times(times)
@@ -64,40 +65,46 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         if rate > 0:
             du = rate * default_dt(times, du / rate)
     if u_max is None:
-        u_max = _covering_u_max(chart, initial)
+        u_max = _covering_u_max(chart, initial, cap_error)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart)
 
 
-def _covering_u_max(chart, initial, default: float = 3.5) -> float:
+def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> float:
     """Smallest u_max ≥ ``default`` (steps of 0.25, at most 12) at which the far pole cap
-    [theta_c(u_max), pi] costs ≤ 1e-11 in L1.
-
-    A cap row treats the density per steradian as uniform across the cap, so its error is
-    at most the cap's mass times the relative variation of the density over it; the mass is
-    bounded by the cap's area times the largest density on its rim (or the peak, if the cap
-    holds the state's centre).  Beyond u = 12 the theta edges near pi lose precision in
-    floating point (mass errors of 1e-10 measured at u = 19).
-    """
+    [theta_c(u_max), pi] costs ≤ ``cap_error`` in L1 (:func:`cap_error_bound`).  Beyond
+    u = 12 the theta edges near pi lose precision in floating point (mass errors of 1e-10
+    measured at u = 19)."""
     if initial is None:
         return default
+    for u in np.arange(default, _U_MAX_LIMIT, 0.25):
+        if cap_error_bound(chart, initial, u) <= cap_error:
+            return float(u)
+    return _U_MAX_LIMIT
+
+
+def cap_error_bound(chart, initial, u_max: float) -> float:
+    """Bound on the L1 error of treating the far pole cap [theta_c(u_max), pi] of ``initial``
+    (a :class:`~fpstt.initial.GibbsState`) as uniform per steradian.
+
+    The error is at most the cap's mass times the relative variation of the density over
+    it; the mass is bounded by the cap's area times the largest density on its rim (or the
+    peak, if the cap holds the state's centre).
+    """
     phi_c = np.linspace(0, 2 * np.pi, 256, endpoint=False)
     b = initial.direction
     peak = float(initial.per_area(initial.theta_b, initial.phi_b))
-    for u in np.arange(default, _U_MAX_LIMIT, 0.25):
-        theta_c = np.full_like(phi_c, float(mercator_theta(u)))
-        rim = unit_vector(*(chart.to_lab(theta_c, phi_c) if not chart.is_identity
-                            else (theta_c, phi_c)))
-        pole = unit_vector(*(chart.to_lab(np.pi, 0.0) if not chart.is_identity else (np.pi, 0)))
-        radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
-        inside = math.acos(min(1.0, float(pole @ b))) < radius
-        on_rim = initial.per_area(*angles(rim))
-        rho = peak if inside else float(np.max(on_rim))
-        centre = float(initial.per_area(*angles(pole)))
-        variation = min(1.0, float(np.max(np.abs(on_rim - centre))) / max(rho, 1e-300))
-        if rho * 2 * math.pi * (1 - math.cos(radius)) * variation <= _CAP_ERROR:
-            return float(u)
-    return _U_MAX_LIMIT
+    theta_c = np.full_like(phi_c, float(mercator_theta(u_max)))
+    to_lab = (lambda th, ph: (th, ph)) if chart.is_identity else chart.to_lab
+    rim = unit_vector(*to_lab(theta_c, phi_c))
+    pole = unit_vector(*to_lab(np.pi, 0.0))
+    radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
+    inside = math.acos(min(1.0, float(pole @ b))) < radius
+    on_rim = initial.per_area(*angles(rim))
+    rho = peak if inside else float(np.max(on_rim))
+    centre = float(initial.per_area(*angles(pole)))
+    variation = min(1.0, float(np.max(np.abs(on_rim - centre))) / max(rho, 1e-300))
+    return rho * 2 * math.pi * (1 - math.cos(radius)) * variation
 
 
 def default_dt(times, dt_max: float = 0.01) -> float:

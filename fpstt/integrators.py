@@ -124,13 +124,14 @@ class ImplicitScheme:
 
 class WindowedImplicit:
     """Implicit pieces (G, H) over the contiguous theta rows around the densest one that hold
-    more than 1e-13 of the mass each (plus a margin), with no flux through the window's
-    edges: rows outside are frozen (they only shift), which changes the result by ~1e-12 in
-    L1 on Table I and nothing in mass.  A window's factorisation is reused while the state,
-    moving one row a step in ``direction``, stays inside it."""
+    more than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the
+    window's edges: rows outside are frozen (they only shift), which changes the result by
+    ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
+    the state, moving one row a step in ``direction``, stays inside it.  ``tol=None``: every
+    row, always (for tails, such as write-error rates, that such rows carry)."""
 
-    def __init__(self, backend, scheme: str, direction: int):
-        self.backend, self.scheme, self.direction = backend, scheme, direction
+    def __init__(self, backend, scheme: str, direction: int, tol: float | None = _WINDOW_TOL):
+        self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
         self.factors, self.windows, self.n_factorizations = {}, [], 0
 
     def clear(self):
@@ -138,23 +139,30 @@ class WindowedImplicit:
         self.factors.clear()
 
     def step(self, dt: float, x):
-        rows = x.shape[0]
-        row_mass = self.backend.row_mass(x)
-        small = row_mass <= _WINDOW_TOL * row_mass.sum()
-        peak = int(np.argmax(row_mass))
-        below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
-        i0 = max((int(below[-1]) + 1 if below.size else 0) - _MARGIN, 0)
-        i1 = min((peak + int(above[0]) if above.size else rows) + _MARGIN, rows)
+        i0, i1 = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
         if not (lo <= i0 and i1 <= hi):
-            ahead = _AHEAD if self.direction > 0 else 0
+            rows, ahead = x.shape[0], (_AHEAD if self.direction > 0 else 0)
             lo, hi = max(i0 - ahead, 0), min(i1 + _AHEAD - ahead, rows)
             piece = ImplicitScheme(self.backend.window(lo, hi), dt, self.scheme)
             self.factors[dt] = (lo, hi, piece)
             self.n_factorizations += 1
-        self.windows.append((hi - lo) / rows)
+        self.windows.append((hi - lo) / x.shape[0])
         x[lo:hi] = piece.step(x[lo:hi])
         return x
+
+    def _rows(self, x):
+        """The rows [i0, i1) that must be stepped."""
+        rows = x.shape[0]
+        if self.tol is None:
+            return 0, rows
+        row_mass = self.backend.row_mass(x)
+        small = row_mass <= self.tol * row_mass.sum()
+        peak = int(np.argmax(row_mass))
+        below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
+        i0 = max((int(below[-1]) + 1 if below.size else 0) - _MARGIN, 0)
+        i1 = min((peak + int(above[0]) if above.size else rows) + _MARGIN, rows)
+        return i0, i1
 
 
 class Integrator:
@@ -166,7 +174,11 @@ class Integrator:
     """
 
     @classmethod
-    def build(cls, model, grid: SphereGrid, scheme: str, times, dt, fast, p):
+    def build(cls, model, grid: SphereGrid, scheme: str, times, dt, fast, p, *,
+              tails: bool = False, n_modes: int | None = None):
+        """``tails``: step every row (no frozen rows), as tails need; ``n_modes``: keep only
+        that many leading phi modes on the fast path (1: the theta-marginal alone, which no
+        other mode feeds when the model is phi-independent)."""
         self = cls()
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
         if self.split:
@@ -185,13 +197,15 @@ class Integrator:
         self.backend = self.Backend(self.operator, grid)
         self.x0 = self.backend.to_state(p)
         if self.fast:                         # only the phi modes that the initial state uses
-            self.backend = self.backend.truncated(self.backend.modes_needed(self.x0, _MODE_TOL))
+            keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
+            self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
         if self.split:
             direction = int(np.sign(model.C1.imag))
             self.shift = Shift(grid, direction) if direction else (lambda x: x)
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
-            self.implicit = WindowedImplicit(self.backend, inner, direction)
+            self.implicit = WindowedImplicit(self.backend, inner, direction,
+                                             None if tails else _WINDOW_TOL)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
         self.partial_backend = None

@@ -56,9 +56,9 @@ class MonteCarloResult:
     p_switch, p_switch_stderr : (n_times,)
         Fraction of trajectories with n_z > ``threshold`` and its binomial standard error.
     switch_time_mean, switch_time_stderr : float
-        Mean of min(tau, T) over trajectories, tau the first output time at which the
-        trajectory is seen switched (T = last output time; needs times starting at 0), and
-        its standard error (see :func:`fpstt.switching.switching_times`).
+        Mean of min(tau, T) over trajectories, tau the first crossing of n_z = threshold (in
+        the first step that ends switched, interpolated linearly in n_z: it does not depend
+        on the output times; T = last output time), and its standard error; compare :meth:`fpstt.wer.SwitchingCurve.statistics`.
     hist : (n_times, n_theta, n_phi) or None
         Histogram as a (theta, phi) density (carries sin theta; sum hist dtheta dphi = 1).
     grid : SphereGrid or None
@@ -210,7 +210,8 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
         theta, phi = angles(gibbs.sample(size, rng).T)
-        tau = np.full(size, times[-1])
+        horizon = times[-1]
+        tau, z = np.full(size, horizon), np.cos(theta)
         t = 0.0
         for k, t_out in enumerate(times):
             while t < t_out - 1e-12:
@@ -218,14 +219,15 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
                 theta, phi = _step(model, theta, phi, h, rng)
                 t += h
                 n_steps += size
+                z_old, z = z, np.cos(theta)
+                new = (tau == horizon) & (z > threshold)      # crossing time: linear in n_z
+                tau[new] = t - h * (z[new] - threshold) / (z[new] - z_old[new])
             comp = _unit(theta, phi)
             s1[k] += comp.sum(axis=1)
             s2[k] += (comp ** 2).sum(axis=1)
             t2[k] += np.sum(theta ** 2)
             t4[k] += np.sum(theta ** 4)
-            now = comp[2] > threshold
-            switched[k] += np.count_nonzero(now)
-            tau[now & (tau == times[-1]) & (k < n_times - 1)] = t_out
+            switched[k] += np.count_nonzero(comp[2] > threshold)
             if hist is not None:
                 at = grid.chart.from_lab(theta, phi) if grid.chart is not None else (theta, phi)
                 counts, _, _ = np.histogram2d(*at, bins=[grid.theta_edges, grid.phi_edges])

@@ -10,7 +10,7 @@ import numpy as np
 
 from .grid import SphereGrid
 
-__all__ = ["plot_density", "plot_fig4", "plot_fig5", "plot_components", "plot_sweep",
+__all__ = ["plot_density", "plot_fig4", "plot_fig5", "plot_components", "plot_sweep", "plot_wer",
            "mass_window", "add_note"]
 
 COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
@@ -192,33 +192,87 @@ def plot_fig5(times, fp, mc, *, noiseless_std=None, n_samples=None):
     return fig
 
 
-def plot_sweep(rows, parameters, times, *, ax=None):
-    """P_sw at the last requested time against the first swept parameter, one curve per
-    value of the second; a colour map when both have three or more values.  Returns the
-    figure."""
+def plot_sweep(rows, parameters, times, *, axes=None):
+    """P_sw (linear axis) and WER (log axis) at the last requested time against the first
+    swept parameter, one curve per value of the second; colour maps (log10 WER) when both
+    have three or more values.  Returns the figure."""
     import matplotlib.pyplot as plt
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     ok = [r for r in rows if r["status"] == "ok"]
-    column = f"P_sw(t={float(times[-1]):g})"
-    x_name = parameters[0]
-    group = parameters[1] if len(parameters) > 1 else None
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
-    xs = sorted({float(r[x_name]) for r in ok})
-    gs = sorted({float(r[group]) for r in ok}) if group else [None]
-    table = {(float(r[x_name]), float(r[group]) if group else None): float(r[column]) for r in ok}
+    t_end = f"{float(times[-1]):g}"
+    for ax, name in zip(axes, ("P_sw", "WER")):
+        table = {_point(r, parameters): float(r[f"{name}(t={t_end})"]) for r in ok}
+        _draw_sweep(ax, table, parameters, name, t_end)
+    return axes[0].figure
+
+
+def _point(row, parameters):
+    return tuple(float(row[p]) for p in parameters[:2]) + (None,) * (2 - len(parameters[:2]))
+
+
+def _draw_sweep(ax, table, parameters, name, t_end):
+    """One panel of :func:`plot_sweep`: ``table`` maps (x, group) to P_sw or WER."""
+    x_name, group = parameters[0], (parameters[1] if len(parameters) > 1 else None)
+    xs = sorted({x for x, _ in table})
+    gs = sorted({g for _, g in table}) if group else [None]
+    label = f"${name.replace('_sw', '_{sw}')}$ at t = {t_end} $t_n$"
+    log = name == "WER"
     if group and len(xs) >= 3 and len(gs) >= 3:
         z = np.array([[table.get((x, g), np.nan) for x in xs] for g in gs])
-        mesh = ax.pcolormesh(xs, gs, z, shading="nearest", vmin=0, vmax=1, cmap="viridis")
-        ax.figure.colorbar(mesh, ax=ax, label=f"$P_{{sw}}$ at t = {float(times[-1]):g} $t_n$")
+        if log:
+            z = np.log10(np.where(z > 0, z, np.nan))
+        mesh = ax.pcolormesh(xs, gs, z, shading="nearest", cmap="viridis",
+                             **({} if log else dict(vmin=0, vmax=1)))
+        ax.figure.colorbar(mesh, ax=ax, label=("log10 " if log else "") + label)
         ax.set_ylabel(f"{group} ({UNITS.get(group, '')})")
     else:
         for g in gs:
             ax.plot(xs, [table.get((x, g), np.nan) for x in xs], "o-",
                     label=f"{group} = {g:g} {UNITS.get(group, '')}" if group else None)
-        ax.set_ylabel(f"$P_{{sw}}$ at t = {float(times[-1]):g} $t_n$")
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel(label)
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(-0.02, 1.02)
         if group:
-            ax.legend()
+            ax.legend(fontsize=8)
     ax.set_xlabel(f"{x_name} ({UNITS.get(x_name, '')})")
-    ax.grid(alpha=0.3)
-    return ax.figure
+    ax.grid(alpha=0.3, which="both")
+
+
+def plot_wer(curve, axes=None):
+    """Write-error rate on a log axis and the switching-time density.
+
+    ``curve`` is a :class:`~fpstt.wer.SwitchingCurve` (the solver's step lattice; values
+    below its floor are not drawn, the floor is) or a Monte Carlo result dict of
+    ``fpstt switching --method montecarlo`` (points with standard errors).  Returns the
+    figure.
+    """
+    import matplotlib.pyplot as plt
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    log_ax, density_ax = axes
+    if isinstance(curve, dict):
+        t, wer, se = map(np.asarray, (curve["times"], curve["wer"], curve["stderr"]))
+        shown = wer > 0
+        log_ax.errorbar(t[shown], wer[shown], yerr=se[shown], fmt="o", ms=3,
+                        label="Monte Carlo ± s.e.")
+        log_ax.axhline(curve["wer_floor"], ls=":", c="gray", label="1 / N")
+        density_ax.set_visible(False)
+    else:
+        shown = curve.wer >= curve.floor
+        log_ax.semilogy(curve.t[shown], curve.wer[shown], label="Fokker-Planck")
+        log_ax.axhline(curve.floor, ls=":", c="gray", label="floor")
+        mid, density = curve.first_passage_density()
+        density_ax.plot(mid, density)
+        density_ax.set_xlabel("t ($t_n$)")
+        density_ax.set_ylabel(r"switching-time density $-dWER/dt$ (per $t_n$)")
+        density_ax.grid(alpha=0.3)
+    log_ax.set_yscale("log")
+    log_ax.set_xlabel("t ($t_n$)")
+    log_ax.set_ylabel(r"WER = Prob($n\cdot z' \leq$ threshold)")
+    log_ax.grid(alpha=0.3, which="both")
+    log_ax.legend(fontsize=8)
+    log_ax.figure.suptitle("write-error rate and switching time")
+    return log_ax.figure

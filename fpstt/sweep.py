@@ -3,8 +3,12 @@
 A sweep is a list of points, each a dict of :class:`~fpstt.model.Microscopic` overrides
 (e.g. ``{"n_e": 5e4, "T": 3.0}``).  Every point runs the Fokker-Planck solver on its own
 flow-adapted grid and yields one row: the parameters, P_sw at the requested times, the median
-and mean switching times, and solver diagnostics.  A point that fails is reported in its row
-(``status = "failed"`` and the message) and does not stop the sweep.  With a CSV path, the
+and mean switching times, and solver diagnostics.  P_sw, the write-error rate WER =
+Prob(n_z ≤ threshold) and the switching times come from :func:`fpstt.wer.switching_curve`
+(the solver's own time resolution, WER accurate down to its floor: columns ``WER(t=...)``,
+``WER_floor``) when the model is phi-independent; otherwise from the solution's cells
+(each side summed on its own) and the switching times are NaN.  A point that fails is
+reported in its row (``status = "failed"`` and the message) and does not stop the sweep.  With a CSV path, the
 table is rewritten atomically after every finished point, and a re-run skips the points whose
 rows are already there with ``status = "ok"``.
 """
@@ -25,7 +29,8 @@ from .initial import GibbsState
 from .model import Microscopic, SpinTorqueModel, table_i
 from .io import publish
 from .stepping import default_grid, solve
-from .switching import switching_probability, switching_times
+from .switching import switching_probability, unswitched_probability
+from .wer import switching_curve
 
 __all__ = ["grid_points", "run_point", "sweep", "EXECUTORS"]
 
@@ -57,14 +62,20 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
         model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
         gibbs = GibbsState.from_microscopic(micro)
         t_out = np.asarray(times, float)
-        dense = np.union1d(np.linspace(0.0, t_out.max(), 41), t_out)
-        grid = default_grid(model, dense, du=du, n_phi=n_phi, initial=gibbs)
-        sol = solve(model, grid, gibbs.cell_averages(grid), dense)
+        grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs)
+        sol = solve(model, grid, gibbs.cell_averages(grid), t_out)
         prob = switching_probability(grid, sol.p, threshold)
-        for t in t_out:
-            row[f"P_sw(t={t:g})"] = float(prob[np.argmin(np.abs(dense - t))])
-        st = switching_times(dense, prob)
-        row.update(t_switch_median=st["median"], t_switch_mean=st["mean"],
+        wer = unswitched_probability(grid, sol.p, threshold)
+        median = mean = np.nan
+        if model.phi_independent:               # WER at the step resolution, to its floor
+            curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold)
+            prob, wer = curve.p_switch_at(t_out), curve.at(t_out)
+            stats = curve.statistics()
+            median, mean = stats["quantiles"]["0.5"], stats["mean"]
+            row["WER_floor"] = curve.floor
+        for t, p_t, w_t in zip(t_out, prob, wer):
+            row[f"P_sw(t={t:g})"], row[f"WER(t={t:g})"] = float(p_t), float(w_t)
+        row.update(t_switch_median=median, t_switch_mean=mean,
                    kappa=gibbs.kappa, Im_C1=model.C1.imag, grid=f"{grid.n_theta}x{grid.n_phi}",
                    solver_s=sol.diagnostics["wall_time_s"],
                    mass_error=sol.diagnostics["max_mass_error"],

@@ -56,7 +56,7 @@ def test_cli_figures_name_the_model(tmp_path, monkeypatch):
     from fpstt import cli
     monkeypatch.chdir(tmp_path)
     titles = []
-    monkeypatch.setattr(cli, "_overwriting", lambda path: None)
+    monkeypatch.setattr(cli, "overwriting", lambda path: None)
     original = cli._save_figure
 
     def spy(fig, args, note=""):

@@ -8,7 +8,8 @@ import fpstt.sweep as sweep_module
 from fpstt.cli import main
 from fpstt.montecarlo import simulate
 from fpstt.sweep import grid_points, run_point, sweep
-from fpstt.switching import switching_probability, switching_times
+from fpstt.switching import switching_probability
+from fpstt.wer import switching_curve
 
 POINTS = grid_points({"n_e": [4.5e4, 5.5e4], "T": [1.0, 3.0]})
 OPTIONS = dict(du=0.06, n_phi=64)
@@ -35,14 +36,6 @@ def test_switching_probability_of_uniform_density():
         switching_probability(fpstt.SphereGrid.uniform(4, 4), np.ones((4, 4)), 1.0)
 
 
-def test_switching_times():
-    t = np.linspace(0, 1, 11)
-    st = switching_times(t, np.clip((t - 0.3) * 2, 0, 1))
-    assert st["median"] == pytest.approx(0.55)
-    assert st["mean"] == pytest.approx(0.6)          # left sum of 1 - P on the grid
-    assert math.isnan(switching_times(t, np.zeros(11))["median"])
-
-
 def test_fp_and_mc_switching_probability_agree():
     micro = fpstt.table_i(n_e=5.0e4, T=3.0)
     model = fpstt.SpinTorqueModel.from_microscopic(micro)
@@ -54,7 +47,7 @@ def test_fp_and_mc_switching_probability_agree():
     assert 0.3 < p_fp[-1] < 0.9                                  # a case where it is uncertain
     se = np.sqrt(p_fp * (1 - p_fp) / 20_000)                     # binomial, under P = P_fp
     assert np.all(np.abs(mc.p_switch - p_fp) <= 4 * se + 1 / 20_000)
-    mean_fp = switching_times(times, p_fp)["mean"]
+    mean_fp = switching_curve(model, gibbs, 1.0).statistics()["mean"]
     assert abs(mc.switch_time_mean - mean_fp) <= 4 * mc.switch_time_stderr
 
 

@@ -1,0 +1,161 @@
+"""Write-error rates and switching-time statistics, at the solver's own time resolution.
+
+:func:`switching_curve` runs the split solver once to a horizon and records, after every
+step, the write-error rate WER(t) = Prob(n . z' ≤ threshold) as a sum over the unswitched
+rows (:func:`~fpstt.switching.split_rows`), never as 1 - P_sw.  Nothing that would cut a
+tail is on: no frozen rows, a far pole cap bounded to 1e-22 in L1, and, since the model is
+phi-independent, only the phi-average of the density (mode 0, which no other mode feeds) is
+stepped — the same discretisation as :func:`fpstt.stepping.solve`, exactly, for the
+theta-marginal.  Values at other times are interpolated (monotone cubic in log WER), so a
+result does not depend on which times a user asks for.
+
+Switching time.  With tau the time at which a trajectory switches, Prob(tau ≤ t) = 1 -
+WER(t) when switching is irreversible (damping holds a switched magnet near z'; a
+trajectory that re-crosses the threshold is counted as unswitched again).  Mean, median and
+quantiles of tau follow from the curve.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+from tqdm.auto import tqdm
+
+from .chart import chart_for
+from .flowgrid import cap_error_bound, default_grid
+from .integrators import Integrator
+from .switching import split_rows
+
+__all__ = ["SwitchingCurve", "switching_curve", "TAIL_CAP_ERROR"]
+
+TAIL_CAP_ERROR = 1e-22        # L1 the far pole cap may cost in a WER run
+_FLOOR_FACTOR = 100.0         # WER is quoted to 1 % down to 100 x the bounded errors
+
+
+@dataclass
+class SwitchingCurve:
+    """WER(t) on the solver's step lattice, with its floor.
+
+    Attributes
+    ----------
+    t : ndarray
+        Step lattice 0, dt, ..., horizon (units of t_n).
+    wer : ndarray
+        Prob(n . z' ≤ threshold) at ``t`` (summed over unswitched rows).
+    p_switch : ndarray
+        Prob(n . z' > threshold) at ``t`` (summed over switched rows).
+    floor : float
+        Below this the package does not vouch for a WER (100 x the bounded L1 error of the
+        pole cap, and never below 1e-300); :meth:`at` reports 0 there.
+    threshold : float
+    diagnostics : dict
+        dt, grid shape, wall time, cap error bound, horizon.
+    """
+
+    t: np.ndarray
+    wer: np.ndarray
+    p_switch: np.ndarray
+    floor: float
+    threshold: float = 0.0
+    diagnostics: dict = field(default_factory=dict)
+
+    def at(self, times) -> np.ndarray:
+        """WER at ``times`` (within [0, horizon]), monotone cubic in log WER; 0 below the
+        floor."""
+        log = PchipInterpolator(self.t, np.log(np.maximum(self.wer, 1e-300)))(
+            self._check(times))
+        value = np.exp(log)
+        return np.where(value < self.floor, 0.0, value)
+
+    def p_switch_at(self, times) -> np.ndarray:
+        """P_sw at ``times`` (within [0, horizon]), monotone cubic."""
+        return PchipInterpolator(self.t, self.p_switch)(self._check(times))
+
+    def _check(self, times):
+        times = np.asarray(times, float)
+        if np.any(times < 0) or np.any(times > self.t[-1] * (1 + 1e-12)):
+            raise ValueError(f"times must lie in [0, {self.t[-1]:g}] t_n (the horizon of the "
+                             "run), got " + str(np.round(times, 6).tolist()))
+        return times
+
+    def time_to(self, level: float) -> float:
+        """First time at which WER falls to ``level`` (NaN if not within the horizon, or if
+        ``level`` is below the floor)."""
+        if not (0 < level < 1):
+            raise ValueError(f"`level` must lie in (0, 1), got {level!r}")
+        if level < self.floor:
+            return math.nan
+        below = np.flatnonzero(self.wer <= level)
+        if below.size == 0:
+            return math.nan
+        k = int(below[0])
+        if k == 0:
+            return 0.0
+        y = np.log(self.wer[k - 1:k + 1])
+        return float(np.interp(-math.log(level), -y, self.t[k - 1:k + 1]))
+
+    def first_passage_density(self):
+        """(midpoints, -dWER/dt): the switching-time density per t_n on the step lattice."""
+        return (self.t[1:] + self.t[:-1]) / 2, -np.diff(self.wer) / np.diff(self.t)
+
+    def statistics(self, quantiles=(0.5, 0.9, 0.99, 0.999999)) -> dict:
+        """Mean of min(tau, horizon), the quantiles of tau (time at which WER = 1 - q), and
+        whether the mean is complete (WER at the horizon below the floor or 1e-12)."""
+        mean = float(np.sum((self.wer[1:] + self.wer[:-1]) / 2 * np.diff(self.t)))
+        end = float(self.wer[-1])
+        return dict(mean=mean, mean_complete=bool(end < max(self.floor, 1e-12)),
+                    wer_at_horizon=end,
+                    quantiles={f"{q:g}": self.time_to(1 - q) for q in quantiles})
+
+
+def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
+                    du: float | None = None, progress: bool = False) -> SwitchingCurve:
+    """WER(t) from t = 0 to ``horizon`` (t_n) at every step of the split solver.
+
+    Parameters
+    ----------
+    model : SpinTorqueModel
+        Must be phi-independent (no field during the dynamics, or a field along z'); the WER
+        of other flows comes from :func:`fpstt.switching.unswitched_probability` of a
+        :func:`~fpstt.stepping.solve` result.
+    initial : GibbsState
+        The initial state (Eq. 13).
+    horizon : float
+        Last time, t_n.  The step is du / |Im C1|, adjusted to divide it.
+    threshold : float
+        Switched means n . z' > threshold.
+    du : float, optional
+        Cell width in u (default :data:`~fpstt.flowgrid.DEFAULT_DU`).
+    """
+    if not model.phi_independent:
+        raise ValueError("WER curves need a phi-independent model (no field during the "
+                         "dynamics, or a field along z'); with a field kept on, use "
+                         "fpstt.switching.unswitched_probability on a solve() result")
+    if not (horizon > 0 and math.isfinite(horizon)):
+        raise ValueError(f"`horizon` must be finite and > 0, got {horizon!r}")
+    start = _time.perf_counter()
+    grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
+                        cap_error=TAIL_CAP_ERROR)
+    run = Integrator.build(model, grid, "split-tr-bdf2", [0.0, horizon], None, True,
+                           initial.cell_averages(grid), tails=True, n_modes=1)
+    k = int(round(horizon / run.dt))
+    rows = [_rows(run, run.x0)]
+    for x in tqdm(run.advance(run.x0, k), total=k, disable=not progress,
+                  desc="fpstt switching", unit="step"):
+        rows.append(_rows(run, x))
+    p_switch, wer = split_rows(grid, np.array(rows), threshold)
+    u_max = float(np.log(np.tan(grid.theta_edges[-2] / 2)))
+    cap = cap_error_bound(chart_for(model), initial, u_max)
+    return SwitchingCurve(
+        np.arange(k + 1) * run.dt, wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
+        dict(dt=run.dt, grid=list(grid.shape), horizon=horizon, cap_error_bound=cap,
+             wall_time_s=_time.perf_counter() - start))
+
+
+def _rows(run, x):
+    """Signed mass of each theta row of a one-mode (phi-average) state."""
+    return x[:, 0].real * run.backend.row_measure
