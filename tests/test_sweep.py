@@ -60,6 +60,9 @@ def test_sweep_same_table_serial_processes_and_dask():
         dask = sweep(POINTS, [0.5, 1.0], executor="dask", scheduler=client, **OPTIONS)
     assert all(r["status"] == "ok" for r in serial)
     assert _strip(serial) == _strip(procs) == _strip(dask)
+    for r in serial:                   # each side on its own, both at the step resolution
+        assert r["P_sw(t=0.5)"] + r["WER(t=0.5)"] == pytest.approx(1.0, abs=1e-9)
+        assert 0 < r["WER_floor"] < 1e-12          # warmer states reach the far cap: higher
     p_sw = {(r["n_e"], r["T"]): r["P_sw(t=1)"] for r in serial}
     assert p_sw[(5.5e4, 1.0)] > p_sw[(4.5e4, 1.0)]               # more current, more switching
 

@@ -108,3 +108,34 @@ def test_floor_and_bad_input(curves):
     field = fpstt.SpinTorqueModel.from_microscopic(MICRO, field_on=True)
     with pytest.raises(ValueError, match="phi-independent"):
         switching_curve(field, GIBBS, 1.0)
+
+
+def test_switching_command(tmp_path, capsys):
+    import json
+    from fpstt.cli import main
+    assert main(["switching", "--json", "--quiet", "--times", "0.3,0.5,0.7"]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main(["switching", "--json", "--quiet", "--times", "0.1,0.5,0.9"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert a["wer"][1] == b["wer"][1] and a["mean"] == b["mean"]      # times only select
+    assert 1e-16 < a["wer"][2] < 1e-14 and a["wer_floor"] < 1e-18
+    out, plot = tmp_path / "wer.json", tmp_path / "wer.png"
+    assert main(["switching", "--quiet", "--out", str(out), "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "time to WER 1e-9" in text and "q0.5" in text
+    assert len(json.loads(out.read_text())["curve"]["wer"]) > 100 and plot.stat().st_size > 0
+    assert main(["switching", "--quiet", "--method", "montecarlo", "--n-samples", "2000",
+                 "--times", "0.3,0.35"]) == 0
+    assert "s.e." in capsys.readouterr().out
+
+
+def test_switching_command_bad_input(tmp_path, capsys):
+    from fpstt.cli import main
+    cfg = tmp_path / "field.toml"
+    cfg.write_text("[model]\nfield_on = true\n")
+    for argv, message in [(["--threshold", "1.5"], "threshold"),
+                          (["--times", "0.5,2"], "horizon"),
+                          (["--config", str(cfg)], "phi-independent")]:
+        assert main(["switching", "--quiet", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1

@@ -9,6 +9,8 @@ Prints ratios and writes validation/results/bench.json.
     grid, one 2-D sparse matrix, Crank-Nicolson, splu factorised once.
 (b) fpstt vs Monte Carlo: time to reach the same L1 density error at t_n.
 (c) scaling: wall time per step and peak memory against the number of cells.
+(d) time to a write-error rate of 1e-9: fpstt's switching curve against the Monte Carlo run
+    that would resolve it (100 / WER trajectories at the measured throughput; validation/wer.py).
 Every L1 is measured at t = t_n against a converged fpstt reference (900 steps/t_n, 768 phi),
 on a common grid: the cell masses of both sides, the finer remapped exactly onto the coarser.
 """
@@ -299,9 +301,15 @@ if "--long" in sys.argv:
     print(f"  run in full on 411 x 256: dt = {long_check['with_bias_dt']:.3g}, "
           f"N = {np.ceil(long_check['with_bias_N']):.0f} gives L1 {long_check['mc_measured_L1']:.2e} "
           f"(target {long_check['L1']:.2e}) in {long_check['mc_measured_s']:.0f} s")
+from wer import wer_bench  # noqa: E402
+wer = wer_bench()
+ratios["montecarlo_over_fpstt_time_to_wer_1e-9"] = wer["ratio"]
+print(f"time to WER 1e-9: fpstt {wer['fpstt_curve_s']:.2f} s (`fpstt switching` "
+      f"{wer['fpstt_switching_command_s']:.2f} s); Monte Carlo {wer['mc_trajectories']:.0e} "
+      f"trajectories x {wer['mc_s_per_trajectory'] * 1e6:.1f} us = {wer['mc_days']:.1f} days")
 for key, value in ratios.items():
     print(f"{key:<45} {value:.3g}")
 write("bench", {"fpstt": fp_rows, "baseline": base_rows, "montecarlo": mc_rows,
                 "montecarlo_dt": mc_dt, "fpstt_vs_montecarlo": comparisons,
-                "scaling": scale_rows, "ratios": ratios, "quick": QUICK,
+                "scaling": scale_rows, "ratios": ratios, "quick": QUICK, "wer": wer,
                 "fpstt_solve_command": {"median_s": command_s, "peak_rss_MB": command_peak_MB}})
