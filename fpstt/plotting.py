@@ -202,7 +202,7 @@ def plot_sweep(rows, parameters, times, *, axes=None):
     ok = [r for r in rows if r["status"] == "ok"]
     t_end = f"{float(times[-1]):g}"
     for ax, name in zip(axes, ("P_sw", "WER")):
-        table = {_point(r, parameters): float(r[f"{name}(t={t_end})"]) for r in ok}
+        table = {_point(r, parameters): float(r.get(f"{name}(t={t_end})") or "nan") for r in ok}
         _draw_sweep(ax, table, parameters, name, t_end)
     return axes[0].figure
 

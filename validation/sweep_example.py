@@ -19,7 +19,7 @@ if __name__ == "__main__":
                  csv_path=RESULTS / "sweep_example.csv")
     for r in rows:
         print(f"n_e = {float(r['n_e']):8.0f}  T = {float(r['T']):.0f} K  P_sw(t_n) = {float(r['P_sw(t=1)']):.4f}"
-              f"  t_median = {float(r['t_switch_median']):.3f}  ({r['status']})")
+              f"  WER(t_n) = {float(r['WER(t=1)']):.3g}  t_median = {float(r['t_switch_median']):.3f}  ({r['status']})")
     fig = plot_sweep(rows, list(values), [1.0])
     add_note(fig, "model: ito, eq17 reading, field off, noise on; other inputs: Table I")
     fig.savefig(FIGURES / "sweep.png", dpi=110)
