@@ -35,7 +35,8 @@ import math
 
 import numpy as np
 
-__all__ = ["MobiusChart", "ChartModel", "conformal_coefficients", "chart_for"]
+__all__ = ["MobiusChart", "ChartModel", "conformal_coefficients", "chart_for", "is_mobius",
+           "grid_chart_for"]
 
 _FIT_POINTS = np.array([[0.4, 0.3], [0.9, 2.0], [1.3, 4.1], [1.9, 1.1], [2.4, 5.3],
                         [2.8, 3.2], [0.7, 5.9], [1.6, 0.2], [2.2, 2.7], [1.1, 3.6]])
@@ -272,3 +273,19 @@ def chart_for(model) -> MobiusChart:
     stable, unstable, lam = (r1, r2, lam1) if lam1.real <= 0 else (r2, r1, -lam1)
     chart = MobiusChart(stable, unstable, lam)
     return chart.sheared() if not math.isclose(lam.real, 0.0, abs_tol=1e-14) else chart
+
+
+def is_mobius(model) -> bool:
+    """True when the noiseless flow of ``model`` has a Möbius chart (:func:`chart_for`):
+    STT plus any constant field, with or without damping; not with an anisotropy."""
+    try:
+        chart_for(model)
+    except ValueError:
+        return False
+    return True
+
+
+def grid_chart_for(model) -> MobiusChart:
+    """The chart a grid for ``model`` uses: the Möbius chart of its flow, or the z' frame
+    (for flows that have none, stepped by the unsplit schemes)."""
+    return chart_for(model) if is_mobius(model) else MobiusChart(0j, None, 1j * model.C1)

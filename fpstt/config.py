@@ -11,7 +11,14 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     reading = "eq17"           # or "lab"
     noise = true               # false: C2 = 0 (the noiseless flow of Eq. 15)
     field_on = false           # keep B on during the dynamics
-    thermal_D = 0.0            # Brown rotational diffusion, per t_n
+    thermal_D = 0.0            # Brown rotational diffusion, per t_n, by hand
+    thermal = false            # Brown noise at T during the dynamics (needs alpha > 0)
+    [pulse]                    # absent: constant drive
+    width = 0.5                # t_n, including the ramps
+    rise = 0.0
+    fall = 0.0
+    [initial]
+    kind = "gibbs"             # exp(-E / k_B T) (Eq. 13); or "vmf" with theta, phi, kappa
     [grid]
     du = 0.0184                # cell width in U = ln tan(theta_c/2) (the accuracy knob)
     n_phi = 384
@@ -29,22 +36,28 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 
-from .initial import GibbsState
+from .initial import initial_state
+from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
+from .chart import is_mobius
 from .stepping import DEFAULT_DU, default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
-              "thermal_D": 0.0},
+              "thermal_D": 0.0, "thermal": False},
     "grid": {"du": DEFAULT_DU, "steps_per_unit": None, "n_phi": 384, "u_min": -9.0,
              "u_max": None},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
+    "pulse": {"width": None, "rise": 0.0, "fall": 0.0},
+    "initial": {"kind": "gibbs", "theta": None, "phi": None, "kappa": None},
 }
 _TYPES = {"interpretation": str, "reading": str, "noise": bool, "field_on": bool,
           "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int, "du": (int, float),
-          "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None))}
+          "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None)),
+          "thermal": bool, "width": (int, float), "rise": (int, float), "fall": (int, float),
+          "kind": str, "theta": (int, float), "phi": (int, float), "kappa": (int, float)}
 
 
 @dataclass
@@ -55,15 +68,27 @@ class RunConfig:
     model: dict = field(default_factory=lambda: dict(DEFAULTS["model"]))
     grid: dict = field(default_factory=lambda: dict(DEFAULTS["grid"]))
     solve: dict = field(default_factory=lambda: dict(DEFAULTS["solve"]))
+    pulse: dict = field(default_factory=lambda: dict(DEFAULTS["pulse"]))
+    initial: dict = field(default_factory=lambda: dict(DEFAULTS["initial"]))
 
     def build_model(self) -> SpinTorqueModel:
         opts = dict(self.model)
-        noise, field_on = opts.pop("noise"), opts.pop("field_on")
-        model = SpinTorqueModel.from_microscopic(self.micro, field_on=field_on, **opts)
+        noise, field_on, thermal = opts.pop("noise"), opts.pop("field_on"), opts.pop("thermal")
+        if thermal and opts["thermal_D"] == 0.0:
+            opts.pop("thermal_D")
+        model = SpinTorqueModel.from_microscopic(self.micro, field_on=field_on, thermal=thermal,
+                                                 **opts)
         return model if noise else model.with_options(C2=0j)
 
-    def build_gibbs(self) -> GibbsState:
-        return GibbsState.from_microscopic(self.micro)
+    def build_gibbs(self):
+        """The initial state ([initial]: exp(-E / k_B T) by default, or a vMF state)."""
+        return initial_state(self.micro, **self.initial)
+
+    def build_pulse(self) -> Pulse | None:
+        """The current pulse of [pulse], or None (constant drive)."""
+        if self.pulse["width"] is None:
+            return None
+        return Pulse(self.pulse["width"], self.pulse["rise"], self.pulse["fall"])
 
     def build_grid(self, model):
         return default_grid(model, self.solve["times"], initial=self.build_gibbs(), **self.grid)
@@ -72,11 +97,11 @@ class RunConfig:
         chosen = self.solve["scheme"]
         if chosen is not None:
             return chosen
-        return "split-tr-bdf2"          # exact flow in the model's Möbius chart
+        return "split-tr-bdf2" if is_mobius(model) else "tr-bdf2"   # exact flow if it can
 
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,
-                "solve": self.solve}
+                "solve": self.solve, "pulse": self.pulse, "initial": self.initial}
 
 
 def _line_of(text: str, section: str, key: str | None = None) -> int | None:
@@ -134,6 +159,7 @@ def load_config(path=None) -> RunConfig:
         for section in DEFAULTS:
             getattr(cfg, section).update(data.get(section, {}))
         cfg.build_grid(cfg.build_model())           # validates every value now
+        cfg.build_pulse()
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: {exc}") from None
     return cfg

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .chart import chart_for
+from .chart import grid_chart_for
 from .grid import SphereGrid, mercator_theta
 from .initial import angles, unit_vector
 
@@ -39,7 +39,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
 
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
-    z' frame without a field) the flow is a translation in U.  The cell width is ``du``
+    z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
+    flow is a translation in U.  The cell width is ``du``
     (default 0.0184, an accuracy choice that does not depend on the drive; narrowed to
     dphi / |shear| in a sheared chart so that the diagonal diffusion weights stay ≥ 0), and
     the step dt = du / shift rate is adjusted down to divide every output time.
@@ -49,7 +50,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     (up to 12) until treating the cap next to it as uniform costs ≤ ``cap_error`` in L1
     (default 1e-11; write-error rates ask for less, :mod:`fpstt.wer`).
     """
-    chart = chart_for(model)
+    chart = grid_chart_for(model)
     times = check_times(times)
     rate = abs(chart.shift_rate)
     if steps_per_unit is not None:

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .constants import BOLTZMANN, ELECTRON_MASS, GYROMAGNETIC_RATIO, HBAR
+from .constants import BOLTZMANN, ELECTRON_MASS, ELEMENTARY_CHARGE, GYROMAGNETIC_RATIO, HBAR
+from .magnet import brown_diffusion, landau_lifshitz_velocity, unit_from_angles
 
 __all__ = ["Microscopic", "table_i", "DerivedCoefficients", "derived_coefficients",
            "transmission_amplitude", "SpinTorqueModel", "INTERPRETATIONS", "READINGS",
@@ -69,7 +70,15 @@ class Microscopic:
     B_theta, B_phi : float
         Field direction about z', rad.
     T : float
-        Temperature, K (enters the Gibbs state of Eq. 13 only).
+        Temperature, K (the Gibbs state of Eq. 13; with ``thermal`` models also the noise).
+    alpha : float
+        Gilbert damping (dimensionless, ≥ 0; :mod:`fpstt.magnet`).
+    B_k : float
+        Uniaxial anisotropy field, T (≥ 0); energy -(M B_k / 2)(n . e)^2.
+    easy_theta, easy_phi : float
+        Easy axis e about z', rad.
+    current_A : float, optional
+        Charge current, A: if given, n_e = I t_n / e (the alternative to ``n_e``).
     t_n : float
         The time unit in seconds; needed only to convert a field kept on during the dynamics
         (gamma B t_n) and to quote rates in SI.
@@ -88,6 +97,11 @@ class Microscopic:
     B_theta: float = 2.8
     B_phi: float = 1.0
     T: float = 1.0
+    alpha: float = 0.0
+    B_k: float = 0.0
+    easy_theta: float = 0.0
+    easy_phi: float = 0.0
+    current_A: float | None = None
     t_n: float = 1e-9
     hbar: float = HBAR
     m_e: float = ELECTRON_MASS
@@ -95,8 +109,13 @@ class Microscopic:
     def __post_init__(self):
         for name in ("lam", "J", "k_F", "T", "t_n", "hbar", "m_e"):
             _positive(name, getattr(self, name))
-        for name in ("n_e", "B"):
+        for name in ("n_e", "B", "alpha", "B_k"):
             _positive(name, getattr(self, name), allow_zero=True)
+        if self.current_A is not None:
+            current = _positive("current_A", self.current_A, allow_zero=True)
+            object.__setattr__(self, "n_e", current * self.t_n / ELEMENTARY_CHARGE)
+        if not (math.isfinite(self.easy_theta) and math.isfinite(self.easy_phi)):
+            raise ValueError("`easy_theta` and `easy_phi` must be finite")
         if not math.isfinite(self.lambda0):
             raise ValueError(f"`lambda0` must be finite, got {self.lambda0!r}")
         if not (0.0 <= self.B_theta <= math.pi) or not math.isfinite(self.B_phi):
@@ -109,6 +128,8 @@ class Microscopic:
 
 def table_i(**overrides) -> Microscopic:
     """The microscopic inputs of Table I of [1]_ (not its outputs), with optional overrides."""
+    if "n_e" in overrides and overrides.get("current_A") is not None:
+        raise ValueError("give the current as `n_e` or as `current_A`, not both")
     return replace(Microscopic(), **overrides)
 
 
@@ -215,6 +236,13 @@ class SpinTorqueModel:
         in the z' frame (x', y', z').  ``None``: no field during the dynamics (Table I).
     thermal_D : float
         Isotropic (Brown) rotational diffusion constant per t_n, lab-smooth; 0 by default.
+    alpha : float
+        Gilbert damping of the field and anisotropy terms (Landau-Lifshitz form,
+        :mod:`fpstt.magnet`); 0: the paper's precession gamma B x J.
+    anisotropy : float
+        gamma B_k t_n, rad per t_n, of a uniaxial anisotropy along ``easy_axis`` (z' frame).
+    easy_axis : tuple of 3 floats
+        Unit easy axis (default z').
     """
 
     C1: complex
@@ -223,6 +251,9 @@ class SpinTorqueModel:
     reading: str = "eq17"
     omega: tuple | None = None
     thermal_D: float = 0.0
+    alpha: float = 0.0
+    anisotropy: float = 0.0
+    easy_axis: tuple = (0.0, 0.0, 1.0)
     label: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -238,6 +269,12 @@ class SpinTorqueModel:
             raise ValueError("`reading`='lab' is a Stratonovich SDE with lab-frame noise "
                              "fields; use interpretation='stratonovich'")
         _positive("thermal_D", self.thermal_D, allow_zero=True)
+        _positive("alpha", self.alpha, allow_zero=True)
+        _positive("anisotropy", self.anisotropy, allow_zero=True)
+        axis = np.asarray(self.easy_axis, float)
+        if axis.shape != (3,) or not np.all(np.isfinite(axis)) or np.linalg.norm(axis) == 0:
+            raise ValueError(f"`easy_axis` must be a non-zero 3-vector, got {self.easy_axis!r}")
+        object.__setattr__(self, "easy_axis", tuple(float(v) for v in axis / np.linalg.norm(axis)))
         if self.omega is not None:
             om = tuple(float(w) for w in self.omega)
             if len(om) != 3 or not all(math.isfinite(w) for w in om):
@@ -246,9 +283,19 @@ class SpinTorqueModel:
 
     @classmethod
     def from_microscopic(cls, micro: Microscopic, *, field_on: bool = False,
-                         **options) -> "SpinTorqueModel":
-        """Build the model from SI inputs (the only SI -> t_n conversion of the package)."""
+                         thermal: bool = False, **options) -> "SpinTorqueModel":
+        """Build the model from SI inputs (the only SI -> t_n conversion of the package).
+
+        ``field_on``: the field precesses (and, with alpha, damps) the magnet during the
+        dynamics; ``thermal``: Brown noise at T during the dynamics (needs alpha > 0).  The
+        anisotropy B_k, when non-zero, always acts during the dynamics (it is the magnet's).
+        """
         d = derived_coefficients(micro)
+        if thermal:
+            if micro.alpha <= 0 or "thermal_D" in options:
+                raise ValueError("`thermal` noise needs alpha > 0 (D ∝ alpha) and no "
+                                 "`thermal_D` given by hand")
+            options["thermal_D"] = brown_diffusion(micro)
         omega = None
         if field_on:
             w = GYROMAGNETIC_RATIO * micro.B * micro.t_n
@@ -256,7 +303,13 @@ class SpinTorqueModel:
             omega = (w * st * math.cos(micro.B_phi), w * st * math.sin(micro.B_phi),
                      w * math.cos(micro.B_theta))
         return cls(d.C1, d.C2, omega=omega, label="Table I" if micro == table_i() else "custom",
-                   **options)
+                   alpha=micro.alpha, anisotropy=GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
+                   easy_axis=unit_from_angles(micro.easy_theta, micro.easy_phi), **options)
+
+    def with_drive(self, s: float) -> "SpinTorqueModel":
+        """The model at drive s ≥ 0 (a current pulse): C1 s and C2 sqrt(s) (Eq. 14)."""
+        s = _positive("drive", s, allow_zero=True)
+        return replace(self, C1=self.C1 * s, C2=self.C2 * math.sqrt(s))
 
     def with_options(self, **changes) -> "SpinTorqueModel":
         """A copy with some fields changed (e.g. ``C2=0`` for the noiseless flow)."""
@@ -265,8 +318,11 @@ class SpinTorqueModel:
     # ---- properties used by the solvers -------------------------------------------------
     @property
     def phi_independent(self) -> bool:
-        """True when drift and diffusion do not depend on phi (no field, or field along z')."""
-        return self.omega is None or (self.omega[0] == 0.0 and self.omega[1] == 0.0)
+        """True when drift and diffusion do not depend on phi (no field, or field along z';
+        no anisotropy, or an easy axis along z')."""
+        field_axial = self.omega is None or (self.omega[0] == 0.0 and self.omega[1] == 0.0)
+        easy_axial = self.anisotropy == 0 or (self.easy_axis[0] == self.easy_axis[1] == 0.0)
+        return field_axial and easy_axial
 
     @property
     def tangent_diffusion(self) -> float:
@@ -291,7 +347,8 @@ class SpinTorqueModel:
     def drift(self, theta, phi=0.0):
         """Itô drift (mu_theta, mu_phi) per t_n at (theta, phi), vectorised.
 
-        Contains Eq. (17)'s deterministic part, the field precession, the Stratonovich
+        Contains Eq. (17)'s deterministic part, the field and anisotropy terms
+        (precession and damping, :func:`~fpstt.magnet.landau_lifshitz_velocity`), the Stratonovich
         correction when ``interpretation="stratonovich"`` (reading "eq17"), and the
         geometric drift D_t cot(theta) of lab-smooth isotropic noise.
         """
@@ -301,12 +358,14 @@ class SpinTorqueModel:
         mu_p = np.full_like(theta, self.C1.real)
         if self.reading == "eq17" and self.interpretation == "stratonovich":
             mu_t = mu_t - 0.5 * self.C2.real ** 2 * s * c
-        if self.omega is not None:
-            wx, wy, wz = self.omega
+        if self.omega is not None or self.anisotropy != 0:
+            n = np.array([s * np.cos(phi), s * np.sin(phi), c])
+            v = landau_lifshitz_velocity(n, self.omega or (0.0, 0.0, 0.0), self.anisotropy,
+                                         self.easy_axis, self.alpha)
+            # theta' = v . e_theta,  phi' = v . e_phi / sin(theta)
             cp, sp = np.cos(phi), np.sin(phi)
-            # theta' = omega . e_phi,  phi' = -omega . e_theta / sin(theta)
-            mu_t = mu_t + (-wx * sp + wy * cp)
-            mu_p = mu_p - (wx * c * cp + wy * c * sp - wz * s) / s
+            mu_t = mu_t + v[0] * c * cp + v[1] * c * sp - v[2] * s
+            mu_p = mu_p + (-v[0] * sp + v[1] * cp) / s
         return mu_t, mu_p
 
     def diffusion(self, theta, phi=0.0):

@@ -36,6 +36,7 @@ from .initial import GibbsState, angles
 from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
+from .magnet import landau_lifshitz_velocity
 from .switching import switching_stderr
 
 __all__ = ["MonteCarloResult", "simulate"]
@@ -118,30 +119,44 @@ def _eq17_noise(model, theta, phi, h, rng):
 
 
 def _lab_noise(model, n, h, rng):
-    """Isotropic tangent noise (Stratonovich Euler step in R^3, then |n| = 1) and the exact
-    rotation about a field omega kept on during the dynamics."""
-    if model.tangent_diffusion > 0:
-        xi = rng.standard_normal(n.shape) * math.sqrt(2 * model.tangent_diffusion * h)
-        n = n + xi - n * np.sum(n * xi, axis=0)                   # tangent projection P(n)
-        n = n / np.linalg.norm(n, axis=0)
-    if model.omega is not None and any(model.omega):
-        w = np.asarray(model.omega, float)
-        alpha = np.linalg.norm(w) * h
+    """Isotropic tangent noise: a Stratonovich Euler step in R^3, then |n| = 1."""
+    xi = rng.standard_normal(n.shape) * math.sqrt(2 * model.tangent_diffusion * h)
+    n = n + xi - n * np.sum(n * xi, axis=0)                   # tangent projection P(n)
+    return n / np.linalg.norm(n, axis=0)
+
+
+def _magnet_flow(model, n, h):
+    """The field and anisotropy terms over h: the exact rotation about omega when there is
+    neither damping nor anisotropy, else a Heun step of the Landau-Lifshitz velocity."""
+    w = np.asarray(model.omega or (0.0, 0.0, 0.0), float)
+    if model.alpha == 0 and model.anisotropy == 0:
+        angle = np.linalg.norm(w) * h
         k = (w / np.linalg.norm(w))[:, None]
-        n = (n * math.cos(alpha) + np.cross(k, n, axis=0) * math.sin(alpha)
-             + k * np.sum(k * n, axis=0) * (1 - math.cos(alpha)))
-    return n
+        return (n * math.cos(angle) + np.cross(k, n, axis=0) * math.sin(angle)
+                + k * np.sum(k * n, axis=0) * (1 - math.cos(angle)))
+    def velocity(m):
+        return landau_lifshitz_velocity(m, w, model.anisotropy, model.easy_axis, model.alpha)
+    first = velocity(n)
+    guess = n + h * first
+    n = n + 0.5 * h * (first + velocity(guess / np.linalg.norm(guess, axis=0)))
+    return n / np.linalg.norm(n, axis=0)
 
 
 def _step(model, theta, phi, h, rng):
     """One step (Strang splitting): exact flow of Eq. (15) for h/2; the Eq. (17) noise in
-    angles (reading "eq17"); the lab-frame isotropic noise and field rotation; flow for h/2.
-    Weak order 1."""
+    angles (reading "eq17"); the lab-frame isotropic noise, then the field and anisotropy
+    terms; flow for h/2.  Weak order 1."""
     theta, phi = _half_flow(model, theta, phi, h / 2)
     if model.reading == "eq17" and model.C2 != 0:
         theta, phi = _eq17_noise(model, theta, phi, h, rng)
-    if model.tangent_diffusion > 0 or model.omega is not None:
-        theta, phi = angles(_lab_noise(model, _unit(theta, phi), h, rng))
+    magnet = model.anisotropy != 0 or (model.omega is not None and any(model.omega))
+    if model.tangent_diffusion > 0 or magnet:
+        n = _unit(theta, phi)
+        if model.tangent_diffusion > 0:
+            n = _lab_noise(model, n, h, rng)
+        if magnet:
+            n = _magnet_flow(model, n, h)
+        theta, phi = angles(n)
     return _half_flow(model, theta, phi, h / 2)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from tqdm.auto import tqdm
 
-from .chart import chart_for
+from .chart import grid_chart_for
 from .flowgrid import cap_error_bound, default_grid
 from .integrators import Integrator
 from .switching import split_rows
@@ -149,7 +149,7 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         rows.append(_rows(run, x))
     p_switch, wer = split_rows(grid, np.array(rows), threshold)
     u_max = float(np.log(np.tan(grid.theta_edges[-2] / 2)))
-    cap = cap_error_bound(chart_for(model), initial, u_max)
+    cap = cap_error_bound(grid_chart_for(model), initial, u_max)
     return SwitchingCurve(
         np.arange(k + 1) * run.dt, wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
         dict(dt=run.dt, grid=list(grid.shape), horizon=horizon, cap_error_bound=cap,

@@ -1,0 +1,122 @@
+"""The magnet beyond the paper (issue 14): energy, Landau-Lifshitz-Gilbert precession and
+damping, Brown's thermal noise and current pulses.
+
+Energy (SI), with M = gamma hbar J the magnet's moment (the paper's M = gamma J, hbar = 1):
+
+.. math::
+    E(n) = -M\\, B\\cdot n - \\tfrac{1}{2} M B_k (n\\cdot\\hat e)^2,
+    \\qquad B_{eff} = -\\frac{1}{M}\\frac{\\partial E}{\\partial n} = B + B_k (n\\cdot\\hat e)\\hat e .
+
+Dynamics (Landau-Lifshitz form; Omega = gamma B_eff t_n in rad per t_n):
+
+.. math::
+    \\dot n = \\frac{1}{1+\\alpha^2}\\left[\\Omega\\times n - \\alpha\\, n\\times(n\\times\\Omega)\\right],
+
+which for alpha = 0 and B_k = 0 is exactly the paper's gamma B x J.  The spin-transfer terms
+C1, C2 of Eq. (11) are added as the paper writes them (they are not rescaled by 1/(1+alpha^2):
+Eq. (14) already gives them per unit time).  Brown's thermal noise is isotropic tangent
+diffusion with D = alpha k_B T / ((1 + alpha^2) hbar J) per second (times t_n per t_n), the
+fluctuation-dissipation value for which, without STT, exp(-E / k_B T) is stationary.  A current
+pulse s(t) scales C1 by s and C2 by sqrt(s) (Eq. 14: C1 ∝ Delta mu_spin, C2 ∝ sqrt(Delta mu)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
+
+__all__ = ["landau_lifshitz_velocity", "Pulse", "unit_from_angles", "magnet_moment",
+           "thermal_stability", "brown_diffusion", "critical_drive"]
+
+
+def unit_from_angles(theta: float, phi: float) -> tuple:
+    """(sin theta cos phi, sin theta sin phi, cos theta) as a tuple of floats."""
+    return (math.sin(theta) * math.cos(phi), math.sin(theta) * math.sin(phi), math.cos(theta))
+
+
+def magnet_moment(micro) -> float:
+    """M = gamma hbar J, J/T (the paper's M = gamma J with hbar = 1)."""
+    return GYROMAGNETIC_RATIO * micro.hbar * micro.J
+
+
+def thermal_stability(micro) -> float:
+    """Delta = M B_k / (2 k_B T), the anisotropy barrier in units of k_B T."""
+    return magnet_moment(micro) * micro.B_k / (2 * BOLTZMANN * micro.T)
+
+
+def brown_diffusion(micro) -> float:
+    """Brown's D = alpha k_B T / ((1 + alpha^2) hbar J), per t_n (fluctuation-dissipation)."""
+    a = micro.alpha
+    return a * BOLTZMANN * micro.T / ((1 + a * a) * micro.hbar * micro.J) * micro.t_n
+
+
+def critical_drive(micro) -> float:
+    """Im C1 (per t_n) above which STT destabilises the well at -z' in the axially symmetric
+    case (e ∥ B ∥ z'): alpha gamma (B_k + B_z) t_n / (1 + alpha^2), with B_z = B cos(B_theta)
+    taken toward -z' (linearising theta' at theta = pi)."""
+    a = micro.alpha
+    b_z = -micro.B * math.cos(micro.B_theta)
+    return a * GYROMAGNETIC_RATIO * (micro.B_k + b_z) * micro.t_n / (1 + a * a)
+
+
+def landau_lifshitz_velocity(n, omega, anisotropy: float, easy_axis, alpha: float):
+    """dn/dt of precession and Gilbert damping about Omega = omega + anisotropy (n.e) e.
+
+    n : array (3, ...) of unit vectors (z' frame); omega : 3 rad per t_n (gamma B t_n);
+    anisotropy : gamma B_k t_n; easy_axis : unit 3-vector e.  Returns (3, ...), tangent.
+    """
+    n = np.asarray(n, float)
+    shape = (3,) + (1,) * (n.ndim - 1)
+    e = np.reshape(np.asarray(easy_axis, float), shape)
+    big = np.reshape(np.asarray(omega, float), shape) + anisotropy * np.sum(n * e, axis=0) * e
+    cross = np.cross(big, n, axis=0)                                     # Omega x n
+    along = np.sum(n * big, axis=0)
+    return (cross + alpha * (big - along * n)) / (1 + alpha * alpha)
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """Drive s(t) in [0, 1]: 1 on the plateau of a pulse of ``width`` (t_n), with linear
+    ``rise`` and ``fall`` (t_n, included in the width, 0 = sharp edges).
+
+    ``segments(t_end, pieces)`` gives the piecewise-constant drive the solvers use: the
+    plateau and the off-time exactly, each ramp as ``pieces`` equal steps at the ramp's
+    midpoint values (a second-order quadrature of the ramp in time).
+    """
+
+    width: float
+    rise: float = 0.0
+    fall: float = 0.0
+
+    def __post_init__(self):
+        for name in ("width", "rise", "fall"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"pulse `{name}` must be finite and ≥ 0, got {value!r}")
+        if not self.width > 0 or self.rise + self.fall > self.width:
+            raise ValueError("pulse `width` must be > 0 and ≥ rise + fall, got "
+                             f"width {self.width}, rise {self.rise}, fall {self.fall}")
+
+    def __call__(self, t):
+        """s(t), vectorised."""
+        t = np.asarray(t, float)
+        up = np.clip(t / self.rise, 0, 1) if self.rise > 0 else (t >= 0) * 1.0
+        down_start = self.width - self.fall
+        down = (np.clip((self.width - t) / self.fall, 0, 1) if self.fall > 0
+                else (t < self.width) * 1.0)
+        return np.where(t < down_start, up, down) * (t >= 0)
+
+    def segments(self, t_end: float, pieces: int = 16):
+        """[(t0, t1, s), ...] covering [0, t_end]: piecewise-constant drive."""
+        edges = [0.0]
+        for start, length in ((0.0, self.rise), (self.width - self.fall, self.fall)):
+            if length > 0:
+                edges += list(start + length * np.arange(1, pieces + 1) / pieces)
+        edges += [self.width - self.fall, self.width, t_end]
+        edges = sorted({e for e in edges if 0 <= e <= t_end} | {0.0, t_end})
+        return [(a, b, float(self(0.5 * (a + b)))) for a, b in zip(edges[:-1], edges[1:])
+                if b > a]
