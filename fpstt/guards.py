@@ -98,8 +98,9 @@ def pole_rows_mass(grid: SphereGrid, outputs) -> float:
     return worst
 
 
-def max_cell_peclet(model, grid: SphereGrid) -> float:
-    """Largest cell Péclet number |mu| h / D over the grid (theta and phi directions).
+def max_cell_peclet(model, grid: SphereGrid, along_phi: bool = True) -> float:
+    """Largest cell Péclet number |mu| h / D over the grid (theta and, if ``along_phi``, phi
+    directions; a run that keeps only the phi-average mode has no phi transport).
 
     Above 2 the unsplit schemes' Scharfetter-Gummel fluxes are upwind: their numerical
     diffusion |mu| h / 2 exceeds the physical one and the answer is not accurate.
@@ -110,5 +111,5 @@ def max_cell_peclet(model, grid: SphereGrid) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         pe_t = np.abs(mu_t) * grid.dtheta[:, None] / d_tt
         pe_p = np.abs(mu_p) * grid.dphi / d_pp
-    pe = np.nan_to_num(np.maximum(pe_t, pe_p), nan=0.0, posinf=np.inf)
+    pe = np.nan_to_num(np.maximum(pe_t, pe_p) if along_phi else pe_t, nan=0.0, posinf=np.inf)
     return float(np.max(pe))

@@ -196,13 +196,14 @@ class Integrator:
         offset = ((lambda th: -model.C1.imag * np.sin(th), model.C1.real) if self.split
                   else (0.0, 0.0))
         self.operator = fokker_planck_matrix(model, grid, n_phi=self.strip, drift_offset=offset)
-        self.peclet = None if self.split else max_cell_peclet(model, grid)
         self.backend = self.Backend(self.operator, grid)
         self.x0 = self.backend.to_state(p)
         if self.fast:                         # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
             self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
+        one_mode = self.fast and self.backend.n_modes == 1
+        self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
             direction = int(np.sign(model.C1.imag))
             self.shift = Shift(grid, direction) if direction else (lambda x: x)

@@ -15,7 +15,8 @@ then the noise, then the flow for another half step.  Weak order 1 (measured in 
     by renormalisation |n| = 1.
 
 Brown thermal noise (``thermal_D``) is lab-smooth in both readings and takes the same
-vector step; a field kept on during the dynamics is an exact rotation about omega.
+vector step; a field kept on during the dynamics is an exact rotation about omega, and with
+damping or an anisotropy (:mod:`fpstt.magnet`) a Heun step of the Landau-Lifshitz velocity.
 
 Trajectories start from exact Gibbs samples (Eq. 13).  Randomness only through a seeded
 ``numpy.random.Generator``; chunk k uses the stream ``SeedSequence(seed).spawn`` child k, so
@@ -36,7 +37,6 @@ from .initial import GibbsState, angles
 from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
-from .magnet import landau_lifshitz_velocity
 from .switching import switching_stderr
 
 __all__ = ["MonteCarloResult", "simulate"]
@@ -125,21 +125,41 @@ def _lab_noise(model, n, h, rng):
     return n / np.linalg.norm(n, axis=0)
 
 
+def _rotate(n, omega, h):
+    """Rotate each n about its own omega (shape (3, ...)) by |omega| h (Rodrigues)."""
+    size = np.linalg.norm(omega, axis=0)
+    k = omega / np.where(size > 0, size, 1.0)
+    c, s = np.cos(size * h), np.sin(size * h)
+    return n * c + np.cross(k, n, axis=0) * s + k * np.sum(k * n, axis=0) * (1 - c)
+
+
 def _magnet_flow(model, n, h):
-    """The field and anisotropy terms over h: the exact rotation about omega when there is
-    neither damping nor anisotropy, else a Heun step of the Landau-Lifshitz velocity."""
-    w = np.asarray(model.omega or (0.0, 0.0, 0.0), float)
-    if model.alpha == 0 and model.anisotropy == 0:
-        angle = np.linalg.norm(w) * h
-        k = (w / np.linalg.norm(w))[:, None]
-        return (n * math.cos(angle) + np.cross(k, n, axis=0) * math.sin(angle)
-                + k * np.sum(k * n, axis=0) * (1 - math.cos(angle)))
-    def velocity(m):
-        return landau_lifshitz_velocity(m, w, model.anisotropy, model.easy_axis, model.alpha)
-    first = velocity(n)
-    guess = n + h * first
-    n = n + 0.5 * h * (first + velocity(guess / np.linalg.norm(guess, axis=0)))
-    return n / np.linalg.norm(n, axis=0)
+    """The field and anisotropy terms over h (Strang): half a Heun step of the damping,
+    the precession as an exact rotation about Omega taken at the half-step point (second
+    order, norm-preserving at any |Omega| h), half a Heun step of the damping."""
+    w = np.asarray(model.omega or (0.0, 0.0, 0.0), float)[:, None]
+    e = np.asarray(model.easy_axis, float)[:, None]
+    scale = 1.0 / (1 + model.alpha ** 2)
+
+    def big(m):                                               # Omega(n), rad per t_n
+        return w + model.anisotropy * np.sum(m * e, axis=0) * e
+
+    def damp(m, tau):
+        if model.alpha == 0:
+            return m
+        def velocity(x):
+            o = big(x)
+            return model.alpha * scale * (o - np.sum(x * o, axis=0) * x)
+        first = velocity(m)
+        guess = m + tau * first
+        guess /= np.linalg.norm(guess, axis=0)
+        m = m + 0.5 * tau * (first + velocity(guess))
+        return m / np.linalg.norm(m, axis=0)
+
+    n = damp(n, h / 2)
+    half = _rotate(n, big(n) * scale, h / 2)
+    n = _rotate(n, big(half) * scale, h)
+    return damp(n, h / 2)
 
 
 def _step(model, theta, phi, h, rng):
@@ -163,7 +183,7 @@ def _step(model, theta, phi, h, rng):
 def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-3,
              seed: int = 0, chunk: int = 100_000, grid: SphereGrid | None = None,
              progress: bool = False, checkpoint=None, resume: bool = False,
-             threshold: float = 0.0) -> MonteCarloResult:
+             threshold: float = 0.0, pulse=None) -> MonteCarloResult:
     """Run an ensemble of the Langevin equation of ``model`` from exact Gibbs samples.
 
     Parameters
@@ -185,6 +205,9 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         grid's chart coordinates when it carries a Möbius chart).
     threshold : float
         Switched means n_z > threshold (for ``p_switch``).
+    pulse : Pulse, optional
+        Current pulse: the same piecewise-constant drive as :func:`fpstt.driven.solve_pulse`
+        (``model`` at full drive); None: constant drive.
     checkpoint : path, optional
         After every chunk, write the running sums to this ``.npz`` (atomically).
     resume : bool
@@ -199,6 +222,9 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     if int(chunk) != chunk or chunk < 1:
         raise ValueError(f"`chunk` must be an integer ≥ 1, got {chunk!r}")
     start = _time.perf_counter()
+    pieces = pulse.segments(float(times[-1])) if pulse is not None else [(0.0, math.inf, 1.0)]
+    ends = np.array([b for _, b, _ in pieces])
+    driven = [model.with_drive(s) for _, _, s in pieces]
     n_times = times.size
     s1, s2 = np.zeros((n_times, 3)), np.zeros((n_times, 3))
     t2, t4, switched = np.zeros(n_times), np.zeros(n_times), np.zeros(n_times)
@@ -207,7 +233,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     sizes = [min(chunk, n_samples - k) for k in range(0, n_samples, chunk)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
     n_steps, first = 0, 0
-    signature = (f"{n_samples}|{dt!r}|{seed}|{chunk}|{times.tolist()}|{model!r}|{gibbs!r}|"
+    signature = (f"{n_samples}|{dt!r}|{seed}|{chunk}|{times.tolist()}|{model!r}|{gibbs!r}|{pulse!r}|"
                  f"{None if grid is None else grid.shape}")
     if resume:
         if checkpoint is None:
@@ -230,8 +256,9 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         t = 0.0
         for k, t_out in enumerate(times):
             while t < t_out - 1e-12:
-                h = min(dt, t_out - t)
-                theta, phi = _step(model, theta, phi, h, rng)
+                piece = min(int(np.searchsorted(ends, t + 1e-12, side="right")), len(ends) - 1)
+                h = min(dt, t_out - t, ends[piece] - t)
+                theta, phi = _step(driven[piece], theta, phi, h, rng)
                 t += h
                 n_steps += size
                 z_old, z = z, np.cos(theta)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .chart import grid_chart_for
 from .flowgrid import cap_error_bound, default_grid
+from .driven import segment_scheme
 from .integrators import Integrator
 from .switching import split_rows
 
@@ -113,23 +114,29 @@ class SwitchingCurve:
 
 
 def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
-                    du: float | None = None, progress: bool = False) -> SwitchingCurve:
-    """WER(t) from t = 0 to ``horizon`` (t_n) at every step of the split solver.
+                    du: float | None = None, pulse=None, dt: float = 2e-3,
+                    progress: bool = False) -> SwitchingCurve:
+    """WER(t) from t = 0 to ``horizon`` (t_n) at every step of the solver.
 
     Parameters
     ----------
     model : SpinTorqueModel
-        Must be phi-independent (no field during the dynamics, or a field along z'); the WER
-        of other flows comes from :func:`fpstt.switching.unswitched_probability` of a
-        :func:`~fpstt.stepping.solve` result.
-    initial : GibbsState
-        The initial state (Eq. 13).
+        Must be phi-independent (no field during the dynamics, or a field along z'; an
+        anisotropy along z'); the WER of other flows comes from
+        :func:`fpstt.switching.unswitched_probability` of a :func:`~fpstt.stepping.solve`
+        result.  At full drive when there is a ``pulse``.
+    initial
+        The initial state (:class:`~fpstt.initial.GibbsState` or ``BoltzmannState``).
     horizon : float
-        Last time, t_n.  The step is du / |Im C1|, adjusted to divide it.
+        Last time, t_n.  The exact split scheme steps du / |Im C1 s|; flows with no Möbius
+        chart (an anisotropy) and drive-off pieces step ``dt`` with TR-BDF2.
     threshold : float
-        Switched means n . z' > threshold.
+        Switched means n . z' > threshold.  With an anisotropy along z' and threshold 0 this
+        is "in the well of z'"; read WER after the pulse and a relaxation time.
     du : float, optional
         Cell width in u (default :data:`~fpstt.flowgrid.DEFAULT_DU`).
+    pulse : Pulse, optional
+        Current pulse (:mod:`fpstt.driven`); None: constant drive.
     """
     if not model.phi_independent:
         raise ValueError("WER curves need a phi-independent model (no field during the "
@@ -140,20 +147,34 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     start = _time.perf_counter()
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
                         cap_error=TAIL_CAP_ERROR)
-    run = Integrator.build(model, grid, "split-tr-bdf2", [0.0, horizon], None, True,
-                           initial.cell_averages(grid), tails=True, n_modes=1)
-    k = int(round(horizon / run.dt))
-    rows = [_rows(run, run.x0)]
-    for x in tqdm(run.advance(run.x0, k), total=k, disable=not progress,
-                  desc="fpstt switching", unit="step"):
-        rows.append(_rows(run, x))
-    p_switch, wer = split_rows(grid, np.array(rows), threshold)
+    pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
+    density, t, rows = initial.cell_averages(grid), [0.0], None
+    bar = tqdm(total=len(pieces), disable=not progress, desc="fpstt switching", unit="piece")
+    for t0, t1, s in pieces:
+        driven = model.with_drive(s)
+        scheme = segment_scheme(driven, grid, None)
+        run = Integrator.build(driven, grid, scheme, [0.0, t1 - t0], dt, True, density,
+                               tails=True, n_modes=1)
+        k = max(int(math.floor((t1 - t0) / run.dt + 1e-9)), 1)
+        step = (t1 - t0) / k if not scheme.startswith("split") else run.dt
+        x, piece_rows = run.x0, [] if rows is not None else [_rows(run, run.x0)]
+        for x in run.advance(x, k):
+            piece_rows.append(_rows(run, x))
+        t += list(t0 + step * np.arange(1, k + 1))
+        if scheme.startswith("split") and t0 + k * step < t1 - 1e-9 * step:
+            x = run.land(x, t1 - t0 - k * step)
+            piece_rows.append(_rows(run, x)), t.append(t1)
+        rows = np.array(piece_rows) if rows is None else np.vstack([rows, piece_rows])
+        density = run.backend.to_density(x)
+        bar.update(1)
+    bar.close()
+    p_switch, wer = split_rows(grid, rows, threshold)
     u_max = float(np.log(np.tan(grid.theta_edges[-2] / 2)))
     cap = cap_error_bound(grid_chart_for(model), initial, u_max)
     return SwitchingCurve(
-        np.arange(k + 1) * run.dt, wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
+        np.array(t), wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
         dict(dt=run.dt, grid=list(grid.shape), horizon=horizon, cap_error_bound=cap,
-             wall_time_s=_time.perf_counter() - start))
+             pieces=len(pieces), wall_time_s=_time.perf_counter() - start))
 
 
 def _rows(run, x):
