@@ -17,7 +17,9 @@ __all__ = ["solve_pulse", "segment_scheme"]
 def segment_scheme(model, grid, scheme: str | None) -> str:
     """The scheme of one piece: ``scheme`` if given, else the exact split scheme where the
     piece's flow is a translation on ``grid`` (a Möbius flow in the z' frame with Im C1 ≠ 0),
-    else TR-BDF2 on the full operator."""
+    else TR-BDF2 on the full operator.  (Split schemes also run a flow with no Möbius chart
+    in the z' frame, shifting its STT part exactly; for the anisotropy of the device example
+    that was less accurate than TR-BDF2: 2.2 % against 1.2 % in WER at 12 t_n.)"""
     if scheme is not None:
         return scheme
     if (grid.chart is None and is_mobius(model) and grid_chart_for(model).is_identity

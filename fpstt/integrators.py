@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .chart import ChartModel, chart_for, is_mobius
+from .chart import ChartModel, chart_for, grid_chart_for, is_mobius
 from .flowgrid import default_dt
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid, mercator_u
@@ -36,8 +36,10 @@ _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much
 def _grid_chart(grid: SphereGrid, model):
     """The Möbius chart of ``model``'s flow, checked against the one ``grid`` carries."""
     if not is_mobius(model):
-        raise ValueError("split schemes need a Möbius flow (STT and a constant field, with or "
-                         "without damping); with an anisotropy use scheme='tr-bdf2'")
+        if grid.chart is None:            # the STT part is still an exact shift in u
+            return grid_chart_for(model)
+        raise ValueError("split schemes on a chart grid need a Möbius flow (STT and a "
+                         "constant field, with or without damping)")
     chart = chart_for(model)
     if grid.chart is None:
         if not chart.is_identity:

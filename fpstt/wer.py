@@ -25,8 +25,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from tqdm.auto import tqdm
 
-from .chart import grid_chart_for
-from .flowgrid import cap_error_bound, default_grid
+from .chart import grid_chart_for, is_mobius
+from .flowgrid import DEFAULT_DU, cap_error_bound, default_grid
 from .driven import segment_scheme
 from .integrators import Integrator
 from .switching import split_rows
@@ -134,7 +134,9 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         Switched means n . z' > threshold.  With an anisotropy along z' and threshold 0 this
         is "in the well of z'"; read WER after the pulse and a relaxation time.
     du : float, optional
-        Cell width in u (default :data:`~fpstt.flowgrid.DEFAULT_DU`).
+        Cell width in u (default :data:`~fpstt.flowgrid.DEFAULT_DU`; half of it for flows
+        with no Möbius chart, whose drift is carried by Scharfetter-Gummel fluxes: measured
+        on the device example, 1.2 % -> 0.4 % in a WER of 2.4e-14).
     pulse : Pulse, optional
         Current pulse (:mod:`fpstt.driven`); None: constant drive.
     """
@@ -145,6 +147,8 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     if not (horizon > 0 and math.isfinite(horizon)):
         raise ValueError(f"`horizon` must be finite and > 0, got {horizon!r}")
     start = _time.perf_counter()
+    if du is None and not is_mobius(model):      # the drift goes through SG fluxes: finer
+        du = DEFAULT_DU / 2
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
                         cap_error=TAIL_CAP_ERROR)
     pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
@@ -153,15 +157,16 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     for t0, t1, s in pieces:
         driven = model.with_drive(s)
         scheme = segment_scheme(driven, grid, None)
-        run = Integrator.build(driven, grid, scheme, [0.0, t1 - t0], dt, True, density,
+        pieces_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)   # divides the piece
+        run = Integrator.build(driven, grid, scheme, [0.0, t1 - t0], pieces_dt, True, density,
                                tails=True, n_modes=1)
-        k = max(int(math.floor((t1 - t0) / run.dt + 1e-9)), 1)
-        step = (t1 - t0) / k if not scheme.startswith("split") else run.dt
+        step = run.dt
+        k = int(math.floor((t1 - t0) / step + 1e-9))
         x, piece_rows = run.x0, [] if rows is not None else [_rows(run, run.x0)]
         for x in run.advance(x, k):
             piece_rows.append(_rows(run, x))
         t += list(t0 + step * np.arange(1, k + 1))
-        if scheme.startswith("split") and t0 + k * step < t1 - 1e-9 * step:
+        if t0 + k * step < t1 - 1e-9 * step:                 # a split step off the lattice
             x = run.land(x, t1 - t0 - k * step)
             piece_rows.append(_rows(run, x)), t.append(t1)
         rows = np.array(piece_rows) if rows is None else np.vstack([rows, piece_rows])

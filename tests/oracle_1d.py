@@ -86,3 +86,47 @@ def _beyond(p3, offset, h):
     if abs(s * h) < 1e-8:
         return p3[1] * (h - offset)
     return p3[1] * h * np.exp(s * offset) * np.expm1(s * (h - offset)) / np.expm1(s * h)
+
+
+def marginal_in_cos_theta(mu_theta, d_tt, log_p0, times, *, drive=None, n=8000, rtol=1e-8):
+    """The theta-marginal of an axially symmetric problem on a uniform grid in x = cos theta.
+
+    ``mu_theta(theta, s)``, ``d_tt(theta, s)``: Itô coefficients of theta at drive s;
+    ``log_p0(theta)``: log of the initial theta-marginal; ``drive(t)``: the drive s(t)
+    (default 1).  In x, mu_x = -sin(theta) mu_theta - cos(theta) D_tt and D_xx = sin^2 D_tt
+    vanish at the poles, so they need no boundary condition; central fluxes, BDF.
+    Returns (x_edges, masses of shape (len(times), n)).
+    """
+    x = np.linspace(-1.0, 1.0, n + 1)
+    h = x[1] - x[0]
+    centre = 0.5 * (x[1:] + x[:-1])
+
+    def coefficients(xs, s):
+        th = np.arccos(np.clip(xs, -1, 1))
+        sin = np.sqrt(np.maximum(1 - xs * xs, 0.0))
+        dtt = d_tt(th, s)
+        mu = np.where(sin > 0, -sin * mu_theta(np.clip(th, 1e-300, None), s), 0.0) - xs * dtt
+        return mu, sin * sin * dtt
+
+    def matrix(t):
+        s = 1.0 if drive is None else float(drive(t))
+        mu, _ = coefficients(x[1:-1], s)
+        _, d = coefficients(centre, s)
+        left, right = mu / 2 + d[:-1] / h, mu / 2 - d[1:] / h
+        diag = np.zeros(n)
+        diag[:-1] -= left / h
+        diag[1:] += right / h
+        return sp.diags([left / h, diag, -right / h], [-1, 0, 1], shape=(n, n), format="csc")
+
+    theta = np.arccos(centre)
+    p0 = np.exp(log_p0(theta)) / np.sin(theta)          # per dx = per dtheta / sin theta
+    p0 *= 1.0 / (p0.sum() * h)
+    sol = solve_ivp(lambda t, p: matrix(t) @ p, (0.0, float(times[-1])), p0, method="BDF",
+                    t_eval=times, jac=lambda t, p: matrix(t), rtol=rtol, atol=1e-250,
+                    max_step=_max_step(drive, times))
+    return x, sol.y.T * h
+
+
+def _max_step(drive, times):
+    """Small enough not to step over a change of the drive."""
+    return float(times[-1]) / 400 if drive is not None else np.inf
