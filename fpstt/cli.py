@@ -22,8 +22,10 @@ from .config import load_config
 from .io import save, to_jsonable
 from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
                         TABLE_I_PRINTED)
+from .magnet import MAGNET_UNITS, magnet_quantities
 from .model import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
+from .driven import solve_pulse
 from .stepping import solve
 
 __all__ = ["main"]
@@ -34,14 +36,25 @@ def _run(args):
     model = cfg.build_model()
     grid = cfg.build_grid(model)
     gibbs = cfg.build_gibbs()
-    sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
-                scheme=cfg.scheme(model), progress=not args.quiet,
-                checkpoint=args.checkpoint, resume=args.resume,
-                checkpoint_every=getattr(args, "checkpoint_every", None),
-                meta={"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
-                      "kappa": gibbs.kappa, "grid_shape": grid.shape})
+    pulse = cfg.build_pulse()
+    meta = {"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
+            "kappa": gibbs.kappa, "grid_shape": grid.shape}
+    if pulse is None:
+        sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
+                    scheme=cfg.scheme(model), progress=not args.quiet,
+                    checkpoint=args.checkpoint, resume=args.resume,
+                    checkpoint_every=getattr(args, "checkpoint_every", None), meta=meta)
+        runner = None
+    else:
+        if args.checkpoint is not None:
+            raise ValueError("checkpoints are not supported under a [pulse] (yet)")
+
+        def runner(g, p0, times):
+            return solve_pulse(model, g, p0, times, pulse, scheme=cfg.solve["scheme"])
+        sol = runner(grid, gibbs.cell_averages(grid), cfg.solve["times"])
+        sol.meta.update(meta)
     if not getattr(args, "no_error_estimate", True):
-        estimate = coarsening_estimate(model, grid, gibbs.cell_averages, sol)
+        estimate = coarsening_estimate(model, grid, gibbs.cell_averages, sol, runner)
         sol.diagnostics["error_estimate"] = estimate
         print(f"fpstt: {advice(estimate)}", file=sys.stderr)
     return cfg, model, gibbs, sol
@@ -56,18 +69,18 @@ def cmd_params(args):
     printed = TABLE_I_PRINTED if same_inputs else {}
     out = {"t_up": d.t_up, "t_down": d.t_down, "C1": d.C1, "C2": d.C2,
            "delta_mu_spin_J": d.delta_mu_spin_J, "eps_F_J": d.eps_F_J, "kappa": d.kappa,
-           "ou_variance": d.ou_variance}
+           "ou_variance": d.ou_variance, **magnet_quantities(micro)}
     constants = f"hbar = {micro.hbar:.6g} J s, m_e = {micro.m_e:.6g} kg"
     if args.json:
         print(json.dumps(to_jsonable(dict(out, constants=constants, paper=printed)), indent=2))
         return 0
     units = {"delta_mu_spin_J": "J s / t_n", "eps_F_J": "J", "C1": "1/t_n",
-             "C2": "1/sqrt(t_n)", "ou_variance": "rad^2"}
-    print(f"{'quantity':<18} {'fpstt':<26} {'Table I (paper)':<18} {'residual':<10} unit")
+             "C2": "1/sqrt(t_n)", "ou_variance": "rad^2", **MAGNET_UNITS}
+    print(f"{'quantity':<20} {'fpstt':<26} {'Table I (paper)':<18} {'residual':<10} unit")
     for name, value in out.items():
         paper = printed.get(name)
         residual = "" if paper is None else f"{_largest_part(value - paper):.1e}"
-        print(f"{name:<18} {_number(value, 5):<26} "
+        print(f"{name:<20} {_number(value, 5):<26} "
               f"{'' if paper is None else _number(paper, 3):<18} {residual:<10} "
               f"{units.get(name, '')}")
     print(f"constants: {constants}"
@@ -98,6 +111,13 @@ def cmd_solve(args):
     return 0
 
 
+def paper_flow(cfg) -> bool:
+    """True when the noiseless flow is the paper's Eq. 15 (no field, anisotropy, damping
+    terms, Brown noise or pulse during the dynamics), so Eq. 16 is its pushforward."""
+    return not (cfg.model["field_on"] or cfg.build_pulse() or cfg.micro.B_k
+                or cfg.model["thermal"] or cfg.model["thermal_D"])
+
+
 def cmd_fig4(args):
     import matplotlib
     matplotlib.use("Agg")
@@ -107,8 +127,9 @@ def cmd_fig4(args):
     if cfg.model["field_on"]:
         raise ValueError("fig4 is the paper's Fig. 4 (no field during the dynamics); "
                          "use `fpstt solve` with field_on")
-    _, model, gibbs, sol = _run(args)
-    refs = [pushforward_cell_averages(gibbs, model.C1, sol.grid, t) for t in sol.times]
+    cfg, model, gibbs, sol = _run(args)
+    refs = ([pushforward_cell_averages(gibbs, model.C1, sol.grid, t) for t in sol.times]
+            if paper_flow(cfg) else None)          # Eq. 16 is the flow of Eq. 15 only
     return _save_figure(plot_fig4(sol, refs), args, f" ({len(sol.times)} panels, solver "
                         f"{sol.diagnostics['wall_time_s']:.2f} s)")
 
@@ -141,9 +162,14 @@ def cmd_fig3(args):
 def model_note(cfg) -> str:
     """One line naming the model a figure shows."""
     m = cfg.model
+    micro, pulse = cfg.micro, cfg.build_pulse()
+    extra = "".join([f", B_k = {micro.B_k:g} T" if micro.B_k else "",
+                     f", alpha = {micro.alpha:g}" if micro.alpha else "",
+                     ", Brown noise" if m["thermal"] else "",
+                     f", pulse {pulse.width:g} t_n" if pulse else ""])
     return (f"model: {m['interpretation']}, {m['reading']} reading, "
             f"field {'on' if m['field_on'] else 'off'}, noise {'on' if m['noise'] else 'off'}, "
-            f"T = {cfg.micro.T:g} K, n_e = {cfg.micro.n_e:.3g} per t_n")
+            f"T = {micro.T:g} K, n_e = {micro.n_e:.3g} per t_n{extra}")
 
 
 def _save_figure(fig, args, note=""):
@@ -164,7 +190,7 @@ def cmd_montecarlo(args):
     grid = cfg.build_grid(model)
     mc = simulate(model, gibbs, cfg.solve["times"], args.n_samples, dt=args.dt, seed=args.seed,
                   chunk=args.chunk, grid=grid, progress=not args.quiet,
-                  checkpoint=args.checkpoint, resume=args.resume)
+                  checkpoint=args.checkpoint, resume=args.resume, pulse=cfg.build_pulse())
     meta = {"config": cfg.to_dict(), "n_samples": mc.n_samples, "n_phi": grid.n_phi,
             "chart": None if grid.chart is None else grid.chart.describe(),
             "diagnostics": mc.diagnostics, "fpstt_version": __version__}
@@ -189,9 +215,9 @@ def cmd_fig5(args):
     args.times = list(np.linspace(0, 1, 41))
     cfg, model, gibbs, sol = _run(args)
     mc = simulate(model, gibbs, sol.times, args.n_samples, dt=args.dt, seed=args.seed,
-                  chunk=args.chunk, progress=not args.quiet)
-    noiseless = (None if cfg.model["field_on"]           # Eq. 16 is the field-off flow
-                 else mean_trajectory(gibbs, model.C1, sol.times)[1])
+                  chunk=args.chunk, progress=not args.quiet, pulse=cfg.build_pulse())
+    noiseless = (mean_trajectory(gibbs, model.C1, sol.times)[1] if paper_flow(cfg)
+                 else None)                          # Eq. 16 is the flow of Eq. 15 only
     fig = plot_fig5(sol.times, moments(sol.grid, sol.p), mc, noiseless_std=noiseless,
                     n_samples=args.n_samples)
     return _save_figure(fig, args)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .cli_options import add_json, add_out, config_from_args, overwriting, parse_times
+from .flowgrid import DEFAULT_DU
 from .io import to_jsonable
 
 __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
@@ -16,8 +17,9 @@ __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
 
 def _fp_switching(cfg, model, args, horizon, times):
     from .wer import switching_curve
+    du = None if cfg.grid["du"] == DEFAULT_DU else cfg.grid["du"]     # the curve's own default
     curve = switching_curve(model, cfg.build_gibbs(), horizon, threshold=args.threshold,
-                            du=cfg.grid["du"], progress=not args.quiet)
+                            du=du, pulse=cfg.build_pulse(), progress=not args.quiet)
     stats = curve.statistics()
     return curve, dict(
         method="fp", times=times, p_switch=curve.p_switch_at(times), wer=curve.at(times),
@@ -26,11 +28,11 @@ def _fp_switching(cfg, model, args, horizon, times):
         diagnostics=curve.diagnostics)
 
 
-def _mc_switching(model, gibbs, args, horizon, times):
+def _mc_switching(cfg, model, gibbs, args, horizon, times):
     from .montecarlo import simulate
     grid_times = np.union1d(times, [0.0, horizon])
     mc = simulate(model, gibbs, grid_times, args.n_samples, dt=args.dt, seed=args.seed,
-                  progress=not args.quiet, threshold=args.threshold)
+                  progress=not args.quiet, threshold=args.threshold, pulse=cfg.build_pulse())
     pick = np.searchsorted(grid_times, times)
     return None, dict(
         method="montecarlo", times=times, p_switch=mc.p_switch[pick],
@@ -73,7 +75,7 @@ def cmd_switching(args):
     if args.method == "fp":
         curve, result = _fp_switching(cfg, model, args, horizon, times)
     else:
-        curve, result = _mc_switching(model, gibbs, args, horizon, times)
+        curve, result = _mc_switching(cfg, model, gibbs, args, horizon, times)
     if args.plot:
         _plot(curve, result, args.plot, cfg)
     if args.out:

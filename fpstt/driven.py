@@ -6,6 +6,9 @@ piece is an ordinary run of the model at that drive, started from the previous e
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 
 from .chart import grid_chart_for, is_mobius
@@ -44,21 +47,38 @@ def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
                          "changes with the drive")
     times = np.asarray(times, float)
     p = grid.cell_average(p0) if callable(p0) else np.asarray(p0, float)
-    out, masses, parts = [], [], []
+    out, masses, parts, heard = [], [], [], []
     if times[0] == 0:
         out.append(p), masses.append(float(np.sum(p * grid.cell_measure)))
     for t0, t1, s in pulse.segments(float(times[-1])):
         inside = times[(times > t0) & (times <= t1)]
         piece = np.union1d(inside, [t1]) - t0
         driven = model.with_drive(s)
-        sol = solve(driven, grid, p, piece, scheme=segment_scheme(driven, grid, scheme),
-                    dt=dt, progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = solve(driven, grid, p, piece, scheme=segment_scheme(driven, grid, scheme),
+                        dt=dt, progress=progress)
+        heard += [(w.category, str(w.message)) for w in caught]
         for k, t in enumerate(piece + t0):
             if np.any(np.isclose(t, inside, rtol=0, atol=1e-12)):
                 out.append(sol.p[k]), masses.append(sol.mass[k])
         p, parts = sol.p[-1], parts + [sol.diagnostics]
+    _warn_once(heard, len(parts))
     return Solution(grid, times, np.array(out), np.array(masses), _combined(parts),
                     dict(pulse=dict(width=pulse.width, rise=pulse.rise, fall=pulse.fall)))
+
+
+def _warn_once(heard, n_pieces: int) -> None:
+    """Each kind of warning of the pieces once: the one with the largest number in it."""
+    kinds = {}
+    for category, text in heard:
+        kind = (category, re.sub(r"-?[0-9][0-9.e+-]*", "#", text))
+        numbers = re.findall(r"[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?", text)
+        size = max((float(v) for v in numbers), default=0.0)
+        if kind not in kinds or size > kinds[kind][0]:
+            kinds[kind] = (size, category, text)
+    for _, category, text in kinds.values():
+        warnings.warn(f"{text} (the worst of {n_pieces} pulse pieces)", category, stacklevel=3)
 
 
 def _combined(parts: list[dict]) -> dict:

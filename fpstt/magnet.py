@@ -30,7 +30,8 @@ import numpy as np
 from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
 
 __all__ = ["landau_lifshitz_velocity", "Pulse", "unit_from_angles", "magnet_moment",
-           "thermal_stability", "brown_diffusion", "critical_drive"]
+           "thermal_stability", "brown_diffusion", "critical_drive", "magnet_quantities",
+           "MAGNET_UNITS"]
 
 
 def unit_from_angles(theta: float, phi: float) -> tuple:
@@ -52,6 +53,26 @@ def brown_diffusion(micro) -> float:
     """Brown's D = alpha k_B T / ((1 + alpha^2) hbar J), per t_n (fluctuation-dissipation)."""
     a = micro.alpha
     return a * BOLTZMANN * micro.T / ((1 + a * a) * micro.hbar * micro.J) * micro.t_n
+
+
+MAGNET_UNITS = {"n_e": "electrons / t_n", "moment_M": "J/T", "Delta": "k_B T",
+                "omega_B": "rad / t_n", "omega_k": "rad / t_n", "brown_D": "1/t_n",
+                "critical_Im_C1": "1/t_n", "Im_C1_over_critical": ""}
+
+
+def magnet_quantities(micro) -> dict:
+    """The magnet's derived quantities for ``fpstt params`` (units: :data:`MAGNET_UNITS`):
+    n_e, M = gamma hbar J, Delta = M B_k / 2 k_B T, gamma B t_n, gamma B_k t_n, Brown's D
+    (what ``thermal`` noise uses), the critical drive and Im C1 over it."""
+    from .model import derived_coefficients
+    critical = critical_drive(micro)
+    rate = derived_coefficients(micro).C1.imag
+    return {"n_e": micro.n_e, "moment_M": magnet_moment(micro),
+            "Delta": thermal_stability(micro),
+            "omega_B": GYROMAGNETIC_RATIO * micro.B * micro.t_n,
+            "omega_k": GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
+            "brown_D": brown_diffusion(micro), "critical_Im_C1": critical,
+            "Im_C1_over_critical": rate / critical if critical > 0 else math.inf}
 
 
 def critical_drive(micro) -> float:

@@ -109,7 +109,8 @@ def plot_fig4(solution, references=None, axes=None, note=None):
         bar.locator = MaxNLocator(6)
         bar.update_ticks()
     fig.suptitle("Fokker-Planck density with noise (filled) and noiseless pushforward, "
-                 "Eq. 16 (white lines, on the same levels)")
+                 "Eq. 16 (white lines, on the same levels)" if references is not None
+                 else "Fokker-Planck density")
     if note:
         add_note(fig, note)
     return fig

@@ -26,18 +26,22 @@ def _du(grid) -> float:
     return float(np.median(np.diff(u)))
 
 
-def coarsening_estimate(model, grid, p0_of_grid, solution) -> dict:
+def coarsening_estimate(model, grid, p0_of_grid, solution, runner=None) -> dict:
     """Estimated L1 error of ``solution`` at each output time (units: mass, ≤ 2).
 
     ``p0_of_grid(grid)`` returns the initial cell averages on a grid (e.g.
-    ``gibbs.cell_averages``).  Returns ``l1_change`` (fine vs coarse, on the coarse grid),
-    ``estimate`` = l1_change / (2**2 - 1), and the coarse grid's shape.
+    ``gibbs.cell_averages``); ``runner(grid, p0, times)`` repeats the run (default
+    :func:`~fpstt.stepping.solve` of ``model`` with the solution's scheme; a pulse passes
+    :func:`~fpstt.driven.solve_pulse`).  Returns ``l1_change`` (fine vs coarse, on the
+    coarse grid), ``estimate`` = l1_change / (2**2 - 1), and the coarse grid's shape.
     """
     u = mercator_u(grid.theta_edges[1:-1])
     coarse = SphereGrid.mercator(2 * _du(grid), float(u[0]), float(u[-1]), grid.n_phi // 2,
                                  grid.chart)          # every coarse edge is a fine edge
-    rough = solve(model, coarse, p0_of_grid(coarse), solution.times,
-                  scheme=solution.diagnostics["scheme"])
+    if runner is None:
+        def runner(g, p0, times):
+            return solve(model, g, p0, times, scheme=solution.diagnostics["scheme"])
+    rough = runner(coarse, p0_of_grid(coarse), solution.times)
     change = [l1_distance(coarse, remap(p, grid, coarse), q) for p, q in zip(solution.p, rough.p)]
     return dict(l1_change=change, estimate=[c / (2 ** ORDER - 1) for c in change],
                 coarse_shape=list(coarse.shape))

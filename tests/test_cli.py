@@ -20,8 +20,45 @@ def test_params_json(capsys):
     assert main(["params", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"t_up", "t_down", "C1", "C2", "delta_mu_spin_J", "eps_F_J", "kappa",
-                        "ou_variance", "constants", "paper"}
+                        "ou_variance", "constants", "paper", "n_e", "moment_M", "Delta",
+                        "omega_B", "omega_k", "brown_D", "critical_Im_C1",
+                        "Im_C1_over_critical"}
     assert out["C1"][1] == pytest.approx(5.51, abs=0.01)
+
+
+def test_params_of_a_device(tmp_path, capsys):
+    """Delta, Brown's D, the critical drive and the rates, from the config's SI inputs."""
+    cfg = tmp_path / "device.toml"
+    cfg.write_text("[microscopic]\nB = 0.0\nB_k = 2.2\nalpha = 0.01\nT = 300.0\n"
+                   "current_A = 2.4e-5\n")
+    assert main(["params", "--json", "--config", str(cfg)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_e"] == pytest.approx(2.4e-5 * 1e-9 / 1.602176634e-19)
+    assert out["Delta"] == pytest.approx(49.26, abs=0.01)
+    assert out["brown_D"] == pytest.approx(0.03927, abs=1e-5)
+    assert out["critical_Im_C1"] == pytest.approx(3.869, abs=1e-3)
+    assert out["Im_C1_over_critical"] == pytest.approx(out["C1"][1] / 3.869, rel=1e-3)
+    cfg.write_text("[microscopic]\nn_e = 1e5\ncurrent_A = 1e-5\n")
+    assert main(["params", "--config", str(cfg)]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_pulse_and_initial_sections(tmp_path, capsys):
+    cfg = tmp_path / "pulse.toml"
+    cfg.write_text("[microscopic]\nB = 0.0\nB_k = 2.2\nalpha = 0.01\nT = 300.0\n"
+                   "[model]\nthermal = true\n[pulse]\nwidth = 1.0\nrise = 0.2\n"
+                   "[initial]\nkind = \"vmf\"\ntheta = 3.1415\nphi = 0.0\nkappa = 98.5\n")
+    assert main(["switching", "--config", str(cfg), "--quiet", "--json", "--horizon", "2",
+                 "--times", "1,2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["wer"][1] == pytest.approx(out["wer"][0], rel=1e-2)   # the wells hold after it
+    for bad, message in [("[pulse]\nwidth = 1.0\nrise = 0.8\nfall = 0.8\n", "rise + fall"),
+                         ("[initial]\nkind = \"vmf\"\n", "needs `theta`"),
+                         ("[model]\nthermal = true\n", "alpha > 0"),
+                         ("[pulse]\nwidht = 1.0\n", "unknown key `widht`")]:
+        cfg.write_text(bad)
+        assert main(["params", "--config", str(cfg)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_params_table(capsys):
