@@ -111,11 +111,11 @@ def cmd_sweep(args):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
-    unknown = set(data) - {"sweep", "options", "model"}
+    unknown = set(data) - {"sweep", "options", "model", "initial"}
     if unknown:
         name = sorted(unknown)[0]
         raise ValueError(f"{args.config}: unknown section [{name}] (line "
-                         f"{_line_of(text, name) or '?'}); valid: ['model', 'options', 'sweep']")
+                         f"{_line_of(text, name) or '?'}); valid: ['initial', 'model', 'options', 'sweep']")
     options = dict(data.get("options", {}))
     valid = {"times", "threshold", "du", "n_phi"}
     for key in options:
@@ -127,7 +127,7 @@ def cmd_sweep(args):
     points = grid_points(data.get("sweep", {}))
     rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
                  workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
-                 model_options=data.get("model", {}), **options)
+                 model_options=data.get("model", {}), initial=data.get("initial"), **options)
     failed = [r for r in rows if r["status"] != "ok"]
     if args.plot:
         import matplotlib

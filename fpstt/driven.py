@@ -25,8 +25,9 @@ def segment_scheme(model, grid, scheme: str | None) -> str:
     that was less accurate than TR-BDF2: 2.2 % against 1.2 % in WER at 12 t_n.)"""
     if scheme is not None:
         return scheme
-    if (grid.chart is None and is_mobius(model) and grid_chart_for(model).is_identity
-            and model.C1.imag != 0):
+    if grid.chart is not None:                         # the flow's own Möbius chart
+        return "split-tr-bdf2"
+    if is_mobius(model) and grid_chart_for(model).is_identity and model.C1.imag != 0:
         return "split-tr-bdf2"
     return "tr-bdf2"
 
@@ -40,7 +41,7 @@ def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
     density (carries sin theta) at ``times[k]``; diagnostics add up over the pieces.
     """
     if pulse is None:
-        return solve(model, grid, p0, times, scheme=scheme or "split-tr-bdf2", dt=dt,
+        return solve(model, grid, p0, times, scheme=segment_scheme(model, grid, scheme), dt=dt,
                      progress=progress)
     if grid.chart is not None:
         raise ValueError("a pulse needs a z'-frame grid: the Möbius chart of a field kept on "

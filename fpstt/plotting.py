@@ -15,7 +15,9 @@ __all__ = ["plot_density", "plot_fig4", "plot_fig5", "plot_components", "plot_sw
 
 COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
 UNITS = {"n_e": "electrons per $t_n$", "T": "K", "B": "T", "B_theta": "rad", "B_phi": "rad",
-         "lam": "J m", "lambda0": "J m", "k_F": "1/m", "t_n": "s"}
+         "lam": "J m", "lambda0": "J m", "k_F": "1/m", "t_n": "s", "current_A": "A",
+         "B_k": "T", "alpha": "Gilbert", "easy_theta": "rad", "easy_phi": "rad",
+         "width": "$t_n$", "rise": "$t_n$", "fall": "$t_n$"}
 
 
 def mass_window(grid: SphereGrid, p, fraction: float = 0.9995, pad: float = 0.25):

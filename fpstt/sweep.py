@@ -1,7 +1,8 @@
 """Parameter sweeps of the switching probability, serial, on local processes, or on Dask.
 
 A sweep is a list of points, each a dict of :class:`~fpstt.model.Microscopic` overrides
-(e.g. ``{"n_e": 5e4, "T": 3.0}``).  Every point runs the Fokker-Planck solver on its own
+(e.g. ``{"n_e": 5e4, "T": 3.0}``, or ``current_A``, ``B_k``, ``alpha``) and, optionally,
+the ``width`` (and ``rise``, ``fall``) of a current pulse in t_n.  Every point runs the Fokker-Planck solver on its own
 flow-adapted grid and yields one row: the parameters, P_sw at the requested times, the median
 and mean switching times, and solver diagnostics.  P_sw, the write-error rate WER =
 Prob(n_z ≤ threshold) and the switching times come from :func:`fpstt.wer.switching_curve`
@@ -25,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .initial import GibbsState
+from .driven import solve_pulse
+from .initial import initial_state
+from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
 from .io import publish
-from .stepping import default_grid, solve
+from .stepping import default_grid
 from .switching import switching_probability, unswitched_probability
 from .wer import switching_curve
 
@@ -36,13 +39,15 @@ __all__ = ["grid_points", "run_point", "sweep", "EXECUTORS"]
 
 EXECUTORS = ("serial", "processes", "dask")
 _MICRO_KEYS = set(Microscopic.__dataclass_fields__)
+_PULSE_KEYS = {"width", "rise", "fall"}             # a current pulse (t_n), :class:`Pulse`
 
 
 def grid_points(values: dict) -> list[dict]:
     """All combinations of parameter values: {"n_e": [..], "T": [..]} -> list of dicts."""
     for key, options in values.items():
-        if key not in _MICRO_KEYS:
-            raise ValueError(f"unknown sweep parameter `{key}`; valid: {sorted(_MICRO_KEYS)}")
+        if key not in _MICRO_KEYS | _PULSE_KEYS:
+            raise ValueError(f"unknown sweep parameter `{key}`; valid: "
+                             f"{sorted(_MICRO_KEYS | _PULSE_KEYS)}")
         if not isinstance(options, (list, tuple)) or not options:
             raise ValueError(f"sweep parameter `{key}` needs a non-empty list of values")
     keys = list(values)
@@ -54,21 +59,30 @@ def _key(point: dict) -> str:
 
 
 def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
-              n_phi: int = 128, model_options: dict | None = None) -> dict:
-    """Solve one parameter point; return its row (never raises for a bad point)."""
+              n_phi: int = 128, model_options: dict | None = None,
+              initial: dict | None = None) -> dict:
+    """Solve one parameter point; return its row (never raises for a bad point).
+
+    ``point`` holds Microscopic overrides and, optionally, a pulse (``width``, ``rise``,
+    ``fall`` in t_n); ``model_options`` go to :meth:`SpinTorqueModel.from_microscopic`
+    (e.g. ``thermal``, ``field_on``); ``initial`` to :func:`~fpstt.initial.initial_state`.
+    """
     row = {"key": _key(point), **{k: float(v) for k, v in point.items()}}
     try:
-        micro = table_i(**point)
+        micro = table_i(**{k: v for k, v in point.items() if k in _MICRO_KEYS})
+        shape = {k: v for k, v in point.items() if k in _PULSE_KEYS}
+        pulse = Pulse(**shape) if shape else None
         model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
-        gibbs = GibbsState.from_microscopic(micro)
+        gibbs = initial_state(micro, **(initial or {}))
         t_out = np.asarray(times, float)
         grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs)
-        sol = solve(model, grid, gibbs.cell_averages(grid), t_out)
+        sol = solve_pulse(model, grid, gibbs.cell_averages(grid), t_out, pulse)
         prob = switching_probability(grid, sol.p, threshold)
         wer = unswitched_probability(grid, sol.p, threshold)
         median = mean = np.nan
         if model.phi_independent:               # WER at the step resolution, to its floor
-            curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold)
+            curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold,
+                                    pulse=pulse)
             prob, wer = curve.p_switch_at(t_out), curve.at(t_out)
             stats = curve.statistics()
             median, mean = stats["quantiles"]["0.5"], stats["mean"]
