@@ -69,7 +69,7 @@ if __name__ == "__main__":
           + f"; Monte Carlo (N = 2e4, dt = 1e-3) within {z.max():.2f} s.e.")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for current in CURRENTS:
-        values = [v for v, _ in table[current]]
+        values = [v if v > 0 else np.nan for v, _ in table[current]]     # 0: below the floor
         ax1.semilogy(WIDTHS, values, "o-", label=f"I = {current * 1e6:.0f} µA")
     ax1.axhline(table[CURRENTS[0]][0][1], ls=":", c="gray", label="floor")
     ax1.set_xlabel("pulse width ($t_n$ = 1 ns)")
@@ -84,8 +84,9 @@ if __name__ == "__main__":
     ax2.set_ylabel(r"$\int p\, d\phi$ (per rad)")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
-    fig.suptitle("perpendicular magnet, Delta = 49, alpha = 0.01, 300 K: write-error rate "
-                 "and the density during (t ≤ 4) and after a 4 $t_n$ pulse at 24 µA")
+    fig.suptitle("perpendicular magnet, Δ = 49, α = 0.01, 300 K: WER against pulse width (left); "
+                 "density during (t ≤ 4 $t_n$) and after a 4 $t_n$ pulse at 24 µA (right)",
+                 fontsize=10)
     fig.savefig(FIGURES / "device_wer.png", dpi=120)
     write("device", dict(currents=CURRENTS, widths=WIDTHS, settle=SETTLE, ramp=RAMP,
                          wer={f"{c:g}": table[c] for c in CURRENTS}, density_times=times,
