@@ -29,7 +29,7 @@ import numpy as np
 
 from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
 
-__all__ = ["landau_lifshitz_velocity", "Pulse", "unit_from_angles", "magnet_moment",
+__all__ = ["landau_lifshitz_velocity", "Pulse", "FunctionDrive", "unit_from_angles", "magnet_moment",
            "thermal_stability", "brown_diffusion", "critical_drive", "magnet_quantities",
            "MAGNET_UNITS"]
 
@@ -141,3 +141,25 @@ class Pulse:
         edges = sorted({e for e in edges if 0 <= e <= t_end} | {0.0, t_end})
         return [(a, b, float(self(0.5 * (a + b)))) for a, b in zip(edges[:-1], edges[1:])
                 if b > a]
+
+
+@dataclass(frozen=True)
+class FunctionDrive:
+    """Any drive s(t) ≥ 0 given as a function, for :func:`fpstt.driven.solve_pulse`, the
+    switching curve and the Monte Carlo: held constant over pieces of length ``step`` (t_n)
+    at its midpoint values (second order in ``step``)."""
+
+    func: object
+    step: float = 0.01
+
+    def __call__(self, t):
+        return np.asarray(self.func(np.asarray(t, float)), float)
+
+    def segments(self, t_end: float, pieces: int = 16):
+        """[(t0, t1, s), ...] covering [0, t_end] in pieces of at most ``step``."""
+        n = max(int(math.ceil(t_end / self.step - 1e-9)), 1)
+        edges = np.linspace(0.0, t_end, n + 1)
+        values = self(0.5 * (edges[1:] + edges[:-1]))
+        if np.any(values < 0) or not np.all(np.isfinite(values)):
+            raise ValueError("a drive s(t) must be finite and ≥ 0")
+        return [(float(a), float(b), float(s)) for a, b, s in zip(edges[:-1], edges[1:], values)]

@@ -180,3 +180,22 @@ def test_tilted_magnet_against_monte_carlo():
     mean, std = moments(grid, sol.p)
     assert np.all(np.abs(mc.mean - mean) <= 4 * mc.stderr)
     assert np.all(np.abs(mc.std - std) <= 4 * mc.std / math.sqrt(2 * 20_000))
+
+
+def test_pulse_pieces_and_a_user_drive():
+    from fpstt.magnet import FunctionDrive
+    pulse = Pulse(2.0, rise=0.4, fall=0.2)
+    pieces = pulse.segments(3.0)
+    assert pieces[0][0] == 0.0 and pieces[-1][1] == 3.0 and pieces[-1][2] == 0.0
+    assert all(b > a for a, b, _ in pieces)
+    # the pieces' drive integrates the pulse exactly (midpoint rule on linear ramps)
+    assert sum((b - a) * s for a, b, s in pieces) == pytest.approx(2.0 - 0.2 - 0.1)
+    with pytest.raises(ValueError, match="rise \\+ fall"):
+        Pulse(1.0, rise=0.6, fall=0.6)
+    model, start = _device()
+    ramp = FunctionDrive(lambda t: np.clip(t / 2.0, 0, 1), step=0.1)
+    same = FunctionDrive(lambda t: np.where(t < 2.0, 1.0, 0.0), step=0.1)
+    a = switching_curve(model, start, 3.0, pulse=same).at([3.0])[0]
+    b = switching_curve(model, start, 3.0, pulse=Pulse(2.0)).at([3.0])[0]
+    assert a == pytest.approx(b, rel=1e-6)                 # the same drive, two ways
+    assert switching_curve(model, start, 3.0, pulse=ramp).at([3.0])[0] > b   # less drive
