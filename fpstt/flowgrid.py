@@ -31,6 +31,7 @@ def check_times(times) -> np.ndarray:
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
+_U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
@@ -75,13 +76,17 @@ def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> f
     """Smallest u_max ≥ ``default`` (steps of 0.25, at most 12) at which the far pole cap
     [theta_c(u_max), pi] costs ≤ ``cap_error`` in L1 (:func:`cap_error_bound`).  Beyond
     u = 12 the theta edges near pi lose precision in floating point (mass errors of 1e-10
-    measured at u = 19)."""
+    measured at u = 19).  Tail runs (``cap_error`` below the default) may go to u = 16: there
+    the rows' relative widths are still good to 1e-7, and on the device example of
+    ``docs/usage.md`` the results at every WER above the u = 12 floor did not move (1e-9)
+    while the floor fell from 5e-15 to 4e-21."""
     if initial is None:
         return default
-    for u in np.arange(default, _U_MAX_LIMIT, 0.25):
+    limit = _U_MAX_LIMIT if cap_error >= _CAP_ERROR else _U_MAX_TAILS
+    for u in np.arange(default, limit, 0.25):
         if cap_error_bound(chart, initial, u) <= cap_error:
             return float(u)
-    return _U_MAX_LIMIT
+    return limit
 
 
 def cap_error_bound(chart, initial, u_max: float) -> float:

@@ -179,7 +179,9 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     return SwitchingCurve(
         np.array(t), wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
         dict(dt=run.dt, grid=list(grid.shape), horizon=horizon, cap_error_bound=cap,
-             pieces=len(pieces), wall_time_s=_time.perf_counter() - start))
+             pieces=len(pieces), max_mass_error=float(np.max(np.abs(rows.sum(axis=1)
+                                                                    - rows[0].sum()))),
+             wall_time_s=_time.perf_counter() - start))
 
 
 def _rows(run, x):
