@@ -22,3 +22,11 @@ from .stepping import SCHEMES, Solution, default_grid, solve  # noqa: E402
 from .io import load, save  # noqa: E402
 
 __all__ += ["SCHEMES", "Solution", "default_grid", "solve", "load", "save"]
+
+from .initial import BoltzmannState, initial_state  # noqa: E402
+from .magnet import FunctionDrive, Pulse  # noqa: E402
+from .driven import solve_pulse  # noqa: E402
+from .wer import SwitchingCurve, switching_curve  # noqa: E402
+
+__all__ += ["BoltzmannState", "initial_state", "Pulse", "FunctionDrive", "solve_pulse",
+            "SwitchingCurve", "switching_curve"]
