@@ -1,11 +1,12 @@
 """Write-error rates and switching-time statistics, at the solver's own time resolution.
 
-:func:`switching_curve` runs the split solver once to a horizon and records, after every
-step, the write-error rate WER(t) = Prob(n . z' ≤ threshold) as a sum over the unswitched
-rows (:func:`~fpstt.switching.split_rows`), never as 1 - P_sw.  Nothing that would cut a
-tail is on: no frozen rows, a far pole cap bounded to 1e-22 in L1, and, since the model is
-phi-independent, only the phi-average of the density (mode 0, which no other mode feeds) is
-stepped — the same discretisation as :func:`fpstt.stepping.solve`, exactly, for the
+:func:`switching_curve` runs the solver once to a horizon (piece by piece under a current
+pulse, :mod:`fpstt.driven`) and records, after every step, the write-error rate WER(t) =
+Prob(n . z' ≤ threshold) as a sum over the unswitched rows
+(:func:`~fpstt.switching.split_rows`), never as 1 - P_sw.  Nothing that would cut a tail
+is on: no frozen rows, a far pole cap bounded to 1e-22 in L1 (as far as u = 16), and, since
+the model is phi-independent, only the phi-average of the density (mode 0, which no other
+mode feeds) is stepped — the same discretisation as :func:`fpstt.stepping.solve`, exactly, for the
 theta-marginal.  Values at other times are interpolated (monotone cubic in log WER), so a
 result does not depend on which times a user asks for.
 
@@ -152,36 +153,43 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
                         cap_error=TAIL_CAP_ERROR)
     pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
-    density, t, rows = initial.cell_averages(grid), [0.0], None
-    bar = tqdm(total=len(pieces), disable=not progress, desc="fpstt switching", unit="piece")
-    for t0, t1, s in pieces:
+    density = initial.cell_averages(grid)
+    t, rows = [0.0], None
+    for t0, t1, s in tqdm(pieces, disable=not progress, desc="fpstt switching", unit="piece"):
         driven = model.with_drive(s)
-        scheme = segment_scheme(driven, grid, None)
-        pieces_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)   # divides the piece
-        run = Integrator.build(driven, grid, scheme, [0.0, t1 - t0], pieces_dt, True, density,
-                               tails=True, n_modes=1)
-        step = run.dt
-        k = int(math.floor((t1 - t0) / step + 1e-9))
-        x, piece_rows = run.x0, [] if rows is not None else [_rows(run, run.x0)]
-        for x in run.advance(x, k):
-            piece_rows.append(_rows(run, x))
-        t += list(t0 + step * np.arange(1, k + 1))
-        if t0 + k * step < t1 - 1e-9 * step:                 # a split step off the lattice
-            x = run.land(x, t1 - t0 - k * step)
-            piece_rows.append(_rows(run, x)), t.append(t1)
-        rows = np.array(piece_rows) if rows is None else np.vstack([rows, piece_rows])
+        piece_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)     # divides the piece
+        run = Integrator.build(driven, grid, segment_scheme(driven, grid, None), [0.0, t1 - t0],
+                               piece_dt, True, density, tails=True, n_modes=1)
+        if rows is None:
+            rows = [_rows(run, run.x0)]
+        times, x = _advance(run, t1 - t0, rows)
+        t += [t0 + tau for tau in times]
         density = run.backend.to_density(x)
-        bar.update(1)
-    bar.close()
+    rows = np.array(rows)
     p_switch, wer = split_rows(grid, rows, threshold)
     u_max = float(np.log(np.tan(grid.theta_edges[-2] / 2)))
     cap = cap_error_bound(grid_chart_for(model), initial, u_max)
     return SwitchingCurve(
         np.array(t), wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
-        dict(dt=run.dt, grid=list(grid.shape), horizon=horizon, cap_error_bound=cap,
-             pieces=len(pieces), max_mass_error=float(np.max(np.abs(rows.sum(axis=1)
-                                                                    - rows[0].sum()))),
+        dict(dt=float(np.max(np.diff(t))), n_steps=len(t) - 1, grid=list(grid.shape),
+             horizon=horizon, cap_error_bound=cap, pieces=len(pieces),
+             max_mass_error=float(np.max(np.abs(rows.sum(axis=1) - rows[0].sum()))),
              wall_time_s=_time.perf_counter() - start))
+
+
+def _advance(run, length: float, rows: list):
+    """Step ``run`` over ``length`` (t_n), appending each state's row masses to ``rows``;
+    a split step off the lattice ends the piece.  Returns (times within the piece, state)."""
+    step = run.dt
+    k = int(math.floor(length / step + 1e-9))
+    x, times = run.x0, list(step * np.arange(1, k + 1))
+    for x in run.advance(x, k):
+        rows.append(_rows(run, x))
+    if k * step < length - 1e-9 * step:
+        x = run.land(x, length - k * step)
+        rows.append(_rows(run, x))
+        times.append(length)
+    return times, x
 
 
 def _rows(run, x):
