@@ -133,7 +133,8 @@ def cmd_sweep(args):
         import matplotlib
         matplotlib.use("Agg")
         from .plotting import add_note, plot_sweep
-        fig = plot_sweep(rows, list(data["sweep"]), times)
+        varied = [k for k, v in data["sweep"].items() if len(v) > 1]    # fixed ones: no axis
+        fig = plot_sweep(rows, varied or list(data["sweep"]), times)
         model = dict(interpretation="ito", reading="eq17", **data.get("model", {}))
         add_note(fig, "model: " + ", ".join(f"{k} {v}" for k, v in model.items())
                  + "; other inputs: Table I")
