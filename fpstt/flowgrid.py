@@ -12,8 +12,7 @@ import math
 import numpy as np
 
 from .chart import grid_chart_for
-from .grid import SphereGrid, mercator_theta
-from .initial import angles, unit_vector
+from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound"]
 

@@ -21,7 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SphereGrid", "mercator_u", "mercator_theta"]
+__all__ = ["SphereGrid", "mercator_u", "mercator_theta", "unit_vector", "angles"]
+
+
+def angles(n):
+    """(theta, phi in [0, 2 pi)) of unit vectors n of shape (3, ...); inverse of unit_vector."""
+    return np.arccos(np.clip(n[2], -1.0, 1.0)), np.arctan2(n[1], n[0]) % (2 * np.pi)
+
+
+def unit_vector(theta, phi) -> np.ndarray:
+    """(sin t cos f, sin t sin f, cos t), stacked on a new first axis."""
+    theta, phi = np.asarray(theta, float), np.asarray(phi, float)
+    st = np.sin(theta)
+    return np.array([st * np.cos(phi), st * np.sin(phi), np.cos(theta) + 0 * phi])
 
 
 def mercator_u(theta):

@@ -8,22 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import SphereGrid
+from .grid import SphereGrid, unit_vector
 from .model import Microscopic, derived_coefficients
 
 __all__ = ["GibbsState", "BoltzmannState", "initial_state", "unit_vector", "langevin_function"]
-
-
-def angles(n):
-    """(theta, phi in [0, 2 pi)) of unit vectors n of shape (3, ...); inverse of unit_vector."""
-    return np.arccos(np.clip(n[2], -1.0, 1.0)), np.arctan2(n[1], n[0]) % (2 * np.pi)
-
-
-def unit_vector(theta, phi) -> np.ndarray:
-    """(sin t cos f, sin t sin f, cos t), stacked on a new first axis."""
-    theta, phi = np.asarray(theta, float), np.asarray(phi, float)
-    st = np.sin(theta)
-    return np.array([st * np.cos(phi), st * np.sin(phi), np.cos(theta) + 0 * phi])
 
 
 def langevin_function(kappa: float) -> float:
@@ -201,9 +189,11 @@ class BoltzmannState:
 
     @classmethod
     def from_microscopic(cls, micro: Microscopic) -> "BoltzmannState":
-        from .magnet import thermal_stability, unit_from_angles
-        return cls(derived_coefficients(micro).kappa, unit_from_angles(micro.B_theta, micro.B_phi),
-                   thermal_stability(micro), unit_from_angles(micro.easy_theta, micro.easy_phi))
+        from .magnet import thermal_stability
+        return cls(derived_coefficients(micro).kappa,
+                   tuple(unit_vector(micro.B_theta, micro.B_phi).tolist()),
+                   thermal_stability(micro),
+                   tuple(unit_vector(micro.easy_theta, micro.easy_phi).tolist()))
 
     def _exponent(self, n):
         b, e = np.asarray(self.field_direction, float), np.asarray(self.easy_axis, float)

@@ -29,14 +29,9 @@ import numpy as np
 
 from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
 
-__all__ = ["landau_lifshitz_velocity", "Pulse", "FunctionDrive", "unit_from_angles", "magnet_moment",
+__all__ = ["landau_lifshitz_velocity", "effective_omega", "damping_velocity", "Pulse", "FunctionDrive", "magnet_moment",
            "thermal_stability", "brown_diffusion", "critical_drive", "magnet_quantities",
            "MAGNET_UNITS"]
-
-
-def unit_from_angles(theta: float, phi: float) -> tuple:
-    """(sin theta cos phi, sin theta sin phi, cos theta) as a tuple of floats."""
-    return (math.sin(theta) * math.cos(phi), math.sin(theta) * math.sin(phi), math.cos(theta))
 
 
 def magnet_moment(micro) -> float:
@@ -84,19 +79,29 @@ def critical_drive(micro) -> float:
     return a * GYROMAGNETIC_RATIO * (micro.B_k + b_z) * micro.t_n / (1 + a * a)
 
 
-def landau_lifshitz_velocity(n, omega, anisotropy: float, easy_axis, alpha: float):
-    """dn/dt of precession and Gilbert damping about Omega = omega + anisotropy (n.e) e.
+def effective_omega(n, omega, anisotropy: float, easy_axis):
+    """Omega(n) = omega + anisotropy (n . e) e, rad per t_n (gamma B_eff t_n), shape (3, ...).
 
     n : array (3, ...) of unit vectors (z' frame); omega : 3 rad per t_n (gamma B t_n);
-    anisotropy : gamma B_k t_n; easy_axis : unit 3-vector e.  Returns (3, ...), tangent.
+    anisotropy : gamma B_k t_n; easy_axis : unit 3-vector e.
     """
     n = np.asarray(n, float)
     shape = (3,) + (1,) * (n.ndim - 1)
     e = np.reshape(np.asarray(easy_axis, float), shape)
-    big = np.reshape(np.asarray(omega, float), shape) + anisotropy * np.sum(n * e, axis=0) * e
-    cross = np.cross(big, n, axis=0)                                     # Omega x n
-    along = np.sum(n * big, axis=0)
-    return (cross + alpha * (big - along * n)) / (1 + alpha * alpha)
+    return np.reshape(np.asarray(omega, float), shape) + anisotropy * np.sum(n * e, axis=0) * e
+
+
+def damping_velocity(n, big, alpha: float):
+    """The Gilbert damping part of dn/dt, alpha (Omega - (n . Omega) n) / (1 + alpha^2)."""
+    return alpha * (big - np.sum(n * big, axis=0) * n) / (1 + alpha * alpha)
+
+
+def landau_lifshitz_velocity(n, omega, anisotropy: float, easy_axis, alpha: float):
+    """dn/dt of precession and Gilbert damping about Omega(n) (:func:`effective_omega`):
+    [Omega x n - alpha n x (n x Omega)] / (1 + alpha^2), shape (3, ...), tangent."""
+    n = np.asarray(n, float)
+    big = effective_omega(n, omega, anisotropy, easy_axis)
+    return np.cross(big, n, axis=0) / (1 + alpha * alpha) + damping_velocity(n, big, alpha)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .constants import BOLTZMANN, ELECTRON_MASS, ELEMENTARY_CHARGE, GYROMAGNETIC_RATIO, HBAR
-from .magnet import brown_diffusion, landau_lifshitz_velocity, unit_from_angles
+from .grid import unit_vector
+from .magnet import brown_diffusion, landau_lifshitz_velocity
 
 __all__ = ["Microscopic", "table_i", "DerivedCoefficients", "derived_coefficients",
            "transmission_amplitude", "SpinTorqueModel", "INTERPRETATIONS", "READINGS",
@@ -304,7 +305,7 @@ class SpinTorqueModel:
                      w * math.cos(micro.B_theta))
         return cls(d.C1, d.C2, omega=omega, label="Table I" if micro == table_i() else "custom",
                    alpha=micro.alpha, anisotropy=GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
-                   easy_axis=unit_from_angles(micro.easy_theta, micro.easy_phi), **options)
+                   easy_axis=unit_vector(micro.easy_theta, micro.easy_phi), **options)
 
     def with_drive(self, s: float) -> "SpinTorqueModel":
         """The model at drive s ≥ 0 (a current pulse): C1 s and C2 sqrt(s) (Eq. 14)."""

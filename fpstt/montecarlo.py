@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .grid import SphereGrid
-from .initial import GibbsState, angles
+from .grid import SphereGrid, angles
+from .initial import GibbsState
 from .io import atomic_savez
 from .pushforward import flow
 from .stepping import check_times
+from .magnet import damping_velocity, effective_omega
 from .switching import switching_stderr
 
 __all__ = ["MonteCarloResult", "simulate"]
@@ -137,23 +138,19 @@ def _magnet_flow(model, n, h):
     """The field and anisotropy terms over h (Strang): half a Heun step of the damping,
     the precession as an exact rotation about Omega taken at the half-step point (second
     order, norm-preserving at any |Omega| h), half a Heun step of the damping."""
-    w = np.asarray(model.omega or (0.0, 0.0, 0.0), float)[:, None]
-    e = np.asarray(model.easy_axis, float)[:, None]
+    w = model.omega or (0.0, 0.0, 0.0)
     scale = 1.0 / (1 + model.alpha ** 2)
 
     def big(m):                                               # Omega(n), rad per t_n
-        return w + model.anisotropy * np.sum(m * e, axis=0) * e
+        return effective_omega(m, w, model.anisotropy, model.easy_axis)
 
     def damp(m, tau):
         if model.alpha == 0:
             return m
-        def velocity(x):
-            o = big(x)
-            return model.alpha * scale * (o - np.sum(x * o, axis=0) * x)
-        first = velocity(m)
+        first = damping_velocity(m, big(m), model.alpha)
         guess = m + tau * first
         guess /= np.linalg.norm(guess, axis=0)
-        m = m + 0.5 * tau * (first + velocity(guess))
+        m = m + 0.5 * tau * (first + damping_velocity(guess, big(guess), model.alpha))
         return m / np.linalg.norm(m, axis=0)
 
     n = damp(n, h / 2)
