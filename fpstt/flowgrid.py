@@ -14,7 +14,8 @@ import numpy as np
 from .chart import grid_chart_for
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
-__all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound"]
+__all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound",
+           "rows_per_step"]
 
 
 def check_times(times) -> np.ndarray:
@@ -31,6 +32,7 @@ DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
+_CHART_ROWS_PER_STEP = 2     # translation per step in a Möbius chart, in rows
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
@@ -43,7 +45,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     flow is a translation in U.  The cell width is ``du``
     (default 0.0184, an accuracy choice that does not depend on the drive; narrowed to
     dphi / |shear| in a sheared chart so that the diagonal diffusion weights stay ≥ 0), and
-    the step dt = du / shift rate is adjusted down to divide every output time.
+    the step dt = rows du / shift rate (``rows`` = :func:`rows_per_step`) is adjusted down to
+    divide every output time.
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
@@ -64,11 +67,20 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         if not chart.is_identity and chart.shear != 0:
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
         if rate > 0:
-            du = rate * default_dt(times, du / rate)
+            rows = rows_per_step(chart)
+            du = rate * default_dt(times, rows * du / rate) / rows
     if u_max is None:
         u_max = _covering_u_max(chart, initial, cap_error)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart)
+
+
+def rows_per_step(chart) -> int:
+    """Rows of translation per split step on a grid in ``chart``: 1 in the z' frame; in a
+    Möbius chart, where each step is a directional product of tridiagonal solves
+    (:mod:`fpstt.lines`), _CHART_ROWS_PER_STEP (its time error on Table I with the field
+    kept on is a tenth of the grid's, docs/validation.md §5)."""
+    return 1 if chart is None or chart.is_identity else _CHART_ROWS_PER_STEP
 
 
 def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> float:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg import lapack
 
-__all__ = ["phi_blocks", "rotate_phi", "RealBackend", "SpectralBackend"]
+__all__ = ["phi_blocks", "rotate_phi", "CellAverages", "RealBackend", "SpectralBackend"]
 
 
 def _phase(spec, angle, n_phi):
@@ -63,12 +63,10 @@ def phi_blocks(L: sp.spmatrix, shape: tuple[int, int]) -> np.ndarray:
     return ab
 
 
-class RealBackend:
-    """State: the (n_theta, n_phi) cell averages; systems by sparse LU (splu), factorised once."""
+class CellAverages:
+    """What every real-space backend shares: the state is the (n_theta, n_phi) cell averages."""
 
-    def __init__(self, L, grid):
-        self.L, self.shape = sp.csr_matrix(L), grid.shape
-        self.measure = grid.cell_measure
+    measure: np.ndarray
 
     def mass(self, x):
         """sum p dtheta dphi."""
@@ -77,6 +75,23 @@ class RealBackend:
     def row_mass(self, x):
         """sum over phi of |p| dtheta dphi, per theta row."""
         return np.abs(x) @ np.full(x.shape[1], 1.0) * self.measure[:, 0]
+
+    def to_state(self, p):
+        return np.array(p, dtype=float)
+
+    def to_density(self, x):
+        return x.copy()
+
+    def rotate(self, x, angle):
+        return rotate_phi(x, angle)
+
+
+class RealBackend(CellAverages):
+    """State: the (n_theta, n_phi) cell averages; systems by sparse LU (splu), factorised once."""
+
+    def __init__(self, L, grid):
+        self.L, self.shape = sp.csr_matrix(L), grid.shape
+        self.measure = grid.cell_measure
 
     def window(self, i0: int, i1: int) -> "RealBackend":
         """The operator on theta rows i0..i1-1 alone, with no flux through the window's edges:
@@ -92,12 +107,6 @@ class RealBackend:
         view.shape, view.measure = (i1 - i0, nf), self.measure[i0:i1]
         return view
 
-    def to_state(self, p):
-        return np.array(p, dtype=float)
-
-    def to_density(self, x):
-        return x.copy()
-
     def matvec(self, x):
         return (self.L @ x.ravel()).reshape(self.shape)
 
@@ -105,9 +114,6 @@ class RealBackend:
         lu = spla.splu((a * sp.identity(self.L.shape[0], format="csc") - b * self.L).tocsc(),
                        permc_spec="MMD_AT_PLUS_A")    # half COLAMD's fill on 2-D stencils
         return _Solve(lambda r: lu.solve(r.ravel()).reshape(self.shape))
-
-    def rotate(self, x, angle):
-        return rotate_phi(x, angle)
 
 
 class SpectralBackend:

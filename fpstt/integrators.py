@@ -18,11 +18,12 @@ import math
 import numpy as np
 
 from .chart import ChartModel, chart_for, grid_chart_for, is_mobius
-from .flowgrid import default_dt
+from .flowgrid import default_dt, rows_per_step
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid, mercator_u
 from .guards import max_cell_peclet
-from .operator import fokker_planck_matrix, is_monotone
+from .lines import DirectionalScheme, LineBackend
+from .operator import directional_operators, fokker_planck_matrix, is_monotone
 
 __all__ = ["Integrator", "Shift", "ImplicitScheme", "WindowedImplicit", "mercator_step"]
 
@@ -54,7 +55,8 @@ def _grid_chart(grid: SphereGrid, model):
 
 
 def mercator_step(grid: SphereGrid, model) -> float:
-    """The split-scheme step du / |Im C1| of a Mercator grid; ValueError if it has none."""
+    """The split-scheme step rows du / |Im C1| of a Mercator grid (``rows`` =
+    :func:`~fpstt.flowgrid.rows_per_step` of its chart); ValueError if it has none."""
     u = mercator_u(grid.theta_edges[1:-1])
     du = np.diff(u)[np.abs(u[1:]) <= 8]       # beyond, theta near pi rounds u
     if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
@@ -63,11 +65,11 @@ def mercator_step(grid: SphereGrid, model) -> float:
     rate = model.C1.imag
     if rate == 0:
         raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
-    return float(du[0] / abs(rate))
+    return float(rows_per_step(grid.chart) * du[0] / abs(rate))
 
 
 class Shift:
-    """Exact one-cell translation in u of a density on a Mercator grid, in place.
+    """Exact translation by ``rows`` cells in u of a density on a Mercator grid, in place.
 
     Works on any array whose first axis is theta (cell averages, or their phi-Fourier
     modes): the mass w_i x_i of cell i moves to cell i - 1 (``direction`` +1, toward
@@ -76,7 +78,8 @@ class Shift:
     steradian is uniform in that cap, which holds negligible mass in practice).
     """
 
-    def __init__(self, grid: SphereGrid, direction: int):
+    def __init__(self, grid: SphereGrid, direction: int, rows: int = 1):
+        self.rows = rows
         e, w = grid.theta_edges, grid.dtheta
         if direction < 0:                                    # mirror: theta -> pi - theta
             e, w = math.pi - e[::-1], w[::-1]
@@ -90,11 +93,12 @@ class Shift:
 
     def __call__(self, x):
         y, w = (x if self.direction > 0 else x[::-1]), self.w
-        cap = y[-1] * w[-1]
-        y[0] = (y[0] * w[0] + y[1] * w[1]) / w[0]
-        np.multiply(y[2:-1], self.ratio, out=y[1:-2])
-        y[-2] = self.frac * cap / w[-2]
-        y[-1] = (1 - self.frac) * cap / w[-1]
+        for _ in range(self.rows):
+            cap = y[-1] * w[-1]
+            y[0] = (y[0] * w[0] + y[1] * w[1]) / w[0]
+            np.multiply(y[2:-1], self.ratio, out=y[1:-2])
+            y[-2] = self.frac * cap / w[-2]
+            y[-1] = (1 - self.frac) * cap / w[-1]
         return x
 
 
@@ -135,8 +139,10 @@ class WindowedImplicit:
     the state, moving one row a step in ``direction``, stays inside it.  ``tol=None``: every
     row, always (for tails, such as write-error rates, that such rows carry)."""
 
-    def __init__(self, backend, scheme: str, direction: int, tol: float | None = _WINDOW_TOL):
+    def __init__(self, backend, scheme: str, direction: int, tol: float | None = _WINDOW_TOL,
+                 piece=ImplicitScheme):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
+        self.piece = piece            # ImplicitScheme, or DirectionalScheme on a LineBackend
         self.factors, self.windows, self.n_factorizations = {}, [], 0
 
     def clear(self):
@@ -149,9 +155,9 @@ class WindowedImplicit:
         if not (lo <= i0 and i1 <= hi):
             rows, ahead = x.shape[0], (_AHEAD if self.direction > 0 else 0)
             lo, hi = max(i0 - ahead, 0), min(i1 + _AHEAD - ahead, rows)
-            piece = ImplicitScheme(self.backend.window(lo, hi), dt, self.scheme)
+            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme)
             self.factors[dt] = (lo, hi, piece)
-            self.n_factorizations += 1
+            self.n_factorizations += piece.n_factorizations
         self.windows.append((hi - lo) / x.shape[0])
         x[lo:hi] = piece.step(x[lo:hi])
         return x
@@ -197,8 +203,10 @@ class Integrator:
         self.dt = self._step(times, dt)
         offset = ((lambda th: -model.C1.imag * np.sin(th), model.C1.real) if self.split
                   else (0.0, 0.0))
-        self.operator = fokker_planck_matrix(model, grid, n_phi=self.strip, drift_offset=offset)
-        self.backend = self.Backend(self.operator, grid)
+        # a Möbius chart (the only phi-dependent split problems with an exact 2-D flow):
+        # directional splitting; the z' frame keeps the unsplit operator of its Fourier path
+        self.lines = self.split and not self.fast and grid.chart is not None
+        self.operator, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
         if self.fast:                         # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
@@ -208,14 +216,26 @@ class Integrator:
         self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
             direction = int(np.sign(model.C1.imag))
-            self.shift = Shift(grid, direction) if direction else (lambda x: x)
+            self.shift = (Shift(grid, direction, rows_per_step(grid.chart)) if direction
+                          else (lambda x: x))
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
-            self.implicit = WindowedImplicit(self.backend, inner, direction,
-                                             None if tails else _WINDOW_TOL)
+            self.implicit = WindowedImplicit(
+                self.backend, inner, direction, None if tails else _WINDOW_TOL,
+                DirectionalScheme if self.lines else ImplicitScheme)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
         self.partial_backend = None
         return self
+
+    def _operator(self, offset):
+        """(operator, backend) with ``offset`` taken off the drift.  On the real-space split
+        path the operator is kept as its directional parts (:mod:`fpstt.lines`); the
+        returned operator is their sum (for diagnostics only)."""
+        if self.lines:
+            parts = directional_operators(self.model, self.grid, drift_offset=offset)
+            return sum(parts.values()), LineBackend(parts, self.grid)
+        L = fokker_planck_matrix(self.model, self.grid, n_phi=self.strip, drift_offset=offset)
+        return L, self.Backend(L, self.grid)
 
     def _step(self, times, dt):
         model = self.model
@@ -248,13 +268,12 @@ class Integrator:
         """One backward-Euler step of the full operator over tau < dt (an output time off
         the step lattice; upwind, so a first-order smear of up to one cell)."""
         if self.partial_backend is None:
-            full = (fokker_planck_matrix(self.model, self.grid, n_phi=self.strip,
-                                         drift_offset=(0.0, self.model.C1.real))
-                    if self.split else self.operator)
-            self.partial_backend = self.Backend(full, self.grid)
+            self.partial_backend = (self._operator((0.0, self.model.C1.real))[1] if self.split
+                                    else self.backend)
             if self.fast:
                 self.partial_backend = self.partial_backend.truncated(self.backend.n_modes)
-        return ImplicitScheme(self.partial_backend, tau, "be").step(x)
+        piece = DirectionalScheme if self.lines else ImplicitScheme
+        return piece(self.partial_backend, tau, "be").step(x)
 
     def output(self, x, t: float):
         """(state density, output density): the latter after the exact rotation in phi

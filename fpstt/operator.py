@@ -40,7 +40,7 @@ import scipy.sparse.linalg as spla
 
 from .grid import SphereGrid, mercator_u
 
-__all__ = ["fokker_planck_matrix", "is_monotone", "central_difference_matrix", "bernoulli",
+__all__ = ["fokker_planck_matrix", "directional_operators", "is_monotone", "central_difference_matrix", "bernoulli",
            "stationary_density"]
 
 
@@ -125,6 +125,32 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
         Acting on cell averages of a (theta, phi) density.  ``cell_measure.ravel() @ L``
         vanishes to round-off.
     """
+    exchanges = _directional_exchanges(model, grid, drift, drift_offset, n_phi)
+    merged = _Exchanges(exchanges["theta"].n)
+    for ex in exchanges.values():
+        merged.rows += ex.rows
+        merged.cols += ex.cols
+        merged.vals += ex.vals
+    return _per_cell(merged, grid, merged.n // grid.n_theta)
+
+
+def directional_operators(model, grid: SphereGrid, *, drift_offset=(0.0, 0.0)) -> dict:
+    """The operator of :func:`fokker_planck_matrix` as a sum over the four grid directions.
+
+    Returns ``{"theta": L_t, "phi": L_p, "diag+": L_+, "diag-": L_-}`` (csr, same shape and
+    arguments as :func:`fokker_planck_matrix`, whole grid): L_t holds the exchanges across
+    theta faces (drift and l_theta), L_p across phi faces, L_± the diagonal second
+    differences of the mixed derivative between cells (i, j) and (i + 1, j ± 1).  Each
+    couples cells along lines only (theta columns, periodic phi rows, diagonals), each
+    conserves mass and has the sign structure of the whole, so ``I - dt L_k`` is a set of
+    independent tridiagonal M-matrices (:mod:`fpstt.lines`).
+    """
+    exchanges = _directional_exchanges(model, grid, True, drift_offset, None)
+    return {name: _per_cell(ex, grid, grid.n_phi) for name, ex in exchanges.items()}
+
+
+def _directional_exchanges(model, grid, drift, drift_offset, n_phi):
+    """The mass exchanges of the operator, one :class:`_Exchanges` per grid direction."""
     nt, nf = grid.n_theta, grid.n_phi if n_phi is None else int(n_phi)
     if nf < 3:
         raise ValueError(f"`n_phi` must be ≥ 3, got {n_phi!r}")
@@ -136,11 +162,17 @@ def fokker_planck_matrix(model, grid: SphereGrid, *, drift: bool = True,
     d_xx, d_xp = d_tt * rows.J ** 2, d_tp * rows.J
     lam_x = d_xx - np.abs(d_xp) * rows.step / grid.dphi * rows.diagonal
     lam_p = d_pp - np.abs(d_xp) * grid.dphi / rows.step * rows.diagonal
-    ex = _Exchanges(nt * nf)
+    ex = {name: _Exchanges(nt * nf) for name in ("theta", "phi", "diag+", "diag-")}
     idx = np.arange(nt * nf).reshape(nt, nf)
-    _theta_faces(ex, idx, model, grid, rows, lam_x, f, drift, drift_offset)
-    _phi_faces(ex, idx, model, grid, T, lam_p, drift, drift_offset)
-    _diagonals(ex, idx, grid, rows, d_xp)
+    _theta_faces(ex["theta"], idx, model, grid, rows, lam_x, f, drift, drift_offset)
+    _phi_faces(ex["phi"], idx, model, grid, T, lam_p, drift, drift_offset)
+    _diagonals(ex["diag+"], idx, grid, rows, d_xp, 1)
+    _diagonals(ex["diag-"], idx, grid, rows, d_xp, -1)
+    return ex
+
+
+def _per_cell(ex, grid, nf):
+    """The exchanges as an operator on cell averages (mass units divided by cell measure)."""
     A = ex.matrix()                                   # mass units: column sums vanish
     return (sp.diags(1.0 / grid.cell_measure[:, :nf].ravel()) @ A).tocsr()
 
@@ -228,20 +260,20 @@ def _phi_faces(ex, idx, model, grid, T, lam_p, drift, offset):
     ex.add(left, idx, dth * (wm + neg), dth * (wp + neg))
 
 
-def _diagonals(ex, idx, grid, rows, d_xp):
-    """Diagonal second differences of lam_± q (the mixed derivative), between rows that
-    both take part, in their coordinate x (uniform on Mercator rows, so the second
-    difference is consistent however fast theta cells shrink toward a pole)."""
+def _diagonals(ex, idx, grid, rows, d_xp, sign):
+    """Diagonal second differences of lam_sign q (the mixed derivative) between cells
+    (i, j) and (i + 1, j + sign), where both rows take part, in their coordinate x (uniform
+    on Mercator rows, so the second difference is consistent however fast theta cells
+    shrink toward a pole)."""
     dphi = grid.dphi
     both = (rows.diagonal[:-1] * rows.diagonal[1:]) > 0
-    for sign, shift in ((1, 1), (-1, -1)):
-        lam = np.maximum(sign * d_xp, 0) / (rows.step * dphi) * rows.r
-        k, l = idx[:-1], np.roll(idx[1:], -shift, axis=1)            # (i,j) <-> (i+1,j±1)
-        lk, ll = lam[:-1], np.roll(lam[1:], -shift, axis=1)
-        width = grid.dtheta[:, None] / rows.r                           # du, or dtheta
-        width = 0.5 * (width[:-1] + width[1:])
-        w = np.where(both, width * dphi, 0.0)
-        ex.add(k, l, w * lk, w * ll)
+    lam = np.maximum(sign * d_xp, 0) / (rows.step * dphi) * rows.r
+    k, l = idx[:-1], np.roll(idx[1:], -sign, axis=1)                 # (i,j) <-> (i+1,j±1)
+    lk, ll = lam[:-1], np.roll(lam[1:], -sign, axis=1)
+    width = grid.dtheta[:, None] / rows.r                               # du, or dtheta
+    width = 0.5 * (width[:-1] + width[1:])
+    w = np.where(both, width * dphi, 0.0)
+    ex.add(k, l, w * lk, w * ll)
 
 
 def _drift_component(model, theta, phi, which, drift, offset):
