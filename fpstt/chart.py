@@ -227,10 +227,22 @@ class ChartModel:
         self.C1 = complex(chart.rotation_rate, chart.shift_rate)
         self.phi_independent = chart.is_identity and model.phi_independent
         self._flow = model.with_options(C2=0, thermal_D=0.0)       # what the chart moves
+        self._last = None
         if not is_mobius(model):               # the z' frame of a non-Möbius flow: STT only
             self._flow = self._flow.with_options(omega=None, anisotropy=0.0)
 
     def _coefficients(self, theta_c, phi_c):
+        """(rest of the drift, diffusion) at chart points; the last evaluation is kept, as
+        the operator asks for drift and diffusion at the same points one after the other."""
+        last = self._last
+        if (last is not None and last[0].shape == theta_c.shape
+                and np.array_equal(last[0], theta_c) and np.array_equal(last[1], phi_c)):
+            return last[2]
+        result = self._evaluate(theta_c, phi_c)
+        self._last = (theta_c.copy(), phi_c.copy(), result)
+        return result
+
+    def _evaluate(self, theta_c, phi_c):
         theta, phi = self.chart.to_lab(theta_c, phi_c)
         if self.chart.is_identity:                     # the z' frame: nothing to transform
             theta, phi = theta_c, phi_c

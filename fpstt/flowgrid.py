@@ -32,7 +32,7 @@ DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
-_CHART_ROWS_PER_STEP = 2     # translation per step in a Möbius chart, in rows
+CHART_STEP = 0.01            # longest directional implicit step, t_n (docs/validation.md §5)
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
@@ -67,7 +67,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         if not chart.is_identity and chart.shear != 0:
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
         if rate > 0:
-            rows = rows_per_step(chart)
+            rows = rows_per_step(chart, du)
             du = rate * default_dt(times, rows * du / rate) / rows
     if u_max is None:
         u_max = _covering_u_max(chart, initial, cap_error)
@@ -75,12 +75,16 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
                                chart=None if chart.is_identity else chart)
 
 
-def rows_per_step(chart) -> int:
-    """Rows of translation per split step on a grid in ``chart``: 1 in the z' frame; in a
-    Möbius chart, where each step is a directional product of tridiagonal solves
-    (:mod:`fpstt.lines`), _CHART_ROWS_PER_STEP (its time error on Table I with the field
-    kept on is a tenth of the grid's, docs/validation.md §5)."""
-    return 1 if chart is None or chart.is_identity else _CHART_ROWS_PER_STEP
+def rows_per_step(chart, du: float) -> int:
+    """Rows of translation per split step on a grid of cell width ``du`` in ``chart``.
+
+    1 in the z' frame (the Fourier path, whose step is one row).  In a Möbius chart each
+    step is a directional product of tridiagonal solves (:mod:`fpstt.lines`), whose step
+    is chosen from its own accuracy: as many rows as fit in CHART_STEP t_n (at least one).
+    """
+    if chart is None or chart.is_identity:
+        return 1
+    return max(1, int(CHART_STEP * abs(chart.shift_rate) / du + 1e-9))
 
 
 def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> float:

@@ -57,15 +57,21 @@ def _grid_chart(grid: SphereGrid, model):
 def mercator_step(grid: SphereGrid, model) -> float:
     """The split-scheme step rows du / |Im C1| of a Mercator grid (``rows`` =
     :func:`~fpstt.flowgrid.rows_per_step` of its chart); ValueError if it has none."""
+    rate = model.C1.imag
+    if rate == 0:
+        raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
+    du = mercator_du(grid)
+    return float(rows_per_step(grid.chart, du) * du / abs(rate))
+
+
+def mercator_du(grid: SphereGrid) -> float:
+    """The cell width in u of a Mercator grid; ValueError if it is not one."""
     u = mercator_u(grid.theta_edges[1:-1])
     du = np.diff(u)[np.abs(u[1:]) <= 8]       # beyond, theta near pi rounds u
     if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
         raise ValueError("split schemes need a grid from SphereGrid.mercator "
                          "(interior theta edges uniform in u = ln tan(theta/2))")
-    rate = model.C1.imag
-    if rate == 0:
-        raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
-    return float(rows_per_step(grid.chart) * du[0] / abs(rate))
+    return float(du[0])
 
 
 class Shift:
@@ -87,9 +93,15 @@ class Shift:
         u_top = float(mercator_u(e[-2]))                     # lower edge of the far cap
         # solid angle of [top, theta(u_top + du)] over that of the cap [top, pi]:
         # 1 - (1 + cos upper)/(1 + cos top), with 1 + cos theta(u) = 2 / (1 + e^{2u})
-        self.frac = -math.expm1(np.logaddexp(0, 2 * u_top) - np.logaddexp(0, 2 * (u_top + du)))
+        self.u_top, self.du = u_top, du
+        self.frac = self._cap_share(1.0)
         self.w, self.direction = w[:, None], direction
         self.ratio = (w[2:-1] / w[1:-2])[:, None]
+
+    def _cap_share(self, f):
+        """Share of the far cap's mass that a translation by f cells moves out of it."""
+        u = self.u_top
+        return -math.expm1(np.logaddexp(0, 2 * u) - np.logaddexp(0, 2 * (u + f * self.du)))
 
     def __call__(self, x):
         y, w = (x if self.direction > 0 else x[::-1]), self.w
@@ -99,6 +111,32 @@ class Shift:
             np.multiply(y[2:-1], self.ratio, out=y[1:-2])
             y[-2] = self.frac * cap / w[-2]
             y[-1] = (1 - self.frac) * cap / w[-1]
+        return x
+
+    def fraction(self, x, f: float, limited: bool = True):
+        """Translate by a fraction 0 ≤ f < 1 of a cell, in place: flux-form semi-Lagrangian.
+
+        The mass each interior row sends on is the integral over its leading f of a linear
+        reconstruction in u: conservative, second order, and with the monotonised-central
+        limiter (``limited``, for real densities) never more than the row holds, so p ≥ 0.
+        Fourier modes (complex) take the unlimited central slope (linear in the state).
+        """
+        y, w = (x if self.direction > 0 else x[::-1]), self.w
+        mass = y * w
+        slope = np.zeros_like(mass)
+        central = 0.5 * (mass[3:-1] - mass[1:-3])
+        if limited:
+            left, right = 2 * (mass[2:-2] - mass[1:-3]), 2 * (mass[3:-1] - mass[2:-2])
+            same = (np.sign(left) == np.sign(right)) & (np.sign(left) == np.sign(central))
+            central = np.where(same, np.sign(central) * np.minimum(
+                np.abs(central), np.minimum(np.abs(left), np.abs(right))), 0.0)
+        slope[2:-2] = central
+        flux = f * mass - 0.5 * f * (1 - f) * slope          # row i -> row i - 1
+        flux[0] = 0.0
+        flux[-1] = self._cap_share(f) * mass[-1]
+        mass[:-1] += flux[1:]
+        mass -= flux
+        y[:] = mass / w
         return x
 
 
@@ -216,15 +254,14 @@ class Integrator:
         self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
             direction = int(np.sign(model.C1.imag))
-            self.shift = (Shift(grid, direction, rows_per_step(grid.chart)) if direction
-                          else (lambda x: x))
+            rows = rows_per_step(grid.chart, mercator_du(grid))
+            self.shift = Shift(grid, direction, rows) if direction else (lambda x: x)
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
             self.implicit = WindowedImplicit(
                 self.backend, inner, direction, None if tails else _WINDOW_TOL,
                 DirectionalScheme if self.lines else ImplicitScheme)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
-        self.partial_backend = None
         return self
 
     def _operator(self, offset):
@@ -265,15 +302,27 @@ class Integrator:
             yield x
 
     def land(self, x, tau: float):
-        """One backward-Euler step of the full operator over tau < dt (an output time off
-        the step lattice; upwind, so a first-order smear of up to one cell)."""
-        if self.partial_backend is None:
-            self.partial_backend = (self._operator((0.0, self.model.C1.real))[1] if self.split
-                                    else self.backend)
-            if self.fast:
-                self.partial_backend = self.partial_backend.truncated(self.backend.n_modes)
-        piece = DirectionalScheme if self.lines else ImplicitScheme
-        return piece(self.partial_backend, tau, "be").step(x)
+        """Reach an output time tau < dt past the step lattice.
+
+        Split schemes: whole rows of translation by split steps of one row each, then the
+        rest as a split step whose translation is a fraction of a cell
+        (:meth:`Shift.fraction`).  Unsplit schemes: one backward-Euler step over tau.
+        """
+        if not self.split:
+            return ImplicitScheme(self.backend, tau, "be").step(x)
+        if not isinstance(self.shift, Shift):             # no translation to follow
+            return self.implicit.step(tau, x.copy())
+        row_dt = self.dt / self.shift.rows
+        one_row = Shift(self.grid, self.shift.direction, 1)
+        x = x.copy()
+        while tau > (1 - 1e-9) * row_dt:
+            x = self.implicit.step(row_dt / 2, one_row(self.implicit.step(row_dt / 2, x)))
+            tau -= row_dt
+        if tau > 1e-9 * self.dt:
+            x = self.implicit.step(tau / 2, x)
+            x = one_row.fraction(x, tau / row_dt, limited=not self.fast)
+            x = self.implicit.step(tau / 2, x)
+        return x
 
     def output(self, x, t: float):
         """(state density, output density): the latter after the exact rotation in phi
