@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from .chart import grid_chart_for
+from .chart import MobiusChart, grid_chart_for
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound",
-           "rows_per_step"]
+           "rows_per_step", "longest_chart_step"]
 
 
 def check_times(times) -> np.ndarray:
@@ -32,7 +32,8 @@ DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
-CHART_STEP = 0.01            # longest directional implicit step, t_n (docs/validation.md §5)
+CHART_SPREAD = 2.1e-6        # D dt of the longest step in a chart, rad^2 (theory.md §9)
+_CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
@@ -42,11 +43,13 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
 
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
-    flow is a translation in U.  The cell width is ``du``
-    (default 0.0184, an accuracy choice that does not depend on the drive; narrowed to
-    dphi / |shear| in a sheared chart so that the diagonal diffusion weights stay ≥ 0), and
-    the step dt = rows du / shift rate (``rows`` = :func:`rows_per_step`) is adjusted down to
-    divide every output time.
+    flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
+    0.0184, an accuracy choice that does not depend on the drive), the step
+    dt = rows du / shift rate (``rows`` = :func:`rows_per_step`) is adjusted down to divide
+    every output time.  A chart is sheared so that its flow runs along U alone, which needs
+    du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
+    the shear is reduced so that the rotation per step is a whole number of phi cells,
+    applied by a cyclic shift (:func:`_residual_shear`).
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
@@ -64,27 +67,66 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         du = DEFAULT_DU if du is None else float(du)
         if not (du > 0 and math.isfinite(du)):
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
-        if not chart.is_identity and chart.shear != 0:
+        if chart.shear != 0 and _full_shear_fits(chart, du, n_phi):
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
         if rate > 0:
-            rows = rows_per_step(chart, du)
-            du = rate * default_dt(times, rows * du / rate) / rows
+            for _ in range(8):                  # du only shrinks, so rows settles
+                rows = rows_per_step(chart, du, model)
+                du = rate * default_dt(times, rows * du / rate) / rows
+                if rows_per_step(chart, du, model) == rows:
+                    break
+    if not chart.is_identity and rate > 0 and not _full_shear_fits(chart, du, n_phi):
+        chart = _residual_shear(chart, du, n_phi, rows_per_step(chart, du, model))
     if u_max is None:
         u_max = _covering_u_max(chart, initial, cap_error)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart)
 
 
-def rows_per_step(chart, du: float) -> int:
+def _full_shear_fits(chart, du: float, n_phi: int) -> bool:
+    """True when the chart's full shear s (flow along U only) costs at most half the cell
+    width: its diagonal diffusion weights need du ≤ dphi / |s|."""
+    return chart.shear == 0 or 2 * math.pi / n_phi / abs(chart.shear) >= du / 2
+
+
+def _residual_shear(chart, du: float, n_phi: int, rows: int):
+    """The chart with the shear that leaves a whole number of phi cells of rotation per step.
+
+    The flow turns arg w by s = Im lambda / Re lambda per unit of U; a step of ``rows`` cells
+    in U turns it by s rows du, of which the nearest whole number k of cells dphi is taken
+    by a cyclic shift of the columns (exact) and the rest, |s'| rows du ≤ dphi / 2, by the
+    chart's shear s'.  A small shear keeps the mixed diffusion term small and needs no
+    bound on du (a full shear needed du ≤ dphi / |s|: 70 000 rows for a weak drive).
+    """
+    full = chart.lam.imag / chart.lam.real
+    dphi = 2 * math.pi / n_phi
+    turn = round(full * rows * du / dphi)
+    return MobiusChart(chart.zeta_s, chart.zeta_u, chart.lam, full - turn * dphi / (rows * du))
+
+
+def longest_chart_step(model) -> float:
+    """Longest step (t_n) in a Möbius chart, chosen from the noise, not from the cell.
+
+    D dt ≤ CHART_SPREAD = 2.1e-6 rad^2 (0.015 t_n for Table I, D = |C2|^2 / 2 = 1.4e-4 per
+    t_n), and at most 0.1 t_n: there the implicit step's time error is a tenth of the grid's
+    (docs/theory.md §9), and its line solves converge in a few iterations (:mod:`fpstt.lines`).
+    D = |C2|^2 / 2 + thermal D.
+    """
+    base = getattr(model, "base", model)
+    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
+    return min(CHART_SPREAD / noise, _CHART_STEP_MAX) if noise > 0 else _CHART_STEP_MAX
+
+
+def rows_per_step(chart, du: float, model) -> int:
     """Rows of translation per split step on a grid of cell width ``du`` in ``chart``.
 
-    1 in the z' frame (the Fourier path, whose step is one row).  In a Möbius chart each
-    step is a directional product of tridiagonal solves (:mod:`fpstt.lines`), whose step
-    is chosen from its own accuracy: as many rows as fit in CHART_STEP t_n (at least one).
+    1 in the z' frame (the Fourier path, whose step is one row).  In a Möbius chart, whose
+    implicit systems are solved line by line (:mod:`fpstt.lines`): as many rows as fit in
+    :func:`longest_chart_step` (at least one).
     """
     if chart is None or chart.is_identity:
         return 1
-    return max(1, int(CHART_STEP * abs(chart.shift_rate) / du + 1e-9))
+    return max(1, int(longest_chart_step(model) * abs(chart.shift_rate) / du + 1e-9))
 
 
 def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> float:

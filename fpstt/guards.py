@@ -14,6 +14,7 @@ import numpy as np
 
 from .grid import SphereGrid
 from .io import atomic_savez
+from .lines import TOLERANCE as LINE_TOLERANCE
 
 __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
            "pole_rows_mass"]
@@ -52,6 +53,10 @@ def health_warnings(grid, p, diagnostics) -> list[str]:
         messages.append(f"scheme '{diagnostics['scheme']}' upwinds the drift at cell Péclet "
                         f"numbers up to {peclet:.3g} (> 2): its numerical diffusion exceeds "
                         "the physical one and the result is not accurate; use a split scheme")
+    residual = diagnostics.get("line_residual", 0.0)
+    if residual > LINE_TOLERANCE:
+        messages.append(f"the implicit solves stopped at a residual of {residual:.1e} of their "
+                        "right-hand sides (50 iterations); shorten the step (smaller du)")
     pole = diagnostics.get("pole_rows_mass", 0.0)
     if diagnostics.get("chart") and diagnostics["chart"]["shear"] and pole > 1e-6:
         messages.append(f"{pole:.1e} of the mass lies in the pole cap of the Möbius chart or "

@@ -22,7 +22,7 @@ from .flowgrid import default_dt, rows_per_step
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid, mercator_u
 from .guards import max_cell_peclet
-from .lines import DirectionalScheme, LineBackend
+from .lines import LineBackend, LineScheme
 from .operator import directional_operators, fokker_planck_matrix, is_monotone
 
 __all__ = ["Integrator", "Shift", "ImplicitScheme", "WindowedImplicit", "mercator_step"]
@@ -61,7 +61,7 @@ def mercator_step(grid: SphereGrid, model) -> float:
     if rate == 0:
         raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
     du = mercator_du(grid)
-    return float(rows_per_step(grid.chart, du) * du / abs(rate))
+    return float(rows_per_step(grid.chart, du, model) * du / abs(rate))
 
 
 def mercator_du(grid: SphereGrid) -> float:
@@ -113,24 +113,19 @@ class Shift:
             y[-1] = (1 - self.frac) * cap / w[-1]
         return x
 
-    def fraction(self, x, f: float, limited: bool = True):
-        """Translate by a fraction 0 ≤ f < 1 of a cell, in place: flux-form semi-Lagrangian.
+    def fraction(self, x, f: float):
+        """Translate real cell averages by a fraction 0 ≤ f < 1 of a cell, in place:
+        flux-form semi-Lagrangian.
 
         The mass each interior row sends on is the integral over its leading f of a linear
-        reconstruction in u: conservative, second order, and with the monotonised-central
-        limiter (``limited``, for real densities) never more than the row holds, so p ≥ 0.
-        Fourier modes (complex) take the unlimited central slope (linear in the state).
+        reconstruction in u (central slopes, clipped only where the reconstruction would go
+        negative): conservative, second order where smooth, and between 0 and what the row
+        holds, so p ≥ 0.
         """
         y, w = (x if self.direction > 0 else x[::-1]), self.w
         mass = y * w
         slope = np.zeros_like(mass)
-        central = 0.5 * (mass[3:-1] - mass[1:-3])
-        if limited:
-            left, right = 2 * (mass[2:-2] - mass[1:-3]), 2 * (mass[3:-1] - mass[2:-2])
-            same = (np.sign(left) == np.sign(right)) & (np.sign(left) == np.sign(central))
-            central = np.where(same, np.sign(central) * np.minimum(
-                np.abs(central), np.minimum(np.abs(left), np.abs(right))), 0.0)
-        slope[2:-2] = central
+        slope[2:-2] = _limited_slope(mass[1:-3], mass[2:-2], mass[3:-1])
         flux = f * mass - 0.5 * f * (1 - f) * slope          # row i -> row i - 1
         flux[0] = 0.0
         flux[-1] = self._cap_share(f) * mass[-1]
@@ -138,6 +133,27 @@ class Shift:
         mass -= flux
         y[:] = mass / w
         return x
+
+
+def turn_columns(x, cells: float):
+    """Turn real cell averages by ``cells`` phi cells (any real number), conservatively:
+    whole cells by a cyclic shift, the fraction by a flux-form step with a linear
+    reconstruction along phi, limited as in :meth:`Shift.fraction`, so p ≥ 0."""
+    whole = math.floor(cells)
+    x = np.roll(x, whole, axis=1)
+    f = cells - whole
+    if f == 0:
+        return x
+    slope = _limited_slope(np.roll(x, 1, axis=1), x, np.roll(x, -1, axis=1))
+    flux = f * x + 0.5 * f * (1 - f) * slope             # column j -> column j + 1
+    return x - flux + np.roll(flux, 1, axis=1)
+
+
+def _limited_slope(left, centre, right):
+    """Central slope of cell masses, clipped so that the linear reconstruction stays ≥ 0
+    in the cell (|slope| ≤ 2 centre): unchanged where the density is smooth and resolved,
+    so no clipping of smooth extrema, and every flux is between 0 and the cell's mass."""
+    return np.clip(0.5 * (right - left), -2 * np.abs(centre), 2 * np.abs(centre))
 
 
 class ImplicitScheme:
@@ -180,8 +196,8 @@ class WindowedImplicit:
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = _WINDOW_TOL,
                  piece=ImplicitScheme):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
-        self.piece = piece            # ImplicitScheme, or DirectionalScheme on a LineBackend
-        self.factors, self.windows, self.n_factorizations = {}, [], 0
+        self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
+        self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
     def clear(self):
         """Forget the factorisations (each segment of a run starts afresh)."""
@@ -195,6 +211,7 @@ class WindowedImplicit:
             lo, hi = max(i0 - ahead, 0), min(i1 + _AHEAD - ahead, rows)
             piece = self.piece(self.backend.window(lo, hi), dt, self.scheme)
             self.factors[dt] = (lo, hi, piece)
+            self.pieces.append(piece)
             self.n_factorizations += piece.n_factorizations
         self.windows.append((hi - lo) / x.shape[0])
         x[lo:hi] = piece.step(x[lo:hi])
@@ -238,12 +255,13 @@ class Integrator:
             raise ValueError("`fast`=True needs a phi-independent model")
         self.Backend = SpectralBackend if self.fast else RealBackend
         self.strip = 3 if self.fast else None       # the fast path needs only the phi blocks
-        self.dt = self._step(times, dt)
-        offset = ((lambda th: -model.C1.imag * np.sin(th), model.C1.real) if self.split
-                  else (0.0, 0.0))
         # a Möbius chart (the only phi-dependent split problems with an exact 2-D flow):
         # directional splitting; the z' frame keeps the unsplit operator of its Fourier path
         self.lines = self.split and not self.fast and grid.chart is not None
+        self.dt = self._step(times, dt)
+        self.turn = self._turn() if self.lines else 0
+        offset = ((lambda th: -model.C1.imag * np.sin(th), model.C1.real) if self.split
+                  else (0.0, 0.0))
         self.operator, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
         if self.fast:                         # only the phi modes that the initial state uses
@@ -254,12 +272,12 @@ class Integrator:
         self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
             direction = int(np.sign(model.C1.imag))
-            rows = rows_per_step(grid.chart, mercator_du(grid))
+            rows = rows_per_step(grid.chart, mercator_du(grid), model)
             self.shift = Shift(grid, direction, rows) if direction else (lambda x: x)
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
             self.implicit = WindowedImplicit(
                 self.backend, inner, direction, None if tails else _WINDOW_TOL,
-                DirectionalScheme if self.lines else ImplicitScheme)
+                LineScheme if self.lines else ImplicitScheme)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
         return self
@@ -274,10 +292,20 @@ class Integrator:
         L = fokker_planck_matrix(self.model, self.grid, n_phi=self.strip, drift_offset=offset)
         return L, self.Backend(L, self.grid)
 
+    def _turn(self) -> int:
+        """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
+        :func:`~fpstt.flowgrid.default_grid`); ValueError for a grid that does not fit."""
+        cells = self.model.C1.real * self.dt / self.grid.dphi
+        if abs(cells - round(cells)) > 1e-6:
+            raise ValueError(f"this chart grid turns the flow by {cells:.4f} phi cells per step, "
+                             "not a whole number; build it with default_grid(model, times)")
+        return int(round(cells))
+
     def _step(self, times, dt):
         model = self.model
         if self.split:
-            if not model.phi_independent and model.C1.real != 0:
+            if not model.phi_independent and model.C1.real != 0 and not (
+                    self.lines and model.C1.imag != 0):
                 raise ValueError("a precession without damping (no attractor) with noise "
                                  "that depends on phi in its chart is not supported by split "
                                  "schemes")
@@ -298,8 +326,13 @@ class Integrator:
         self.implicit.clear()              # each segment starts afresh: resumable bit for bit
         x = self.implicit.step(self.dt / 2, x.copy())
         for i in range(k):
-            x = self.implicit.step(self.dt if i < k - 1 else self.dt / 2, self.shift(x))
+            x = self.implicit.step(self.dt if i < k - 1 else self.dt / 2, self._move(x))
             yield x
+
+    def _move(self, x):
+        """The exact noiseless flow over one step: rows in U, then whole cells in phi."""
+        x = self.shift(x)
+        return np.roll(x, self.turn, axis=1) if self.turn else x
 
     def land(self, x, tau: float):
         """Reach an output time tau < dt past the step lattice.
@@ -314,21 +347,30 @@ class Integrator:
             return self.implicit.step(tau, x.copy())
         row_dt = self.dt / self.shift.rows
         one_row = Shift(self.grid, self.shift.direction, 1)
-        x = x.copy()
+        x, turned = x.copy(), 0.0
         while tau > (1 - 1e-9) * row_dt:
             x = self.implicit.step(row_dt / 2, one_row(self.implicit.step(row_dt / 2, x)))
-            tau -= row_dt
+            tau, turned = tau - row_dt, turned + self.turn / self.shift.rows
         if tau > 1e-9 * self.dt:
             x = self.implicit.step(tau / 2, x)
-            x = one_row.fraction(x, tau / row_dt, limited=not self.fast)
+            x = self._fraction(one_row, x, tau / row_dt)
             x = self.implicit.step(tau / 2, x)
-        return x
+            turned += self.turn * tau / self.dt
+        return turn_columns(x, turned) if turned else x
+
+    def _fraction(self, one_row, x, f):
+        """Shift.fraction with limited slopes in real space (Fourier modes are taken there
+        and back; the modes the run keeps are kept)."""
+        if not self.fast:
+            return one_row.fraction(x, f)
+        density = one_row.fraction(self.backend.to_density(x), f)
+        return self.backend.to_state(density)[:, :self.backend.n_modes]
 
     def output(self, x, t: float):
         """(state density, output density): the latter after the exact rotation in phi
         that the split schemes apply at output times."""
         density = self.backend.to_density(x)
-        if not self.split:
+        if not self.split or self.lines:                  # a chart turns the state each step
             return density, density
         return density, self.backend.to_density(self.backend.rotate(x, self.model.C1.real * t))
 
@@ -342,4 +384,13 @@ class Integrator:
             mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
-            monotone=is_monotone(self.operator), max_cell_peclet=self.peclet)
+            monotone=is_monotone(self.operator), max_cell_peclet=self.peclet,
+            **(self._line_solves() if self.lines else {}))
+
+    def _line_solves(self) -> dict:
+        """Iterations and worst relative residual of the line schemes' implicit solves."""
+        counts = [k for piece in self.implicit.pieces for k in piece.iterations]
+        return dict(line_iterations_mean=float(np.mean(counts)) if counts else 0.0,
+                    line_iterations_max=max(counts, default=0),
+                    line_residual=max((piece.worst_residual for piece in self.implicit.pieces),
+                                      default=0.0))

@@ -1,41 +1,30 @@
-"""Directional splitting of the implicit step (fpstt.lines) and the fractional shift that
-reaches output times off the step lattice."""
+"""The implicit step on chart grids solved line by line (fpstt.lines), and the fractional
+shift that reaches output times off the step lattice."""
 
 import numpy as np
 import pytest
 
 import fpstt
 from fpstt.chart import ChartModel
-from fpstt.flowgrid import CHART_STEP, rows_per_step
+from fpstt.flowgrid import longest_chart_step, rows_per_step
 from fpstt.fourier import RealBackend
 from fpstt.integrators import ImplicitScheme, Shift, mercator_du
-from fpstt.lines import DirectionalScheme, LineBackend
+from fpstt.lines import TOLERANCE, LineBackend, LineScheme
 from fpstt.observables import l1_distance
 from fpstt.operator import directional_operators, fokker_planck_matrix, is_monotone
 from fpstt.pushforward import pushforward_cell_averages
 
 
-def _chart_problem(gibbs, du=0.04, **options):
+@pytest.fixture(scope="module")
+def chart_problem(table_i_gibbs):
     """Table I with the field kept on, in its Möbius chart, on a coarse grid."""
-    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True, **options)
-    grid = fpstt.default_grid(model, [0, 0.3], initial=gibbs, du=du, n_phi=64)
+    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    grid = fpstt.default_grid(model, [0, 0.3], initial=table_i_gibbs, du=0.04, n_phi=64)
     chart_model = ChartModel(model, grid.chart)
     offset = (lambda th: -chart_model.C1.imag * np.sin(th), chart_model.C1.real)
     parts = directional_operators(chart_model, grid, drift_offset=offset)
     whole = fokker_planck_matrix(chart_model, grid, drift_offset=offset)
-    return grid, parts, whole, gibbs.cell_averages(grid)
-
-
-@pytest.fixture(scope="module")
-def chart_problem(table_i_gibbs):
-    return _chart_problem(table_i_gibbs)
-
-
-@pytest.fixture(scope="module")
-def lab_chart_problem(table_i_gibbs):
-    """The lab reading: isotropic noise, whose split is monotone on this grid (du between
-    s dphi / (1 + s^2) and dphi / s for the chart's shear s)."""
-    return _chart_problem(table_i_gibbs, 0.07, interpretation="stratonovich", reading="lab")
+    return grid, parts, whole, table_i_gibbs.cell_averages(grid)
 
 
 def test_parts_sum_to_the_operator_and_each_conserves_mass(chart_problem):
@@ -48,49 +37,47 @@ def test_parts_sum_to_the_operator_and_each_conserves_mass(chart_problem):
     assert all(is_monotone(L) for L in parts.values()) == is_monotone(whole)
 
 
-def test_directional_step_is_second_order_against_the_2d_solve(chart_problem):
-    """One step of the symmetric product against the unsplit 2-D TR-BDF2 step on the same
-    window: the local splitting error falls like tau^3."""
+@pytest.mark.parametrize("scheme", ["tr-bdf2", "be"])
+def test_line_scheme_is_the_2d_step(chart_problem, scheme):
+    """The line-by-line solves reproduce the unsplit 2-D step (sparse LU) on a window, on the
+    eq17 reading whose split is not monotone, and conserve mass exactly."""
     grid, parts, whole, p0 = chart_problem
     lines, real = LineBackend(parts, grid), RealBackend(whole, grid)
     rows = np.flatnonzero(real.row_mass(p0) > 1e-13)
     i0, i1 = max(rows[0] - 6, 0), min(rows[-1] + 7, grid.n_theta)
     x = p0[i0:i1]
-    errors = []
-    for tau in (4e-3, 2e-3):
-        split = DirectionalScheme(lines.window(i0, i1), tau, "tr-bdf2").step(x.copy())
-        exact = ImplicitScheme(real.window(i0, i1), tau, "tr-bdf2").step(x.copy())
-        errors.append(np.sum(np.abs(split - exact) * grid.cell_measure[i0:i1]))
-    assert errors[0] < 1e-6
-    assert errors[0] / errors[1] > 5
+    piece = LineScheme(lines.window(i0, i1), 0.01, scheme)
+    ours = piece.step(x.copy())
+    exact = ImplicitScheme(real.window(i0, i1), 0.01, scheme).step(x.copy())
+    assert np.max(np.abs(ours - exact)) < 1e-11 * np.max(np.abs(exact))
+    assert piece.worst_residual <= TOLERANCE and max(piece.iterations) < 10
+    measure = grid.cell_measure[i0:i1]
+    assert np.sum(ours * measure) == pytest.approx(np.sum(x * measure), rel=1e-14)
 
 
-def test_backward_euler_factors_keep_p_positive_and_mass_exact(lab_chart_problem):
-    """On a monotone operator every factor is an M-matrix solve.  (The eq17 noise is
-    degenerate at the z' equator, so no 9-point split of it is monotone: docs/theory.md §9.)"""
-    grid, parts, whole, _ = lab_chart_problem
-    assert is_monotone(whole)
+def test_approximate_inverse_is_positive_even_where_the_split_is_not(chart_problem):
+    """Each factor of the approximate inverse is an M-matrix solve (negative couplings
+    removed), so it maps p ≥ 0 to p ≥ 0 and keeps the mass."""
+    grid, parts, whole, _ = chart_problem
+    assert not is_monotone(whole)                        # eq17 on this grid
     backend = LineBackend(parts, grid)
     x = np.random.default_rng(3).random(grid.shape) ** 8
-    y = DirectionalScheme(backend.window(0, grid.n_theta), 0.05, "be").step(x.copy())
+    y = LineScheme(backend.window(0, grid.n_theta), 0.05, "be")._approximate_inverse(x)
     assert y.min() >= 0
     assert backend.mass(y) == pytest.approx(backend.mass(x), rel=1e-13)
 
 
-def test_long_steps_are_cut_into_substeps(chart_problem):
-    grid, parts, _, _ = chart_problem
-    scheme = DirectionalScheme(LineBackend(parts, grid), 2.5 * CHART_STEP, "tr-bdf2")
-    assert scheme.substeps == 3
-
-
-def test_step_length_comes_from_accuracy_not_the_cell(table_i_model, table_i_gibbs):
+def test_step_length_comes_from_the_noise_not_the_cell(table_i_model, table_i_gibbs):
     field_on = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    longest = longest_chart_step(field_on)
+    assert longest == pytest.approx(0.0153, abs=1e-4)          # D dt = 2.1e-6 rad^2
+    assert longest_chart_step(field_on.with_options(C2=field_on.C2 / 10)) == 0.1   # capped
     grid = fpstt.default_grid(field_on, [0, 1], initial=table_i_gibbs)
-    rows = rows_per_step(grid.chart, mercator_du(grid))
-    assert rows == 3
-    assert rows * mercator_du(grid) / abs(grid.chart.shift_rate) <= CHART_STEP
+    rows = rows_per_step(grid.chart, mercator_du(grid), field_on)
+    assert rows == 5
+    assert rows * mercator_du(grid) / abs(grid.chart.shift_rate) <= longest
     plain = fpstt.default_grid(table_i_model, [0, 1])
-    assert rows_per_step(plain.chart, mercator_du(plain)) == 1
+    assert rows_per_step(plain.chart, mercator_du(plain), table_i_model) == 1
 
 
 def test_fractional_shift_conserves_and_stays_positive():
