@@ -262,7 +262,7 @@ class Integrator:
         self.turn = self._turn() if self.lines else 0
         offset = ((lambda th: -model.C1.imag * np.sin(th), model.C1.real) if self.split
                   else (0.0, 0.0))
-        self.operator, self.backend = self._operator(offset)
+        self.monotone, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
         if self.fast:                         # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
@@ -283,14 +283,14 @@ class Integrator:
         return self
 
     def _operator(self, offset):
-        """(operator, backend) with ``offset`` taken off the drift.  On the real-space split
-        path the operator is kept as its directional parts (:mod:`fpstt.lines`); the
-        returned operator is their sum (for diagnostics only)."""
+        """(is the operator monotone, backend) with ``offset`` taken off the drift.  On a
+        chart grid the operator is kept as its directional parts (:mod:`fpstt.lines`), which
+        share no off-diagonal position, so it is monotone when every part is."""
         if self.lines:
             parts = directional_operators(self.model, self.grid, drift_offset=offset)
-            return sum(parts.values()), LineBackend(parts, self.grid)
+            return all(is_monotone(p) for p in parts.values()), LineBackend(parts, self.grid)
         L = fokker_planck_matrix(self.model, self.grid, n_phi=self.strip, drift_offset=offset)
-        return L, self.Backend(L, self.grid)
+        return is_monotone(L), self.Backend(L, self.grid)
 
     def _turn(self) -> int:
         """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
@@ -384,7 +384,7 @@ class Integrator:
             mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
-            monotone=is_monotone(self.operator), max_cell_peclet=self.peclet,
+            monotone=self.monotone, max_cell_peclet=self.peclet,
             **(self._line_solves() if self.lines else {}))
 
     def _line_solves(self) -> dict:

@@ -37,6 +37,8 @@ def cases():
         "T300": (base, fpstt.GibbsState.from_microscopic(fpstt.table_i(T=300.0)), unit, 1e-3),
         "omega_along_z": (base.with_options(omega=(0.0, 0.0, omega_z)), gibbs, unit, 1e-3),
         "weak_drive_to_5": (weak, gibbs, [0.5 * k for k in range(11)], 0.1),
+        "weak_drive_field_on_to_5": (on.with_options(C1=on.C1 / 100, C2=on.C2 / 10), gibbs,
+                                     [0.5 * k for k in range(11)], 0.01),
     }
 
 
