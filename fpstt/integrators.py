@@ -13,12 +13,13 @@ run loop ``advance(x, k)``, ``land(x, tau)``, ``output(x, t)`` and its diagnosti
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from .chart import ChartModel, chart_for, grid_chart_for, is_mobius
-from .flowgrid import default_dt, rows_per_step
+from .flowgrid import default_dt, longest_chart_step, rows_per_step
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid, mercator_u
 from .guards import max_cell_peclet
@@ -277,7 +278,8 @@ class Integrator:
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
             self.implicit = WindowedImplicit(
                 self.backend, inner, direction, None if tails else _WINDOW_TOL,
-                LineScheme if self.lines else ImplicitScheme)
+                functools.partial(LineScheme, longest=longest_chart_step(model))
+                if self.lines else ImplicitScheme)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
         return self
