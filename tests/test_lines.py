@@ -112,3 +112,18 @@ def test_output_off_the_step_lattice_is_second_order(table_i_model, table_i_gibb
     sol = fpstt.solve(model, grid, table_i_gibbs.cell_averages(grid), [t])
     ref = pushforward_cell_averages(table_i_gibbs, model.C1, grid, t)
     assert l1_distance(grid, sol.p[0], ref) < 2e-4
+
+
+def test_a_solve_that_does_not_converge_is_reported(table_i_gibbs, monkeypatch):
+    """No silent answer: solves held to an unreachable tolerance are retried with shorter
+    steps, then kept, and the run warns with the residual reached."""
+    from fpstt import lines
+    monkeypatch.setattr(lines, "TOLERANCE", 1e-30)
+    monkeypatch.setattr(lines, "_MAX_ITERATIONS", 2)
+    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    times = [0, 0.03]
+    grid = fpstt.default_grid(model, times, initial=table_i_gibbs, du=0.05, n_phi=32)
+    with pytest.warns(RuntimeWarning, match="implicit solves stopped at a residual"):
+        sol = fpstt.solve(model, grid, table_i_gibbs.cell_averages(grid), times)
+    assert sol.diagnostics["line_residual"] > 0
+    assert sol.diagnostics["max_mass_error"] < 1e-12
