@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 from .flowgrid import DEFAULT_DU, check_times, default_grid
 from .grid import SphereGrid
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
-from .integrators import Integrator, mercator_step
+from .integrators import Integrator
+from .transport import mercator_step
 from .model import check_choice
 
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",

@@ -8,7 +8,8 @@ import fpstt
 from fpstt.chart import ChartModel
 from fpstt.flowgrid import longest_chart_step, rows_per_step
 from fpstt.fourier import RealBackend
-from fpstt.integrators import ImplicitScheme, Shift, mercator_du
+from fpstt.integrators import ImplicitScheme
+from fpstt.transport import Shift, mercator_du
 from fpstt.lines import TOLERANCE, LineBackend, LineScheme
 from fpstt.observables import l1_distance
 from fpstt.operator import directional_operators, fokker_planck_matrix, is_monotone
