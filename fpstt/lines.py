@@ -218,7 +218,11 @@ class LineBackend(CellAverages):
 
 
 class _Stalled(Exception):
-    """A defect-correction solve stopped converging."""
+    """A defect-correction solve stopped converging, at this relative residual."""
+
+    def __init__(self, residual: float):
+        super().__init__(residual)
+        self.residual = residual
 
 
 class LineScheme:
@@ -228,8 +232,9 @@ class LineScheme:
 
     The step is taken as ``substeps`` equal steps, at first as many as make each at most
     ``longest``; when a solve stops converging (its residual grows, or 50 iterations pass)
-    the step is redone with twice as many, up to 8 (then the residual reached is kept, and
-    reported by the run: a weak drive with a field on, docs/theory.md §9).
+    the step is redone with twice as many, while that at least halves the residual at which
+    it stalled, up to 8 times as many; then the residual reached is kept (and reported by the
+    run: a weak drive with a field on, docs/theory.md §9).
     ``iterations`` and ``worst_residual`` record the solves (relative max-norm residuals).
     """
 
@@ -239,6 +244,7 @@ class LineScheme:
             raise ValueError(f"line schemes take 'tr-bdf2' or 'be', got {scheme!r}")
         self.backend, self.scheme, self.tau = backend, scheme, tau
         self.n_factorizations, self.iterations, self.worst_residual = 0, [], 0.0
+        self.strict = True                  # stalls raise _Stalled (and shorten the step)
         self._factor(max(1, math.ceil(tau / longest - 1e-9)))
 
     def _factor(self, substeps: int):
@@ -249,13 +255,17 @@ class LineScheme:
         self.n_factorizations += len(self.factors)
 
     def step(self, x):
+        stalled_at = math.inf
         while True:
             try:
                 y = x
                 for _ in range(self.substeps):
-                    y = self._one_step(y, strict=self.substeps < _MAX_SUBSTEPS)
+                    y = self._one_step(y, strict=self.strict)
                 return y
-            except _Stalled:
+            except _Stalled as stall:          # shorter steps, while they help
+                self.strict = (self.substeps < _MAX_SUBSTEPS // 2
+                               and stall.residual < stalled_at / 2)
+                stalled_at = stall.residual
                 self._factor(2 * self.substeps)
 
     def _one_step(self, x, strict: bool):
@@ -287,7 +297,7 @@ class LineScheme:
             if size <= TOLERANCE:
                 break
             if strict and (size >= previous or k == _MAX_ITERATIONS - 1):
-                raise _Stalled
+                raise _Stalled(size)
             previous = size
             y = y + self._approximate_inverse(residual)
         self.iterations.append(k)
