@@ -66,7 +66,8 @@ def _line_index(part: str, rows: range, n_phi: int) -> np.ndarray:
 
 class _Lines:
     """One part's coefficients along its lines: (L x)_m = d_m x_m + lo_m x_{m-1} + up_m x_{m+1},
-    with lo[:, 0] and up[:, -1] the wrap-around couplings of cyclic lines (zero otherwise)."""
+    with lo[:, 0] and up[:, -1] the wrap-around couplings of cyclic lines (zero otherwise);
+    :meth:`LineBackend.matvec` applies them in the grid's layout (:meth:`on_grid`)."""
 
     def __init__(self, index, d, lo, up, cyclic: bool):
         self.index, self.d, self.lo, self.up, self.cyclic = index, d, lo, up, cyclic
@@ -126,16 +127,6 @@ class _Lines:
     @property
     def empty(self) -> bool:
         return not (self.d.any() or self.lo.any() or self.up.any())
-
-    def matvec(self, y):
-        """L y for y in line layout (lines, length)."""
-        out = self.d * y
-        out[:, 1:] += self.lo[:, 1:] * y[:, :-1]
-        out[:, :-1] += self.up[:, :-1] * y[:, 1:]
-        if self.cyclic:
-            out[:, 0] += self.lo[:, 0] * y[:, -1]
-            out[:, -1] += self.up[:, -1] * y[:, 0]
-        return out
 
     def factor(self, b: float) -> "_Tridiagonal":
         """The solver of (I - b L) x = r on every line at once."""
