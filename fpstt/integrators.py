@@ -156,8 +156,8 @@ class Integrator:
             raise ValueError("`fast`=True needs a phi-independent model")
         self.Backend = SpectralBackend if self.fast else RealBackend
         self.strip = 3 if self.fast else None       # the fast path needs only the phi blocks
-        # a Möbius chart (the only phi-dependent split problems with an exact 2-D flow):
-        # directional splitting; the z' frame keeps the unsplit operator of its Fourier path
+        # a Möbius chart (the only phi-dependent split problems with an exact 2-D flow): 2-D
+        # systems solved line by line; the z' frame keeps the sparse LU of its Fourier path
         self.lines = self.split and not self.fast and grid.chart is not None
         self.dt = self._step(times, dt)
         self.turn = self._turn() if self.lines else 0
