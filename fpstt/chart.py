@@ -215,21 +215,20 @@ class ChartModel:
     """A model's Fokker-Planck coefficients in a :class:`MobiusChart` (same interface).
 
     ``drift`` is the exact flow of the chart, (-shift_rate sin theta_c, rotation_rate),
-    plus the rest of the drift (for a flow with no Möbius chart, stepped in the z' frame:
-    the field and anisotropy terms; the chart moves only the STT flow) and the transformed
-    noise-induced part (Itô, Stratonovich and geometric drifts and the
-    Itô term of the chart change); ``diffusion`` is the transformed tensor.  ``C1`` is the
+    plus the transformed noise-induced part (Itô, Stratonovich and geometric drifts and the
+    Itô term of the chart change); ``diffusion`` is the transformed tensor.  (A flow with no
+    Möbius chart runs in the z' frame, whose chart moves its STT part; the rest of its
+    noiseless drift is not in these coefficients: :mod:`fpstt.remap` moves it.)  ``C1`` is the
     effective rate pair (rotation_rate + i shift_rate) read by the split schemes.
     """
 
     def __init__(self, model, chart: MobiusChart):
         self.base, self.chart = model, chart
         self.C1 = complex(chart.rotation_rate, chart.shift_rate)
-        self.phi_independent = chart.is_identity and model.phi_independent
-        self._flow = model.with_options(C2=0, thermal_D=0.0)       # what the chart moves
+        # in the z' frame the noise, all that is left, does not depend on phi
+        self.phi_independent = chart.is_identity
+        self._flow = model.with_options(C2=0, thermal_D=0.0)       # moved exactly or remapped
         self._last = None
-        if not is_mobius(model):               # the z' frame of a non-Möbius flow: STT only
-            self._flow = self._flow.with_options(omega=None, anisotropy=0.0)
 
     def _coefficients(self, theta_c, phi_c):
         """(rest of the drift, diffusion) at chart points; the last evaluation is kept, as

@@ -36,10 +36,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 
+from .driven import default_scheme
 from .initial import initial_state
 from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
-from .chart import is_mobius
 from .stepping import DEFAULT_DU, default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]
@@ -97,7 +97,7 @@ class RunConfig:
         chosen = self.solve["scheme"]
         if chosen is not None:
             return chosen
-        return "split-tr-bdf2" if is_mobius(model) else "tr-bdf2"   # exact flow if it can
+        return default_scheme(model)
 
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,

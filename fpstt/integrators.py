@@ -26,6 +26,7 @@ from .grid import SphereGrid
 from .guards import max_cell_peclet
 from .lines import LineBackend, LineScheme
 from .operator import directional_operators, fokker_planck_matrix, is_monotone
+from .remap import FlowRemap
 from .transport import Shift, mercator_du, mercator_step, turn_columns
 
 __all__ = ["Integrator", "ImplicitScheme", "WindowedImplicit"]
@@ -165,7 +166,12 @@ class Integrator:
                   else (0.0, 0.0))
         self.monotone, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
-        if self.fast:                         # only the phi modes that the initial state uses
+        # a flow with no Möbius chart: the chart (the z' frame) moves its STT part, a remap
+        # the rest, whose phi dependence makes every mode matter
+        self.remap = (self._remap(self.dt) if self.split and not is_mobius(model.base)
+                      else None)
+        self.remap_first = True
+        if self.fast and self.remap is None:  # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
             self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
@@ -193,6 +199,16 @@ class Integrator:
             return all(is_monotone(p) for p in parts.values()), LineBackend(parts, self.grid)
         L = fokker_planck_matrix(self.model, self.grid, n_phi=self.strip, drift_offset=offset)
         return is_monotone(L), self.Backend(L, self.grid)
+
+    def _remap(self, tau: float) -> FlowRemap:
+        """The transport over ``tau`` of the noiseless drift that the chart's shift does not
+        take (all but -Im C1 sin theta): a :class:`FlowRemap`."""
+        flow, rate = self.model.base.with_options(C2=0, thermal_D=0.0), self.model.C1.imag
+
+        def velocity(theta, phi):
+            mu_t, mu_p = flow.drift(theta, phi)
+            return mu_t + rate * np.sin(theta), mu_p
+        return FlowRemap(self.grid, velocity, tau)
 
     def _turn(self) -> int:
         """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
@@ -226,15 +242,32 @@ class Integrator:
                 yield x
             return
         self.implicit.clear()              # each segment starts afresh: resumable bit for bit
+        self.remap_first = True
         x = self.implicit.step(self.dt / 2, x.copy())
         for i in range(k):
             x = self.implicit.step(self.dt if i < k - 1 else self.dt / 2, self._move(x))
             yield x
 
-    def _move(self, x):
-        """The exact noiseless flow over one step: rows in U, then whole cells in phi."""
-        x = self.shift(x)
+    def _move(self, x, shift=None, remap=None):
+        """The noiseless flow over one step: rows in U, then whole cells in phi (exact); for
+        a flow with no Möbius chart, also the rest, by a remap before and after the rows on
+        alternate steps (second order over each pair: one remap a step, as each remap
+        costs a reconstruction error, and fewer, longer ones are more accurate)."""
+        shift, remap = shift or self.shift, remap or self.remap
+        if remap is not None:
+            self.remap_first = not self.remap_first
+            if not self.remap_first:
+                return shift(self._remapped(remap, x))
+            return self._remapped(remap, shift(x))
+        x = shift(x)
         return np.roll(x, self.turn, axis=1) if self.turn else x
+
+    def _remapped(self, remap, x):
+        """``remap`` applied to the state (taken to real space and back on the fast path)."""
+        tol = self.implicit.tol                 # the rows the implicit pieces freeze
+        if not self.fast:
+            return remap(x, tol)
+        return self.backend.to_state(remap(self.backend.to_density(x), tol))
 
     def land(self, x, tau: float):
         """Reach an output time tau < dt past the step lattice.
@@ -249,13 +282,18 @@ class Integrator:
             return self.implicit.step(tau, x.copy())
         row_dt = self.dt / self.shift.rows
         one_row = Shift(self.grid, self.shift.direction, 1)
+        # a remap runs on z'-frame grids, whose step is one row
+        row = one_row if self.remap is None else functools.partial(self._move, shift=one_row)
         x, turned = x.copy(), 0.0
         while tau > (1 - 1e-9) * row_dt:
-            x = self.implicit.step(row_dt / 2, one_row(self.implicit.step(row_dt / 2, x)))
+            x = self.implicit.step(row_dt / 2, row(self.implicit.step(row_dt / 2, x)))
             tau, turned = tau - row_dt, turned + self.turn / self.shift.rows
         if tau > 1e-9 * self.dt:
             x = self.implicit.step(tau / 2, x)
+            remap = self.remap and self._remap(tau / 2)
+            x = self._remapped(remap, x) if remap else x
             x = self._fraction(one_row, x, tau / row_dt)
+            x = self._remapped(remap, x) if remap else x
             x = self.implicit.step(tau / 2, x)
             turned += self.turn * tau / self.dt
         return turn_columns(x, turned) if turned else x
@@ -272,7 +310,7 @@ class Integrator:
         """(state density, output density): the latter after the exact rotation in phi
         that the split schemes apply at output times."""
         density = self.backend.to_density(x)
-        if not self.split or self.lines:                  # a chart turns the state each step
+        if not self.split or self.lines or self.remap:    # turned at each step already
             return density, density
         return density, self.backend.to_density(self.backend.rotate(x, self.model.C1.real * t))
 

@@ -25,7 +25,8 @@ from .initial import GibbsState, _rotation_to, unit_vector
 
 __all__ = ["flow", "jacobian", "jacobian_fd", "pushforward_density",
            "pushforward_cell_averages", "mean_trajectory", "gibbs_quadrature",
-           "surface_divergence", "characteristics", "general_pushforward_cell_averages"]
+           "surface_divergence", "characteristics", "general_pushforward_cell_averages",
+           "gibbs_support"]
 
 
 def flow(t: float, theta0, phi0, C1: complex):
@@ -91,6 +92,17 @@ def gibbs_quadrature(gibbs: GibbsState, n_radial: int = 64, n_azimuth: int = 64)
     nodes = _rotation_to(gibbs.direction) @ local
     weights = np.outer(ws, np.full(n_azimuth, 1.0 / n_azimuth)).ravel()
     return nodes, weights / weights.sum()
+
+
+def gibbs_support(gibbs: GibbsState, n: int = 240):
+    """A dense polar net (unit vectors, shape (3, n^2)) over the cap about the Gibbs
+    direction that holds all but e^-50 of its mass: the ``support`` of
+    :func:`general_pushforward_cell_averages` for a Gibbs initial state."""
+    psi = np.linspace(0, np.arccos(max(-1.0, 1 - 50 / gibbs.kappa)), n)
+    az = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    local = np.array([np.outer(np.sin(psi), np.cos(az)), np.outer(np.sin(psi), np.sin(az)),
+                      np.outer(np.cos(psi), np.ones_like(az))]).reshape(3, -1)
+    return _rotation_to(gibbs.direction) @ local
 
 
 def mean_trajectory(gibbs: GibbsState, C1: complex, times, n_radial=64, n_azimuth=64):

@@ -14,20 +14,10 @@ import numpy as np
 import fpstt
 from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, moments
-from fpstt.pushforward import general_pushforward_cell_averages
+from fpstt.pushforward import general_pushforward_cell_averages, gibbs_support
 from fpstt.switching import switching_probability
 
 TIMES = [round(0.1 * k, 10) for k in range(11)]
-
-
-def support_points(gibbs, n=240):
-    """A dense polar net over the cap that holds all but e^-50 of the Gibbs mass."""
-    psi = np.linspace(0, np.arccos(max(-1.0, 1 - 50 / gibbs.kappa)), n)
-    az = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    local = np.array([np.outer(np.sin(psi), np.cos(az)), np.outer(np.sin(psi), np.sin(az)),
-                      np.outer(np.cos(psi), np.ones_like(az))]).reshape(3, -1)
-    from fpstt.initial import _rotation_to
-    return _rotation_to(gibbs.direction) @ local
 
 
 def noiseless(micro, gibbs, times):
@@ -38,7 +28,7 @@ def noiseless(micro, gibbs, times):
                                    np.arctan2(n[1], n[0]))
     rows = []
     for k, t in enumerate(times):
-        ref = general_pushforward_cell_averages(model, rho, grid, t, support=support_points(gibbs))
+        ref = general_pushforward_cell_averages(model, rho, grid, t, support=gibbs_support(gibbs))
         rows.append(dict(t=t, l1=l1_distance(grid, sol.p[k], ref),
                          reference_mass=grid.integrate(ref)))
         print(rows[-1], flush=True)
