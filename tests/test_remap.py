@@ -19,6 +19,7 @@ def _rotation(axis, rate):
     a = np.asarray(axis, float) / np.linalg.norm(axis)
 
     def velocity(theta, phi):
+        theta, phi = np.broadcast_arrays(theta, phi)
         s, c = np.sin(theta), np.cos(theta)
         n = np.array([s * np.cos(phi), s * np.sin(phi), c])
         v = rate * np.cross(a, n, axis=0)
