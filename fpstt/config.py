@@ -91,7 +91,8 @@ class RunConfig:
         return Pulse(self.pulse["width"], self.pulse["rise"], self.pulse["fall"])
 
     def build_grid(self, model):
-        return default_grid(model, self.solve["times"], initial=self.build_gibbs(), **self.grid)
+        return default_grid(model, self.solve["times"], initial=self.build_gibbs(),
+                            attractor=self.pulse is None, **self.grid)
 
     def scheme(self, model) -> str:
         chosen = self.solve["scheme"]

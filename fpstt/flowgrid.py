@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .chart import MobiusChart, grid_chart_for
+from .attractor import attractor_chart
+from .chart import MobiusChart, grid_chart_for, is_mobius
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "default_grid", "check_times", "default_dt", "cap_error_bound",
@@ -38,7 +39,8 @@ _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or no
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
                  n_phi: int = 384, u_min: float = -9.0, u_max: float | None = None,
-                 initial=None, cap_error: float = _CAP_ERROR) -> SphereGrid:
+                 initial=None, cap_error: float = _CAP_ERROR,
+                 attractor: bool = True) -> SphereGrid:
     """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
 
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
@@ -55,8 +57,12 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     ``initial`` state (a :class:`~fpstt.initial.GibbsState`) reaches beyond, u_max grows
     (up to 12) until treating the cap next to it as uniform costs ≤ ``cap_error`` in L1
     (default 1e-11; write-error rates ask for less, :mod:`fpstt.wer`).
+    A torque-driven flow with no Möbius chart whose rest depends on phi (a tilted easy axis)
+    gets, given ``initial`` and ``attractor``, the chart whose poles are the attractor that
+    the initial state flows to and the repeller it comes from (:mod:`fpstt.attractor`);
+    ``attractor=False`` keeps the z' frame (current pulses need it: a chart is one drive's).
     """
-    chart = grid_chart_for(model)
+    chart = _frame(model, initial, attractor)
     times = check_times(times)
     rate = abs(chart.shift_rate)
     if steps_per_unit is not None:
@@ -81,6 +87,16 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         u_max = _covering_u_max(chart, initial, cap_error)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart)
+
+
+def _frame(model, initial, attractor: bool):
+    """The grid's chart: the Möbius chart of a Möbius flow; for a torque-driven flow with
+    none whose rest depends on phi, with ``attractor`` and an ``initial`` state, the chart
+    of the attractor the state flows to (:mod:`fpstt.attractor`); else the z' frame."""
+    if (is_mobius(model) or not attractor or initial is None or model.C1.imag == 0
+            or model.phi_independent):
+        return grid_chart_for(model)
+    return attractor_chart(model, initial.direction)
 
 
 def _full_shear_fits(chart, du: float, n_phi: int) -> bool:
@@ -120,11 +136,13 @@ def longest_chart_step(model) -> float:
 def rows_per_step(chart, du: float, model) -> int:
     """Rows of translation per split step on a grid of cell width ``du`` in ``chart``.
 
-    1 in the z' frame (the Fourier path, whose step is one row).  In a Möbius chart, whose
+    1 in the z' frame (the Fourier path, whose step is one row) and for a flow with no
+    Möbius chart (its rest is remapped, :mod:`fpstt.remap`, which wants short steps).  In a
+    Möbius chart, whose
     implicit systems are solved line by line (:mod:`fpstt.lines`): as many rows as fit in
     :func:`longest_chart_step` (at least one).
     """
-    if chart is None or chart.is_identity:
+    if chart is None or chart.is_identity or not is_mobius(getattr(model, "base", model)):
         return 1
     return max(1, int(longest_chart_step(model) * abs(chart.shift_rate) / du + 1e-9))
 

@@ -40,11 +40,8 @@ _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much
 
 def _grid_chart(grid: SphereGrid, model):
     """The Möbius chart of ``model``'s flow, checked against the one ``grid`` carries."""
-    if not is_mobius(model):
-        if grid.chart is None:            # the STT part is still an exact shift in u
-            return grid_chart_for(model)
-        raise ValueError("split schemes on a chart grid need a Möbius flow (STT and a "
-                         "constant field, with or without damping)")
+    if not is_mobius(model):   # the z' frame or an attractor chart: its shift, the rest remapped
+        return grid.chart if grid.chart is not None else grid_chart_for(model)
     chart = chart_for(model)
     if grid.chart is None:
         if not chart.is_identity:
@@ -203,11 +200,19 @@ class Integrator:
     def _remap(self, tau: float) -> FlowRemap:
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
         take (all but -Im C1 sin theta): a :class:`FlowRemap`."""
-        flow, rate = self.model.base.with_options(C2=0, thermal_D=0.0), self.model.C1.imag
+        flow, chart, rate = self.model.base.with_options(C2=0, thermal_D=0.0), \
+            self.grid.chart, self.model.C1.imag
 
-        def velocity(theta, phi):
-            mu_t, mu_p = flow.drift(theta, phi)
-            return mu_t + rate * np.sin(theta), mu_p
+        def velocity(theta_c, phi_c):
+            theta_c, phi_c = np.broadcast_arrays(theta_c, phi_c)
+            if chart is None:
+                mu_t, mu_p = flow.drift(theta_c, phi_c)
+            else:                                   # no noise: the chart's Jacobian alone
+                theta, phi = chart.to_lab(theta_c, phi_c)
+                zero = np.zeros_like(theta)
+                (mu_t, mu_p), _ = chart.transform(flow.drift(theta, phi), (zero, zero, zero),
+                                                  theta, phi, theta_c)
+            return mu_t + rate * np.sin(theta_c), mu_p
         return FlowRemap(self.grid, velocity, tau)
 
     def _turn(self) -> int:
@@ -282,8 +287,9 @@ class Integrator:
             return self.implicit.step(tau, x.copy())
         row_dt = self.dt / self.shift.rows
         one_row = Shift(self.grid, self.shift.direction, 1)
-        # a remap runs on z'-frame grids, whose step is one row
-        row = one_row if self.remap is None else functools.partial(self._move, shift=one_row)
+        row = one_row if self.remap is None else functools.partial(
+            self._move, shift=one_row,
+            remap=self.remap if self.shift.rows == 1 else self._remap(row_dt))
         x, turned = x.copy(), 0.0
         while tau > (1 - 1e-9) * row_dt:
             x = self.implicit.step(row_dt / 2, row(self.implicit.step(row_dt / 2, x)))

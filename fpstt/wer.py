@@ -151,7 +151,7 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     if du is None and not is_mobius(model):      # the drift goes through SG fluxes: finer
         du = DEFAULT_DU / 2
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
-                        cap_error=TAIL_CAP_ERROR)
+                        cap_error=TAIL_CAP_ERROR, attractor=False)
     pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
     density = initial.cell_averages(grid)
     t, rows = [0.0], None
