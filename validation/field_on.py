@@ -42,11 +42,12 @@ def noiseless(micro, field_on, gibbs, times, du=None, n_phi=384):
                 max_mass_error=sol.diagnostics["max_mass_error"], rows=rows)
 
 
-def noisy(micro, field_on, gibbs, reading, n_samples):
+def noisy(micro, field_on, gibbs, reading, n_samples, reuse=None, refine=True):
     options = dict(interpretation="stratonovich", reading="lab") if reading == "lab" else {}
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=field_on, **options)
     out = dict(reading=reading)
-    for label, du, n_phi in (("default", None, 384), ("refined", fpstt.stepping.DEFAULT_DU / 2, 768)):
+    runs = (("default", None, 384), ("refined", fpstt.stepping.DEFAULT_DU / 2, 768))
+    for label, du, n_phi in runs[:2 if refine else 1]:
         grid = fpstt.default_grid(model, TIMES, initial=gibbs, du=du, n_phi=n_phi)
         start = time.perf_counter()
         sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), TIMES)
@@ -58,11 +59,17 @@ def noisy(micro, field_on, gibbs, reading, n_samples):
                           max_mass_error=sol.diagnostics["max_mass_error"])
         out[label + "_p"] = (grid, sol.p)
         print(reading, label, out[label]["solve_s"], flush=True)
-    start = time.perf_counter()
-    mc = simulate(model, gibbs, TIMES, n_samples, dt=5e-4, seed=7)
-    out["mc"] = dict(n_samples=n_samples, seconds=time.perf_counter() - start,
-                     mean=mc.mean.tolist(), stderr=mc.stderr.tolist(), std=mc.std.tolist(),
-                     p_switch=mc.p_switch.tolist(), p_switch_stderr=mc.p_switch_stderr.tolist())
+    if reuse is None:
+        start = time.perf_counter()
+        mc = simulate(model, gibbs, TIMES, n_samples, dt=5e-4, seed=7)
+        out["mc"] = dict(n_samples=n_samples, seconds=time.perf_counter() - start,
+                         mean=mc.mean.tolist(), stderr=mc.stderr.tolist(), std=mc.std.tolist(),
+                         p_switch=mc.p_switch.tolist(),
+                         p_switch_stderr=mc.p_switch_stderr.tolist())
+    else:
+        out["mc"] = reuse
+    n_samples = out["mc"]["n_samples"]
+    mc = argparse.Namespace(**{k: np.array(v) for k, v in out["mc"].items()})
     fp = out["default"]
     z_mean = (np.array(fp["mean"]) - mc.mean) / np.maximum(mc.stderr, 1e-300)
     # standard error of a sample standard deviation ~ std / sqrt(2 N) (Gaussian approximation)
@@ -71,10 +78,12 @@ def noisy(micro, field_on, gibbs, reading, n_samples):
             / np.maximum(mc.p_switch_stderr, 1 / n_samples))
     out["max_abs_z"] = dict(mean=float(np.max(np.abs(z_mean))), std=float(np.max(np.abs(z_std[1:]))),
                             p_switch=float(np.max(np.abs(z_sw))))
-    (g1, p1), (g2, p2) = out.pop("default_p"), out.pop("refined_p")
-    out["default_vs_refined_l1"] = [l1_distance(g1, a, fpstt.observables.remap(b, g2, g1))
-                                    for a, b in zip(p1, p2)]
-    print(reading, out["max_abs_z"], max(out["default_vs_refined_l1"]), flush=True)
+    g1, p1 = out.pop("default_p")
+    if refine:
+        g2, p2 = out.pop("refined_p")
+        out["default_vs_refined_l1"] = [l1_distance(g1, a, fpstt.observables.remap(b, g2, g1))
+                                        for a, b in zip(p1, p2)]
+    print(reading, out["max_abs_z"], max(out.get("default_vs_refined_l1", [0])), flush=True)
     return out
 
 
@@ -82,6 +91,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", choices=sorted(CASES), default="field_on")
     parser.add_argument("--n-samples", type=int, default=200_000)
+    parser.add_argument("--mc-from", help="reuse the Monte Carlo of this earlier result file "
+                        "(same case) instead of simulating again")
+    parser.add_argument("--no-refined", action="store_true", help="skip the 2x refined run")
+    parser.add_argument("--out", help="result file (default validation/results/<case>.json)")
     parser.add_argument("--noiseless-times", default="0,0.3333333333333333,0.6666666666666666,1",
                         help="times of the noiseless check ('' to skip it)")
     args = parser.parse_args()
@@ -89,13 +102,19 @@ def main():
     micro = fpstt.table_i(**changes)
     gibbs = fpstt.GibbsState.from_microscopic(fpstt.table_i())
     times = [float(t) for t in args.noiseless_times.split(",") if t]
+    earlier = {}
+    if args.mc_from:
+        with open(args.mc_from) as fh:
+            earlier = {block["reading"]: block["mc"] for block in json.load(fh)["noisy"]}
     result = dict(case=args.case,
                   noiseless=noiseless(micro, field_on, gibbs, times) if times else None,
-                  noisy=[noisy(micro, field_on, gibbs, r, args.n_samples) for r in ("eq17", "lab")])
+                  noisy=[noisy(micro, field_on, gibbs, r, args.n_samples,
+                               reuse=earlier.get(r), refine=not args.no_refined)
+                         for r in ("eq17", "lab")])
     if times and not field_on:              # the same on the grid refined twice
         result["noiseless_refined"] = noiseless(micro, field_on, gibbs, times,
                                                 du=fpstt.stepping.DEFAULT_DU / 2, n_phi=768)
-    with open(f"validation/results/{args.case}.json", "w") as fh:
+    with open(args.out or f"validation/results/{args.case}.json", "w") as fh:
         json.dump(result, fh, indent=1)
 
 
