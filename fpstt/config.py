@@ -92,7 +92,7 @@ class RunConfig:
 
     def build_grid(self, model):
         return default_grid(model, self.solve["times"], initial=self.build_gibbs(),
-                            attractor=self.pulse is None, **self.grid)
+                            attractor=self.build_pulse() is None, **self.grid)
 
     def scheme(self, model) -> str:
         chosen = self.solve["scheme"]

@@ -85,7 +85,7 @@ class GibbsState:
         measure of ``grid``'s cells.
         """
         if grid.chart is not None:
-            return self._chart_cell_averages(grid)
+            return chart_state_averages(self, grid)
         edges = grid.theta_edges if theta_edges is None else np.asarray(theta_edges, float)
         width = 1 / math.sqrt(max(self.kappa, 1.0))
         reach = min(math.pi, 12 * width)                 # exp(-72): negligible beyond
@@ -112,27 +112,6 @@ class GibbsState:
         np.add.at(mass, row, sub_mass)
         return mass / grid.cell_measure
 
-    def _chart_cell_averages(self, grid: SphereGrid, order: int = 8):
-        """Cell averages of the (theta_c, phi_c) density on a chart grid: the density per
-        steradian times the chart's area factor, by Gauss-Legendre in the cells of the rows
-        whose centres see more than e^-60 of the peak (other rows: below 1e-20 of the mass)."""
-        chart = grid.chart
-
-        def density(t, f):
-            return self.per_area(*chart.to_lab(t, f)) * chart.area_factor(t, f)
-
-        centres = density(grid.theta[:, None], grid.phi[None, :])
-        rows = np.flatnonzero(centres.max(axis=1) > np.exp(-60) * centres.max())
-        rows = np.arange(max(rows[0] - 2, 0), min(rows[-1] + 3, grid.n_theta))
-        x, w = np.polynomial.legendre.leggauss(order)
-        e, d = grid.theta_edges[rows], grid.dtheta[rows]
-        tq = e[:, None] + 0.5 * (x[None, :] + 1) * d[:, None]
-        fq = grid.phi_edges[:-1, None] + 0.5 * (x[None, :] + 1) * grid.dphi
-        vals = density(tq[:, :, None, None], fq[None, None, :, :])
-        p = np.zeros(grid.shape)
-        p[rows] = 0.25 * np.einsum("aibj,i,j->ab", vals, w, w)
-        return p
-
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Exact von Mises-Fisher samples, unit vectors of shape (n, 3)."""
         u = rng.random(n)
@@ -146,6 +125,28 @@ class GibbsState:
         r = np.sqrt(np.maximum(0.0, 1 - w * w))
         local = np.stack([r * np.cos(psi), r * np.sin(psi), w], axis=1)
         return local @ _rotation_to(self.direction).T
+
+
+def chart_state_averages(state, grid: SphereGrid, order: int = 8):
+    """Cell averages of ``state``'s (theta_c, phi_c) density on a chart grid: its density
+    per steradian times the chart's area factor, by Gauss-Legendre in the cells of the rows
+    whose centres see more than e^-60 of the peak (other rows: below 1e-20 of the mass)."""
+    chart = grid.chart
+
+    def density(t, f):
+        return state.per_area(*chart.to_lab(t, f)) * chart.area_factor(t, f)
+
+    centres = density(grid.theta[:, None], grid.phi[None, :])
+    rows = np.flatnonzero(centres.max(axis=1) > np.exp(-60) * centres.max())
+    rows = np.arange(max(rows[0] - 2, 0), min(rows[-1] + 3, grid.n_theta))
+    x, w = np.polynomial.legendre.leggauss(order)
+    e, d = grid.theta_edges[rows], grid.dtheta[rows]
+    tq = e[:, None] + 0.5 * (x[None, :] + 1) * d[:, None]
+    fq = grid.phi_edges[:-1, None] + 0.5 * (x[None, :] + 1) * grid.dphi
+    vals = density(tq[:, :, None, None], fq[None, None, :, :])
+    p = np.zeros(grid.shape)
+    p[rows] = 0.25 * np.einsum("aibj,i,j->ab", vals, w, w)
+    return p
 
 
 def _rotation_to(b: np.ndarray) -> np.ndarray:
@@ -213,10 +214,11 @@ class BoltzmannState:
         return self.per_area(theta, phi) * np.sin(theta)
 
     def cell_averages(self, grid: SphereGrid, order: int = 4):
-        """Cell averages of the (theta, phi) density (carries sin theta) on a z'-frame grid,
-        by Gauss-Legendre with ``order`` points per direction in each cell."""
+        """Cell averages of the (theta, phi) density (carries sin theta), by Gauss-Legendre
+        with ``order`` points per direction in each cell (on a chart grid: its (theta_c,
+        phi_c) density, :func:`chart_state_averages`)."""
         if grid.chart is not None:
-            raise ValueError("a Boltzmann state with anisotropy needs a z'-frame grid")
+            return chart_state_averages(self, grid)
         x, w = np.polynomial.legendre.leggauss(order)
         tq = grid.theta_edges[:-1, None] + 0.5 * (x + 1)[None, :] * grid.dtheta[:, None]
         fq = grid.phi_edges[:-1, None] + 0.5 * (x + 1)[None, :] * grid.dphi

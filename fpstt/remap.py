@@ -229,8 +229,10 @@ def _parabolas(mass, periodic: bool):
         lowest[vertex] = mass[vertex] + av / 12 + dv * dv / (4 * av)
     dips = np.nonzero(lowest < 0)
     if dips[0].size:
-        mean = np.maximum(mass[dips], 0.0)
-        scale = mean / (mean - lowest[dips])
+        # a cell of negative mass (an implicit step's undershoot) is made flat, keeping
+        # its mass: the remap stays conservative
+        mean = mass[dips]
+        scale = np.where(mean > 0, mean / (np.maximum(mean, 0.0) - lowest[dips]), 0.0)
         a_left[dips] = mean + scale * (a_left[dips] - mean)
         a_right[dips] = mean + scale * (a_right[dips] - mean)
         a6[dips] *= scale
