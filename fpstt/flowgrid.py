@@ -71,8 +71,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
             raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
         du = rate * default_dt(times, 1.0 / steps_per_unit) if rate > 0 else DEFAULT_DU
     else:
-        # an attractor chart's cells near the initial state are coarser in the lab:
-        # measured on Table I with a tilted easy axis, du/2 is what meets Monte Carlo
+        # an attractor chart takes du/2: on Table I with a tilted easy axis du missed Monte
+        # Carlo by 7 s.e. in std, an error in U (docs/validation.md §5), du/2 met it
         du = (DEFAULT_DU / (2 if _remapped_chart(model, chart) else 1) if du is None
               else float(du))
         if not (du > 0 and math.isfinite(du)):
