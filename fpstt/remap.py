@@ -46,7 +46,8 @@ class FlowRemap:
     Parameters
     ----------
     grid : SphereGrid
-        A grid from :meth:`SphereGrid.mercator` (z' frame).
+        A grid from :meth:`SphereGrid.mercator`: the z' frame or a chart (then angles
+        and ``velocity`` are the chart's).
     velocity : callable
         ``velocity(theta, phi) -> (theta', phi')`` per t_n, vectorised, smooth on the sphere
         (the noiseless drift not already moved exactly).
