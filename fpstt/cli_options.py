@@ -48,10 +48,11 @@ def add_model_options(p):
 def add_run_options(p):
     """Model options plus the Fokker-Planck grid and scheme."""
     add_model_options(p)
-    p.add_argument("--n-phi", type=int, help=f"phi cells (default {DEFAULTS['grid']['n_phi']})")
+    p.add_argument("--n-phi", type=int, help="phi cells (default 384; 256 in the Möbius chart "
+                   "of a field kept on)")
     p.add_argument("--n-theta", type=int, help="approximate number of theta cells "
                    "(sets du: theta cells are uniform in U = ln tan(theta_c/2) of the "
-                   f"flow's chart; default du = {DEFAULTS['grid']['du']})")
+                   "flow's chart; default du = 0.0184, 0.0092 in an attractor chart)")
     p.add_argument("--steps-per-unit", type=int,
                    help="time steps per t_n (instead of du; default: dt = du / flow rate)")
     p.add_argument("--scheme", choices=SCHEMES, help="time stepping (default split-tr-bdf2)")

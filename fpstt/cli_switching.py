@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from .cli_options import add_json, add_out, config_from_args, overwriting, parse_times
-from .flowgrid import DEFAULT_DU
 from .io import to_jsonable
 
 __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
@@ -17,7 +16,7 @@ __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
 
 def _fp_switching(cfg, model, args, horizon, times):
     from .wer import switching_curve
-    du = None if cfg.grid["du"] == DEFAULT_DU else cfg.grid["du"]     # the curve's own default
+    du = cfg.grid["du"]                                   # None: the curve's own default
     curve = switching_curve(model, cfg.build_gibbs(), horizon, threshold=args.threshold,
                             du=du, pulse=cfg.build_pulse(), progress=not args.quiet)
     stats = curve.statistics()

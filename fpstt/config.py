@@ -20,8 +20,9 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     [initial]
     kind = "gibbs"             # exp(-E / k_B T) (Eq. 13); or "vmf" with theta, phi, kappa
     [grid]
-    du = 0.0184                # cell width in U = ln tan(theta_c/2) (the accuracy knob)
-    n_phi = 384
+    # du = 0.0184              # cell width in U = ln tan(theta_c/2) (the accuracy knob;
+                               # default 0.0184, half that in an attractor chart)
+    # n_phi = 384              # default 384, 256 in a Möbius chart (a field kept on)
     u_min = -9.0
     # u_max = 3.5              # default: covers the initial state (far cap <= 1e-14)
     # steps_per_unit = 300     # instead of du: dt <= 1/300 t_n and du = rate dt
@@ -40,14 +41,14 @@ from .driven import default_scheme
 from .initial import initial_state
 from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
-from .stepping import DEFAULT_DU, default_grid
+from .stepping import default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
               "thermal_D": 0.0, "thermal": False},
-    "grid": {"du": DEFAULT_DU, "steps_per_unit": None, "n_phi": 384, "u_min": -9.0,
+    "grid": {"du": None, "steps_per_unit": None, "n_phi": None, "u_min": -9.0,
              "u_max": None},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
     "pulse": {"width": None, "rise": 0.0, "fall": 0.0},

@@ -75,8 +75,9 @@ def test_step_length_comes_from_the_noise_not_the_cell(table_i_model, table_i_gi
     assert longest_chart_step(field_on.with_options(C2=field_on.C2 / 10)) == 0.1   # capped
     grid = fpstt.default_grid(field_on, [0, 1], initial=table_i_gibbs)
     rows = rows_per_step(grid.chart, mercator_du(grid), field_on)
-    assert rows == 5
-    assert rows * mercator_du(grid) / abs(grid.chart.shift_rate) <= longest
+    row_dt = mercator_du(grid) / abs(grid.chart.shift_rate)
+    assert rows >= 4                                        # many rows: dt from the noise
+    assert rows * row_dt <= longest < (rows + 1) * row_dt   # as many as fit
     plain = fpstt.default_grid(table_i_model, [0, 1])
     assert rows_per_step(plain.chart, mercator_du(plain), table_i_model) == 1
 
