@@ -37,6 +37,7 @@ _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to he
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
 CHART_SPREAD = 2.1e-6        # D dt of the longest step in a chart, rad^2 (theory.md §9)
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
+_REMAPPED_ROWS = 2           # rows per step in an attractor chart (rows_per_step)
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
@@ -152,14 +153,17 @@ def longest_chart_step(model) -> float:
 def rows_per_step(chart, du: float, model) -> int:
     """Rows of translation per split step on a grid of cell width ``du`` in ``chart``.
 
-    1 in the z' frame (the Fourier path, whose step is one row) and for a flow with no
-    Möbius chart (its rest is remapped, :mod:`fpstt.remap`, which wants short steps).  In a
-    Möbius chart, whose
-    implicit systems are solved line by line (:mod:`fpstt.lines`): as many rows as fit in
-    :func:`longest_chart_step` (at least one).
+    1 in the z' frame (the Fourier path, whose step is one row).  2 in an attractor chart
+    (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.remap`): on Table I with
+    a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer remaps, each a
+    reconstruction error) at 0.73x the cost, 4 rows farther (docs/validation.md §5).  In a
+    Möbius chart, whose implicit systems are solved line by line (:mod:`fpstt.lines`): as
+    many rows as fit in :func:`longest_chart_step` (at least one).
     """
-    if chart is None or chart.is_identity or not is_mobius(getattr(model, "base", model)):
+    if chart is None or chart.is_identity:
         return 1
+    if not is_mobius(getattr(model, "base", model)):
+        return _REMAPPED_ROWS
     return max(1, int(longest_chart_step(model) * abs(chart.shift_rate) / du + 1e-9))
 
 

@@ -4,7 +4,7 @@
 L = L_theta + L_phi + L_+ + L_-: exchanges across theta faces, across (periodic) phi faces,
 and along the two diagonals (i, j) <-> (i + 1, j ± 1) that carry the mixed derivative.  Each
 part couples cells along lines only, so ``I - b L_k`` is a set of independent tridiagonal
-systems (cyclic along phi), solved for all lines at once by LAPACK ``gttrf``/``gttrs``.
+systems (cyclic along phi), solved for all lines at once by LAPACK (:class:`_Band`).
 
 :class:`LineScheme` takes a TR-BDF2 (or backward-Euler) step of the *whole* operator L, the
 scheme of :class:`~fpstt.integrators.ImplicitScheme`, but solves each system
@@ -13,16 +13,18 @@ scheme of :class:`~fpstt.integrators.ImplicitScheme`, but solves each system
     y_0 = P r,   y_{k+1} = y_k + P (r - (I - b L) y_k),
 
 with the approximate inverse P the product of the parts' backward-Euler solves
-(I - b M_k)^-1, where M_k is L_k with its negative off-diagonal entries (the non-monotone
-remainder of the diagonal split, operator.py) removed: every factor is an M-matrix solve,
-so P is positive and stable for any b.  Iterated until the residual is below 1e-13 of the
-right-hand side (on Table I with the field kept on: 1 to 3 iterations for the lab reading,
-3.5 on average and at most 11 for eq17): the result is the
-unsplit 2-D step, with no splitting error and its stability, and every iterate conserves
-mass exactly (P and I - b L preserve the weighted sum).  Splitting the step itself instead
-(a product of TR-BDF2 factors of the parts) was tried and dropped: the Eq. (17) noise is
-degenerate at the z' equator, no 9-point split of it is monotone, and a part with negative
-diffusion made the product blow up on a 2x refined grid.
+(I - b M_k)^-1, where M_k is L_k with those of its negative couplings (the anti-diffusive
+faces of the non-monotone diagonal split, operator.py) removed that would make I - b M_k
+lose diagonal dominance (by weighted columns, margin 1/2: :meth:`_Lines.limited`); the
+diagonal is rebuilt, so every factor keeps the mass and is bounded for any b, and short
+steps keep the whole part.  Iterated until the residual is below 1e-13 of the right-hand
+side (on Table I with the field kept on: 1.9 iterations on average for eq17, at most 5;
+with every negative coupling removed, an M-matrix product, it took 3.5 and up to 11): the
+result is the unsplit 2-D step, with no splitting error and its stability, and every
+iterate conserves mass exactly (P and I - b L preserve the weighted sum).  Splitting the
+step itself instead (a product of TR-BDF2 factors of the parts) was tried and dropped: the
+Eq. (17) noise is degenerate at the z' equator, no 9-point split of it is monotone, and a
+part with negative diffusion made the product blow up on a 2x refined grid.
 
 :class:`LineBackend` holds the parts as line coefficients on the whole grid and cuts windows
 of theta rows from them (no flux through a window's edges, as
@@ -117,11 +119,20 @@ class _Lines:
             out.append(grid.reshape(shape))
         return out
 
-    def monotone(self, row_measure) -> "_Lines":
-        """These lines without their negative couplings, the diagonal rebuilt so that the
-        weighted column sums still vanish: an operator whose I - b M is an M-matrix."""
-        lo, up = np.maximum(self.lo, 0.0), np.maximum(self.up, 0.0)
+    def limited(self, b: float, row_measure) -> "_Lines":
+        """These lines for the approximate inverse at step b: a negative coupling (an
+        anti-diffusive face of the diagonal split) stays where I - b M remains diagonally
+        dominant by weighted columns with margin 1/2 (b times the column's negative
+        outflow ≤ 1/4), and is removed elsewhere; the diagonal is rebuilt so that the
+        weighted column sums still vanish (mass kept).  With every negative coupling
+        removed (b large) this is the monotone part, whose I - b M is an M-matrix."""
         w = (np.ones(self.d.shape[1]) if self.cyclic else row_measure)[None, :]
+        # column i's outflow to i - 1 is up[i - 1], to i + 1 is lo[i + 1]
+        negative = (np.roll(w * np.maximum(-self.up, 0.0), 1, axis=1)
+                    + np.roll(w * np.maximum(-self.lo, 0.0), -1, axis=1)) / w
+        weak = b * negative > 0.25
+        lo = np.where((self.lo < 0) & np.roll(weak, 1, axis=1), 0.0, self.lo)
+        up = np.where((self.up < 0) & np.roll(weak, -1, axis=1), 0.0, self.up)
         d = -(np.roll(w * up, 1, axis=1) + np.roll(w * lo, -1, axis=1)) / w
         return _Lines(self.index, d, lo, up, self.cyclic)
 
@@ -152,7 +163,7 @@ class _Band:
             log_d = np.concatenate([np.zeros((diag.shape[0], 1)), np.cumsum(log_ratio, 1)], 1)
             symmetric = np.max(np.abs(log_d)) < 300       # D and 1/D representable
         if symmetric:
-            e = np.concatenate([-np.sqrt(pairs), np.zeros((diag.shape[0], 1))], 1)
+            e = np.concatenate([np.sign(a) * np.sqrt(pairs), np.zeros((diag.shape[0], 1))], 1)
             d, e, info = lapack.dpttrf(diag.ravel(), e.ravel()[:-1])
             if info == 0:
                 self.scale, self.pt = np.exp(log_d), (d, e)
@@ -203,8 +214,8 @@ class _Tridiagonal:
 
 class LineBackend(CellAverages):
     """State: cell averages (n_theta, n_phi); the operator as the four directional parts of
-    :func:`~fpstt.operator.directional_operators`, each a set of tridiagonal lines, and their
-    monotone versions (:meth:`_Lines.monotone`) for the approximate inverse."""
+    :func:`~fpstt.operator.directional_operators`, each a set of tridiagonal lines (the
+    approximate inverse takes their dominant versions, :meth:`_Lines.limited`)."""
 
     def __init__(self, parts: dict, grid):
         self.shape, self.measure = grid.shape, grid.cell_measure
@@ -251,7 +262,7 @@ class _Stalled(Exception):
 class LineScheme:
     """One step tau of dp/dt = L p on a :class:`LineBackend`: TR-BDF2 or backward Euler of the
     whole operator (as :class:`~fpstt.integrators.ImplicitScheme`), each system solved by
-    defect correction with the product of the parts' monotone solves (module docstring).
+    defect correction with the product of the parts' dominant solves (module docstring).
 
     The step is taken as ``substeps`` equal steps, at first as many as make each at most
     ``longest``; when a solve stops converging (its residual grows, or 50 iterations pass)
@@ -273,7 +284,7 @@ class LineScheme:
     def _factor(self, substeps: int):
         self.substeps, self.h = substeps, self.tau / substeps
         self.b = (_GAMMA / 2 if self.scheme == "tr-bdf2" else 1.0) * self.h
-        self.factors = [(part, part.monotone(self.backend.row_measure).factor(self.b))
+        self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b))
                         for part in self.backend.lines.values()]
         self.n_factorizations += len(self.factors)
 

@@ -18,6 +18,7 @@ from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, moments
 from fpstt.pushforward import general_pushforward_cell_averages, gibbs_support
 from fpstt.switching import switching_probability
+from _common import refined_solve
 
 TIMES = [round(0.1 * k, 10) for k in range(11)]
 
@@ -26,7 +27,7 @@ CASES = dict(field_on=(dict(), True),
              easy_axis=(dict(B_k=0.05, easy_theta=0.5, easy_phi=1.0, alpha=0.02), False))
 
 
-def noiseless(micro, field_on, gibbs, times, du=None, n_phi=384):
+def noiseless(micro, field_on, gibbs, times, du=None, n_phi=None):
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=field_on).with_options(C2=0)
     grid = fpstt.default_grid(model, times, initial=gibbs, du=du, n_phi=n_phi)
     sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
@@ -46,18 +47,24 @@ def noisy(micro, field_on, gibbs, reading, n_samples, reuse=None, refine=True):
     options = dict(interpretation="stratonovich", reading="lab") if reading == "lab" else {}
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=field_on, **options)
     out = dict(reading=reading)
-    runs = (("default", None, 384), ("refined", fpstt.stepping.DEFAULT_DU / 2, 768))
-    for label, du, n_phi in runs[:2 if refine else 1]:
-        grid = fpstt.default_grid(model, TIMES, initial=gibbs, du=du, n_phi=n_phi)
+    grid = fpstt.default_grid(model, TIMES, initial=gibbs)
+    runs = [("default", lambda: (grid, fpstt.solve(model, grid, gibbs.cell_averages(grid),
+                                                   TIMES)))]
+    if refine:                               # 2x in U, phi and t
+        runs.append(("refined", lambda: refined_solve(model, grid, gibbs.cell_averages, TIMES)))
+    for label, run in runs:
         start = time.perf_counter()
-        sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), TIMES)
-        mean, std = moments(grid, sol.p)
-        out[label] = dict(grid=list(grid.shape), solve_s=time.perf_counter() - start,
+        grid_run, sol = run()
+        mean, std = moments(grid_run, sol.p)
+        out[label] = dict(grid=list(grid_run.shape), dt=sol.diagnostics["dt"],
+                          solve_s=time.perf_counter() - start,
                           mean=mean.tolist(), std=std.tolist(),
-                          p_switch=switching_probability(grid, sol.p).tolist(),
+                          p_switch=switching_probability(grid_run, sol.p).tolist(),
                           min_p_ratio=sol.diagnostics["min_p_ratio"],
-                          max_mass_error=sol.diagnostics["max_mass_error"])
-        out[label + "_p"] = (grid, sol.p)
+                          max_mass_error=sol.diagnostics["max_mass_error"],
+                          line_iterations_mean=sol.diagnostics.get("line_iterations_mean"),
+                          line_residual=sol.diagnostics.get("line_residual"))
+        out[label + "_p"] = (grid_run, sol.p)
         print(reading, label, out[label]["solve_s"], flush=True)
     if reuse is None:
         start = time.perf_counter()
@@ -93,7 +100,8 @@ def main():
     parser.add_argument("--n-samples", type=int, default=200_000)
     parser.add_argument("--mc-from", help="reuse the Monte Carlo of this earlier result file "
                         "(same case) instead of simulating again")
-    parser.add_argument("--no-refined", action="store_true", help="skip the 2x refined run")
+    parser.add_argument("--no-refined", action="store_true",
+                        help="skip the run refined 2x in U, phi and t")
     parser.add_argument("--out", help="result file (default validation/results/<case>.json)")
     parser.add_argument("--noiseless-times", default="0,0.3333333333333333,0.6666666666666666,1",
                         help="times of the noiseless check ('' to skip it)")
