@@ -38,6 +38,7 @@ import math
 import numpy as np
 from scipy.linalg import lapack
 
+from .averaged import PhiAveragedInverse
 from .fourier import CellAverages
 
 __all__ = ["LineBackend", "LineScheme"]
@@ -264,12 +265,17 @@ class LineScheme:
     whole operator (as :class:`~fpstt.integrators.ImplicitScheme`), each system solved by
     defect correction with the product of the parts' dominant solves (module docstring).
 
-    The step is taken as ``substeps`` equal steps, at first as many as make each at most
-    ``longest``; when a solve stops converging (its residual grows, or 50 iterations pass)
-    the step is redone with twice as many, while that at least halves the residual at which
-    it stalled, up to 8 times as many; then the residual reached is kept (and reported by the
-    run: a weak drive with a field on, docs/theory.md §9).
-    ``iterations`` and ``worst_residual`` record the solves (relative max-norm residuals).
+    A solve whose residual falls by less than 10x in one iteration switches to the other
+    approximate inverse, the phi-averaged one (:mod:`fpstt.averaged`, for the stiff block
+    at a chart's pole) or back, and the next solve starts with the one that served last.
+    A solve is converged when its residual is below TOLERANCE of the right-hand side or
+    below the rounding of its own evaluation, eps (2 + b max_i sum_j |L_ij|) (stiff polar
+    rows put that above TOLERANCE).  The step is taken as ``substeps`` equal steps, at first
+    as many as make each at most ``longest``; when a solve stops converging (its residual
+    grows, or 50 iterations pass) the step is redone with twice as many, while that at least
+    halves the residual at which it stalled, up to 8 times as many; then the residual
+    reached is kept and reported.  ``iterations`` records the solves; ``worst_residual`` is
+    the largest relative residual of a solve that stopped short of convergence (0: none).
     """
 
     def __init__(self, backend: LineBackend, tau: float, scheme: str,
@@ -279,6 +285,7 @@ class LineScheme:
         self.backend, self.scheme, self.tau = backend, scheme, tau
         self.n_factorizations, self.iterations, self.worst_residual = 0, [], 0.0
         self.strict = True                  # stalls raise _Stalled (and shorten the step)
+        self.averaged_first = False         # start each solve with the phi-averaged inverse
         self._factor(max(1, math.ceil(tau / longest - 1e-9)))
 
     def _factor(self, substeps: int):
@@ -287,6 +294,19 @@ class LineScheme:
         self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b))
                         for part in self.backend.lines.values()]
         self.n_factorizations += len(self.factors)
+        self._averaged = None                              # built when first needed
+        row_sums = sum((np.abs(d) + np.abs(lo) + np.abs(up)
+                        for _, d, lo, up in self.backend.grid_parts), np.zeros(self.backend.shape))
+        self.tolerance = max(TOLERANCE, np.finfo(float).eps * (2 + self.b * row_sums.max()))
+
+    def _inverse(self, averaged: bool):
+        """The approximate inverse: the parts' line solves, or the phi-averaged one."""
+        if not averaged:
+            return self._approximate_inverse
+        if self._averaged is None:
+            self._averaged = PhiAveragedInverse(self.backend, self.b)
+            self.n_factorizations += 1
+        return self._averaged
 
     def step(self, x):
         stalled_at = math.inf
@@ -321,19 +341,25 @@ class LineScheme:
         return flat.reshape(r.shape)
 
     def _solve(self, rhs, strict: bool):
-        """(I - b L) y = rhs by defect correction, to TOLERANCE of max |rhs|; _Stalled when
-        ``strict`` and it stops converging."""
+        """(I - b L) y = rhs by defect correction, to ``tolerance`` of max |rhs|, switching
+        approximate inverse once when one converges slowly; _Stalled when ``strict`` and it
+        stops converging."""
         scale = float(np.max(np.abs(rhs))) or 1.0
-        y, previous = self._approximate_inverse(rhs), math.inf
+        inverse, switched = self._inverse(self.averaged_first), False
+        y, previous = inverse(rhs), math.inf
         for k in range(_MAX_ITERATIONS):
             residual = rhs - y + self.b * self.backend.matvec(y)
             size = float(np.max(np.abs(residual))) / scale
-            if size <= TOLERANCE:
+            if size <= self.tolerance:
                 break
-            if strict and (size >= previous or k == _MAX_ITERATIONS - 1):
+            if size > 0.1 * previous and not switched:       # slow: the other inverse
+                self.averaged_first, switched = not self.averaged_first, True
+                inverse = self._inverse(self.averaged_first)
+            elif strict and (size >= previous or k == _MAX_ITERATIONS - 1):
                 raise _Stalled(size)
             previous = size
-            y = y + self._approximate_inverse(residual)
+            y = y + inverse(residual)
         self.iterations.append(k)
-        self.worst_residual = max(self.worst_residual, size)
+        if size > self.tolerance:
+            self.worst_residual = max(self.worst_residual, size)
         return y
