@@ -3,8 +3,8 @@ with a tilted easy axis (B_k = 0.05 T at (0.5, 1.0), alpha = 0.02: no Möbius ch
 of the flow remapped on the attractor chart's grid), relative to the field-off default,
 measured side by side in one run (medians of 3; the easy axis once), with peak memory of each
 solve measured in a child process; and a lower bound on the cost of a Monte Carlo histogram
-on the same grid at the Fokker-Planck's own accuracy at t_n (its L1 against a 2x refined
-run): the samples needed by the binomial mean-absolute-deviation law (validation/bench.py
+on the same grid at the Fokker-Planck's own accuracy at t_n (its L1 against a run refined
+2x in U, phi and t): the samples needed by the binomial mean-absolute-deviation law (validation/bench.py
 checks that law against runs), times the measured cost of one trajectory at dt = 1e-3 (bias
 neglected, so a lower bound).  Writes validation/results/bench_field_on.json.
 
@@ -23,7 +23,7 @@ from scipy.optimize import brentq
 import fpstt
 from fpstt.montecarlo import simulate
 from fpstt.observables import l1_distance, remap
-from _common import binomial_mad
+from _common import binomial_mad, refined_solve
 
 TIMES = [0, 1 / 3, 2 / 3, 1]
 EASY_AXIS = dict(B_k=0.05, easy_theta=0.5, easy_phi=1.0, alpha=0.02)
@@ -54,11 +54,11 @@ def monte_carlo_lower_bound(fp_seconds: float) -> dict:
     micro = fpstt.table_i()
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True)
     gibbs = fpstt.GibbsState.from_microscopic(micro)
-    grids = [fpstt.default_grid(model, [0, 1], initial=gibbs, **kw)
-             for kw in ({}, {"du": fpstt.stepping.DEFAULT_DU / 2, "n_phi": 768})]
-    p = [fpstt.solve(model, g, gibbs.cell_averages(g), [0, 1]).p[-1] for g in grids]
-    target = l1_distance(grids[0], p[0], remap(p[1], grids[1], grids[0]))
-    mass = np.clip(p[0] * grids[0].cell_measure, 0, 1).ravel()
+    grid = fpstt.default_grid(model, [0, 1], initial=gibbs)
+    fine, refined = refined_solve(model, grid, gibbs.cell_averages, [0, 1])
+    p = fpstt.solve(model, grid, gibbs.cell_averages(grid), [0, 1]).p[-1]
+    target = l1_distance(grid, p, remap(refined.p[-1], fine, grid))
+    mass = np.clip(p * grid.cell_measure, 0, 1).ravel()
     mass = mass[(mass > 0) & (mass < 1)]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         l1 = lambda n: float(np.sum(binomial_mad(n, mass)))           # noqa: E731
