@@ -24,7 +24,8 @@ from scipy.linalg import lapack
 
 __all__ = ["PhiAveragedInverse"]
 
-_TURN = {"theta": 0, "diag+": 1, "diag-": -1}
+TURN = {"theta": 0, "diag+": 1, "diag-": -1}
+"""Each part's phi step per theta step: (i -+ 1, j -+ TURN) are a cell's neighbours."""
 
 
 class PhiAveragedInverse:
@@ -43,7 +44,7 @@ class PhiAveragedInverse:
                 diag += (np.outer(np.exp(-1j * k), lo.mean(axis=1))
                          + np.outer(np.exp(1j * k), up.mean(axis=1)))
                 continue
-            turn = _TURN[name]
+            turn = TURN[name]
             lower += np.outer(np.exp(-1j * k * turn), lo.mean(axis=1))
             upper += np.outer(np.exp(1j * k * turn), up.mean(axis=1))
         lower[:, 0], upper[:, -1] = 0.0, 0.0                # the modes do not couple

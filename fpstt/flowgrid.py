@@ -15,8 +15,8 @@ from .attractor import attractor_chart
 from .chart import MobiusChart, grid_chart_for, is_mobius
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
-__all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt", "cap_error_bound",
-           "rows_per_step", "longest_chart_step"]
+__all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
+           "cap_error_bound", "rows_per_step", "longest_chart_step"]
 
 
 def check_times(times) -> np.ndarray:
@@ -31,7 +31,7 @@ def check_times(times) -> np.ndarray:
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 DEFAULT_N_PHI = 384          # phi cells, but in a Möbius chart (below)
-_MOBIUS_N_PHI = 256          # there the state ends round about the chart's pole (docs/validation.md §5)
+_MOBIUS_N_PHI = 256          # there the state ends round the pole (docs/validation.md §5)
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here

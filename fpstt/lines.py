@@ -38,7 +38,7 @@ import math
 import numpy as np
 from scipy.linalg import lapack
 
-from .averaged import PhiAveragedInverse
+from .averaged import TURN, PhiAveragedInverse
 from .fourier import CellAverages
 
 __all__ = ["LineBackend", "LineScheme"]
@@ -48,7 +48,6 @@ _ORDER = ("theta", "diag+", "diag-", "phi")
 TOLERANCE = 1e-13            # residual of each implicit solve, relative to its right-hand side
 _MAX_ITERATIONS = 50
 _MAX_SUBSTEPS = 8
-_TURN = {"theta": 0, "diag+": 1, "diag-": -1}
 
 
 def _line_index(part: str, rows: range, n_phi: int) -> np.ndarray:
@@ -243,7 +242,7 @@ class LineBackend(CellAverages):
             if name == "phi":                             # neighbours (i, j -+ 1), periodic
                 out += lo * np.roll(x, 1, axis=1) + up * np.roll(x, -1, axis=1)
                 continue
-            turn = _TURN[name]                            # neighbours (i -+ 1, j -+ turn)
+            turn = TURN[name]                            # neighbours (i -+ 1, j -+ turn)
             below, above = x[:-1], x[1:]
             if turn:
                 below, above = np.roll(below, turn, axis=1), np.roll(above, -turn, axis=1)

@@ -69,7 +69,8 @@ def test_approximate_inverse_keeps_mass_and_is_dominant_where_the_split_is_not(c
         for part in backend.lines.values():
             m = part.limited(b, backend.row_measure)
             w = (np.ones(m.d.shape[1]) if m.cyclic else backend.row_measure)[None, :]
-            column = lambda lo, up: (np.roll(w * up, 1, 1) + np.roll(w * lo, -1, 1)) / w  # noqa: E731
+            def column(lo, up):                      # each column's outflow, weighted
+                return (np.roll(w * up, 1, 1) + np.roll(w * lo, -1, 1)) / w
             margin = 1 - b * m.d - b * column(np.abs(m.lo), np.abs(m.up))
             assert margin.min() >= 0.5 - 1e-12 * (1 + b * np.abs(part.d).max())   # rounding
             assert np.max(np.abs(m.d + column(m.lo, m.up))) <= 1e-12 * np.max(np.abs(part.d))

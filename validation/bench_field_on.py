@@ -4,9 +4,9 @@ of the flow remapped on the attractor chart's grid), relative to the field-off d
 measured side by side in one run (medians of 3; the easy axis once), with peak memory of each
 solve measured in a child process; and a lower bound on the cost of a Monte Carlo histogram
 on the same grid at the Fokker-Planck's own accuracy at t_n (its L1 against a run refined
-2x in U, phi and t): the samples needed by the binomial mean-absolute-deviation law (validation/bench.py
-checks that law against runs), times the measured cost of one trajectory at dt = 1e-3 (bias
-neglected, so a lower bound).  Writes validation/results/bench_field_on.json.
+2x in U, phi and t): the samples needed by the binomial mean-absolute-deviation law
+(validation/bench.py checks that law against runs), times the measured cost of one
+trajectory at dt = 1e-3 (bias neglected, so a lower bound).  Writes validation/results/bench_field_on.json.
 
     python validation/bench_field_on.py
 """
