@@ -6,7 +6,8 @@ solve measured in a child process; and a lower bound on the cost of a Monte Carl
 on the same grid at the Fokker-Planck's own accuracy at t_n (its L1 against a run refined
 2x in U, phi and t): the samples needed by the binomial mean-absolute-deviation law
 (validation/bench.py checks that law against runs), times the measured cost of one
-trajectory at dt = 1e-3 (bias neglected, so a lower bound).  Writes validation/results/bench_field_on.json.
+trajectory at dt = 1e-3 (bias neglected, so a lower bound).  Writes
+validation/results/bench_field_on.json.
 
     python validation/bench_field_on.py
 """
