@@ -30,8 +30,10 @@ TURN = {"theta": 0, "diag+": 1, "diag-": -1}
 
 class PhiAveragedInverse:
     """(I - b Lbar)^-1 for the phi average Lbar of a :class:`~fpstt.lines.LineBackend`'s
-    operator, applied to cell averages (rows, n_phi) through a real FFT in phi; one LAPACK
-    ``zgttrf`` factorisation of all modes at once."""
+    operator, applied to cell averages (rows, n_phi) of a (theta_c, phi_c) density (it
+    carries sin theta_c and the chart's area factor, as every chart state) through a real
+    FFT in phi; one LAPACK ``zgttrf`` factorisation of all modes at once.  Mode 0 keeps the
+    mass sum_i w_i X_0(i) (each part's weighted column sums vanish)."""
 
     def __init__(self, backend, b: float):
         rows, n_phi = backend.shape
