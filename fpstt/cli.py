@@ -61,7 +61,8 @@ def _run(args):
 
 
 def cmd_params(args):
-    micro = load_config(args.config).micro
+    cfg = load_config(args.config)
+    micro = cfg.micro
     if args.paper_constants:
         micro = replace(micro, hbar=HBAR_TABLE_I, m_e=ELECTRON_MASS_TABLE_I)
     d = derived_coefficients(micro)
@@ -69,7 +70,7 @@ def cmd_params(args):
     printed = TABLE_I_PRINTED if same_inputs else {}
     out = {"t_up": d.t_up, "t_down": d.t_down, "C1": d.C1, "C2": d.C2,
            "delta_mu_spin_J": d.delta_mu_spin_J, "eps_F_J": d.eps_F_J, "kappa": d.kappa,
-           "ou_variance": d.ou_variance, **magnet_quantities(micro)}
+           "ou_variance": d.ou_variance, **magnet_quantities(micro, cfg.model["torque_form"])}
     constants = f"hbar = {micro.hbar:.6g} J s, m_e = {micro.m_e:.6g} kg"
     if args.json:
         print(json.dumps(to_jsonable(dict(out, constants=constants, paper=printed)), indent=2))
@@ -164,7 +165,8 @@ def model_note(cfg) -> str:
     m = cfg.model
     micro, pulse = cfg.micro, cfg.build_pulse()
     extra = "".join([f", B_k = {micro.B_k:g} T" if micro.B_k else "",
-                     f", alpha = {micro.alpha:g}" if micro.alpha else "",
+                     f", alpha = {micro.alpha:g} ({m['torque_form']} torque)" if micro.alpha
+                     else "",
                      ", Brown noise" if m["thermal"] else "",
                      f", pulse {pulse.width:g} t_n" if pulse else ""])
     return (f"model: {m['interpretation']}, {m['reading']} reading, "

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .config import DEFAULTS, load_config
-from .model import INTERPRETATIONS, READINGS
+from .model import INTERPRETATIONS, READINGS, TORQUE_FORMS
 from .stepping import SCHEMES
 
 __all__ = ["Parser", "add_model_options", "add_run_options", "add_out", "add_json",
@@ -39,6 +39,10 @@ def add_model_options(p):
     p.add_argument("--reading", choices=READINGS,
                    help="eq17: Eq. 17 as written; lab: isotropic lab-smooth noise "
                    "(default eq17)")
+    p.add_argument("--torque-form", choices=TORQUE_FORMS,
+                   help="with damping: gilbert puts the spin torque inside Gilbert's equation "
+                   "(LLGS, as cmtj/MuMax3/OOMMF); rates adds Eq. 11 as written "
+                   "(default gilbert; the same for alpha = 0)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (.npz), written as the "
                    "run goes (default: none)")
@@ -91,7 +95,7 @@ def config_from_args(args):
         cfg.grid["steps_per_unit"] = args.steps_per_unit
     if getattr(args, "no_noise", False):
         cfg.model["noise"] = False
-    for key in ("interpretation", "reading"):
+    for key in ("interpretation", "reading", "torque_form"):
         if getattr(args, key, None):
             cfg.model[key] = getattr(args, key)
     if cfg.model["reading"] == "lab":

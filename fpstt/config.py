@@ -13,6 +13,7 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     field_on = false           # keep B on during the dynamics
     thermal_D = 0.0            # Brown rotational diffusion, per t_n, by hand
     thermal = false            # Brown noise at T during the dynamics (needs alpha > 0)
+    torque_form = "gilbert"    # spin torque inside Gilbert's equation (LLGS), or "rates"
     [pulse]                    # absent: constant drive
     width = 0.5                # t_n, including the ramps
     rise = 0.0
@@ -47,14 +48,14 @@ __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
-              "thermal_D": 0.0, "thermal": False},
+              "thermal_D": 0.0, "thermal": False, "torque_form": "gilbert"},
     "grid": {"du": None, "steps_per_unit": None, "n_phi": None, "u_min": -9.0,
              "u_max": None},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
     "pulse": {"width": None, "rise": 0.0, "fall": 0.0},
     "initial": {"kind": "gibbs", "theta": None, "phi": None, "kappa": None},
 }
-_TYPES = {"interpretation": str, "reading": str, "noise": bool, "field_on": bool,
+_TYPES = {"interpretation": str, "reading": str, "torque_form": str, "noise": bool, "field_on": bool,
           "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int, "du": (int, float),
           "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None)),
           "thermal": bool, "width": (int, float), "rise": (int, float), "fall": (int, float),

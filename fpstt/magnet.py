@@ -12,9 +12,12 @@ Dynamics (Landau-Lifshitz form; Omega = gamma B_eff t_n in rad per t_n):
 .. math::
     \\dot n = \\frac{1}{1+\\alpha^2}\\left[\\Omega\\times n - \\alpha\\, n\\times(n\\times\\Omega)\\right],
 
-which for alpha = 0 and B_k = 0 is exactly the paper's gamma B x J.  The spin-transfer terms
-C1, C2 of Eq. (11) are added as the paper writes them (they are not rescaled by 1/(1+alpha^2):
-Eq. (14) already gives them per unit time).  Brown's thermal noise is isotropic tangent
+which for alpha = 0 and B_k = 0 is exactly the paper's gamma B x J.  The spin-transfer torque
+of Eq. (11), C_F z' x n + C_D n x (z' x n) with its noise (Eq. 12), enters by default inside
+Gilbert's equation as LLGS codes write it (``torque_form="gilbert"``), which in this
+Landau-Lifshitz form is Eq. (11) with C1 -> C1 / (1 - i alpha) and C2 -> C2 / (1 - i alpha)
+(:func:`spin_torque_rates`); ``torque_form="rates"`` adds Eq. (11) as the paper writes it.
+For alpha = 0 both are Eq. (11).  Brown's thermal noise is isotropic tangent
 diffusion with D = alpha k_B T / ((1 + alpha^2) hbar J) per second (times t_n per t_n), the
 fluctuation-dissipation value for which, without STT, exp(-E / k_B T) is stationary.  A current
 pulse s(t) scales C1 by s and C2 by sqrt(s) (Eq. 14: C1 ∝ Delta mu_spin, C2 ∝ sqrt(Delta mu)).
@@ -29,9 +32,49 @@ import numpy as np
 
 from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
 
-__all__ = ["landau_lifshitz_velocity", "effective_omega", "damping_velocity", "Pulse", "FunctionDrive", "magnet_moment",
+__all__ = ["TORQUE_FORMS", "spin_torque_rates", "landau_lifshitz_velocity", "effective_omega",
+           "damping_velocity", "Pulse", "FunctionDrive", "magnet_moment",
            "thermal_stability", "brown_diffusion", "critical_drive", "magnet_quantities",
            "MAGNET_UNITS"]
+
+
+TORQUE_FORMS = ("gilbert", "rates")
+
+
+def spin_torque_rates(C1: complex, C2: complex, alpha: float, torque_form: str = "gilbert"):
+    """The coefficients (C1, C2) of Eq. (11)'s spin torque in Landau-Lifshitz form.
+
+    ``"gilbert"`` (default; cmtj, MuMax3, OOMMF, Slonczewski-Berger LLGS): the torque
+    tau = C_F z' x n + C_D n x (z' x n) of Eqs. (11)-(12), noise included, sits inside Gilbert's
+    equation, n' = ... + tau + alpha n x n'.  Solved for n', tau becomes
+    (tau + alpha n x tau) / (1 + alpha^2): with n x (z' x n) -> -(z' x n) under n x, the
+    field-like rate is (Re C1 - alpha Im C1) / (1 + alpha^2) and the damping-like one
+    (Im C1 + alpha Re C1) / (1 + alpha^2), i.e. C1 / (1 - i alpha); the noise torque is mixed by
+    the same tangent-plane map, so C2 -> C2 / (1 - i alpha) (docs/theory.md §11).
+    ``"rates"``: Eq. (11) added to the Landau-Lifshitz equation as written (C1, C2 unchanged).
+
+    Parameters
+    ----------
+    C1 : complex
+        Eq. (14a), per t_n.
+    C2 : complex
+        Eq. (14b), per sqrt(t_n).
+    alpha : float
+        Gilbert damping (≥ 0).
+    torque_form : {"gilbert", "rates"}
+
+    Returns
+    -------
+    (complex, complex)
+        C1 (per t_n) and C2 (per sqrt(t_n)) as they enter Eq. (17); unchanged for alpha = 0.
+    """
+    if torque_form not in TORQUE_FORMS:
+        raise ValueError(f"`torque_form` must be one of {sorted(TORQUE_FORMS)}, "
+                         f"got {torque_form!r}")
+    if torque_form == "rates" or alpha == 0:
+        return complex(C1), complex(C2)
+    mix = complex(1.0, -alpha)
+    return complex(C1) / mix, complex(C2) / mix
 
 
 def magnet_moment(micro) -> float:
@@ -52,28 +95,34 @@ def brown_diffusion(micro) -> float:
 
 MAGNET_UNITS = {"n_e": "electrons / t_n", "moment_M": "J/T", "Delta": "k_B T",
                 "omega_B": "rad / t_n", "omega_k": "rad / t_n", "brown_D": "1/t_n",
-                "critical_Im_C1": "1/t_n", "Im_C1_over_critical": ""}
+                "damping_like_rate": "1/t_n", "field_like_rate": "1/t_n",
+                "critical_damping_like": "1/t_n", "damping_like_over_critical": ""}
 
 
-def magnet_quantities(micro) -> dict:
+def magnet_quantities(micro, torque_form: str = "gilbert") -> dict:
     """The magnet's derived quantities for ``fpstt params`` (units: :data:`MAGNET_UNITS`):
     n_e, M = gamma hbar J, Delta = M B_k / 2 k_B T, gamma B t_n, gamma B_k t_n, Brown's D
-    (what ``thermal`` noise uses), the critical drive and Im C1 over it."""
+    (what ``thermal`` noise uses), the damping-like (Im) and field-like (Re) spin-torque
+    rates of :func:`spin_torque_rates` in ``torque_form``, the critical damping-like rate
+    and the ratio of the two (inf without damping)."""
     from .model import derived_coefficients
     critical = critical_drive(micro)
-    rate = derived_coefficients(micro).C1.imag
+    d = derived_coefficients(micro)
+    rate, _ = spin_torque_rates(d.C1, d.C2, micro.alpha, torque_form)
     return {"n_e": micro.n_e, "moment_M": magnet_moment(micro),
             "Delta": thermal_stability(micro),
             "omega_B": GYROMAGNETIC_RATIO * micro.B * micro.t_n,
             "omega_k": GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
-            "brown_D": brown_diffusion(micro), "critical_Im_C1": critical,
-            "Im_C1_over_critical": rate / critical if critical > 0 else math.inf}
+            "brown_D": brown_diffusion(micro), "damping_like_rate": rate.imag,
+            "field_like_rate": rate.real, "critical_damping_like": critical,
+            "damping_like_over_critical": rate.imag / critical if critical > 0 else math.inf}
 
 
 def critical_drive(micro) -> float:
-    """Im C1 (per t_n) above which STT destabilises the well at -z' in the axially symmetric
-    case (e ∥ B ∥ z'): alpha gamma (B_k + B_z) t_n / (1 + alpha^2), with B_z = B cos(B_theta)
-    taken toward -z' (linearising theta' at theta = pi)."""
+    """The damping-like rate (per t_n, Landau-Lifshitz form: Im of :func:`spin_torque_rates`)
+    above which STT destabilises the well at -z' in the axially symmetric case (e ∥ B ∥ z'):
+    alpha gamma (B_k + B_z) t_n / (1 + alpha^2), with B_z = B cos(B_theta) taken toward -z'
+    (linearising theta' at theta = pi)."""
     a = micro.alpha
     b_z = -micro.B * math.cos(micro.B_theta)
     return a * GYROMAGNETIC_RATIO * (micro.B_k + b_z) * micro.t_n / (1 + a * a)

@@ -24,11 +24,11 @@ import numpy as np
 
 from .constants import BOLTZMANN, ELECTRON_MASS, ELEMENTARY_CHARGE, GYROMAGNETIC_RATIO, HBAR
 from .grid import unit_vector
-from .magnet import brown_diffusion, landau_lifshitz_velocity
+from .magnet import TORQUE_FORMS, brown_diffusion, landau_lifshitz_velocity, spin_torque_rates
 
 __all__ = ["Microscopic", "table_i", "DerivedCoefficients", "derived_coefficients",
            "transmission_amplitude", "SpinTorqueModel", "INTERPRETATIONS", "READINGS",
-           "check_choice"]
+           "check_choice", "TORQUE_FORMS"]
 
 INTERPRETATIONS = ("ito", "stratonovich")
 READINGS = ("eq17", "lab")
@@ -217,9 +217,11 @@ class SpinTorqueModel:
     Parameters
     ----------
     C1 : complex
-        Per t_n.
+        Per t_n: the spin-torque rates as they enter Eq. (17), in Landau-Lifshitz form (with
+        damping, :meth:`from_microscopic` maps Eq. 14's C1 through
+        :func:`~fpstt.magnet.spin_torque_rates`).
     C2 : complex
-        Per sqrt(t_n).
+        Per sqrt(t_n), likewise.
     interpretation : {"ito", "stratonovich"}
         How Eq. (17) is read (``reading="eq17"``).  The paper writes the Itô FP of Eq. (E3),
         so "ito" is the default.  "stratonovich" adds the noise-induced drift
@@ -284,14 +286,19 @@ class SpinTorqueModel:
 
     @classmethod
     def from_microscopic(cls, micro: Microscopic, *, field_on: bool = False,
-                         thermal: bool = False, **options) -> "SpinTorqueModel":
+                         thermal: bool = False, torque_form: str = "gilbert",
+                         **options) -> "SpinTorqueModel":
         """Build the model from SI inputs (the only SI -> t_n conversion of the package).
 
         ``field_on``: the field precesses (and, with alpha, damps) the magnet during the
         dynamics; ``thermal``: Brown noise at T during the dynamics (needs alpha > 0).  The
         anisotropy B_k, when non-zero, always acts during the dynamics (it is the magnet's).
+        ``torque_form``: "gilbert" (default) puts Eq. (11)'s spin torque, noise included, inside
+        Gilbert's equation as LLGS codes do; "rates" adds it as the paper writes it
+        (:func:`~fpstt.magnet.spin_torque_rates`; identical for alpha = 0).
         """
         d = derived_coefficients(micro)
+        C1, C2 = spin_torque_rates(d.C1, d.C2, micro.alpha, torque_form)
         if thermal:
             if micro.alpha <= 0 or "thermal_D" in options:
                 raise ValueError("`thermal` noise needs alpha > 0 (D ∝ alpha) and no "
@@ -303,7 +310,7 @@ class SpinTorqueModel:
             st = math.sin(micro.B_theta)
             omega = (w * st * math.cos(micro.B_phi), w * st * math.sin(micro.B_phi),
                      w * math.cos(micro.B_theta))
-        return cls(d.C1, d.C2, omega=omega, label="Table I" if micro == table_i() else "custom",
+        return cls(C1, C2, omega=omega, label="Table I" if micro == table_i() else "custom",
                    alpha=micro.alpha, anisotropy=GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
                    easy_axis=unit_vector(micro.easy_theta, micro.easy_phi), **options)
 

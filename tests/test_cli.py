@@ -21,8 +21,9 @@ def test_params_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"t_up", "t_down", "C1", "C2", "delta_mu_spin_J", "eps_F_J", "kappa",
                         "ou_variance", "constants", "paper", "n_e", "moment_M", "Delta",
-                        "omega_B", "omega_k", "brown_D", "critical_Im_C1",
-                        "Im_C1_over_critical"}
+                        "omega_B", "omega_k", "brown_D", "damping_like_rate",
+                        "field_like_rate", "critical_damping_like",
+                        "damping_like_over_critical"}
     assert out["C1"][1] == pytest.approx(5.51, abs=0.01)
 
 
@@ -36,8 +37,16 @@ def test_params_of_a_device(tmp_path, capsys):
     assert out["n_e"] == pytest.approx(2.4e-5 * 1e-9 / 1.602176634e-19)
     assert out["Delta"] == pytest.approx(49.26, abs=0.01)
     assert out["brown_D"] == pytest.approx(0.03927, abs=1e-5)
-    assert out["critical_Im_C1"] == pytest.approx(3.869, abs=1e-3)
-    assert out["Im_C1_over_critical"] == pytest.approx(out["C1"][1] / 3.869, rel=1e-3)
+    assert out["critical_damping_like"] == pytest.approx(3.869, abs=1e-3)
+    (re, im), a = out["C1"], 0.01
+    gilbert = (im + a * re) / (1 + a * a)        # LLGS: C1 / (1 - i alpha), issue 26
+    assert out["damping_like_rate"] == pytest.approx(gilbert, rel=1e-12)
+    assert out["field_like_rate"] == pytest.approx((re - a * im) / (1 + a * a), rel=1e-12)
+    assert out["damping_like_over_critical"] == pytest.approx(gilbert / 3.869, rel=1e-3)
+    cfg.write_text(cfg.read_text() + '[model]\ntorque_form = "rates"\n')
+    assert main(["params", "--json", "--config", str(cfg)]) == 0
+    rates = json.loads(capsys.readouterr().out)
+    assert (rates["damping_like_rate"], rates["field_like_rate"]) == (im, re)
     cfg.write_text("[microscopic]\nn_e = 1e5\ncurrent_A = 1e-5\n")
     assert main(["params", "--config", str(cfg)]) == 2
     assert "not both" in capsys.readouterr().err
