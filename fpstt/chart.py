@@ -96,6 +96,18 @@ class MobiusChart:
         return self.shear == 0.0 and self.zeta_s == 0j and self.zeta_u is None
 
     @property
+    def is_rotation(self) -> bool:
+        """True when the chart is a rigid rotation of the sphere carrying an elliptic flow
+        (a precession, Re lam = 0): fixed points antipodal, no shear.  Isotropic noise is
+        then as phi_c-independent in the chart as in the z' frame."""
+        if self.lam.real != 0 or self.shear != 0:
+            return False
+        s, u = self.zeta_s, self.zeta_u
+        if s is None or u is None:
+            return (u if s is None else s) == 0
+        return abs(u * s.conjugate() + 1) <= 1e-12 * (1 + abs(u * s))
+
+    @property
     def shift_rate(self) -> float:
         """-dU/dt of the flow, per t_n (> 0: toward theta_c = 0)."""
         return -self.lam.real
@@ -225,8 +237,10 @@ class ChartModel:
     def __init__(self, model, chart: MobiusChart):
         self.base, self.chart = model, chart
         self.C1 = complex(chart.rotation_rate, chart.shift_rate)
-        # in the z' frame the noise, all that is left, does not depend on phi
-        self.phi_independent = chart.is_identity
+        # in the z' frame the noise, all that is left, does not depend on phi; nor does
+        # isotropic noise (or none) in a rotated frame about a precession's axis
+        isotropic = model.C2 == 0 or model.reading == "lab"
+        self.phi_independent = chart.is_identity or (chart.is_rotation and isotropic)
         self._flow = model.with_options(C2=0, thermal_D=0.0)       # moved exactly or remapped
         self._last = None
 
@@ -285,9 +299,11 @@ def chart_for(model) -> MobiusChart:
         raise ValueError("the noiseless flow has a double fixed point (parabolic); "
                          "no Möbius chart")
     lam1 = b + 2 * c * r1
+    if abs(lam1.real) <= 1e-12 * abs(lam1):     # elliptic (a rotation): no shift, exactly
+        lam1 = complex(0.0, lam1.imag)
     stable, unstable, lam = (r1, r2, lam1) if lam1.real <= 0 else (r2, r1, -lam1)
     chart = MobiusChart(stable, unstable, lam)
-    return chart.sheared() if not math.isclose(lam.real, 0.0, abs_tol=1e-14) else chart
+    return chart.sheared() if lam.real != 0 else chart
 
 
 def is_mobius(model) -> bool:

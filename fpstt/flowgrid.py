@@ -67,7 +67,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     A torque-driven flow with no Möbius chart whose rest depends on phi (a tilted easy axis)
     gets, given ``initial`` and ``attractor``, the chart whose poles are the attractor that
     the initial state flows to and the repeller it comes from (:mod:`fpstt.attractor`);
-    ``attractor=False`` keeps the z' frame (current pulses need it: a chart is one drive's).
+    ``attractor=False`` keeps the z' frame for every flow (current pulses need it: a chart is
+    one drive's; the rest of a Möbius flow whose fixed points are not ±z' is then remapped).
     """
     chart = _frame(model, initial, attractor)
     times = check_times(times)
@@ -102,11 +103,13 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
 
 
 def _frame(model, initial, attractor: bool):
-    """The grid's chart: the Möbius chart of a Möbius flow; for a torque-driven flow with
-    none whose rest depends on phi, with ``attractor`` and an ``initial`` state, the chart
-    of the attractor the state flows to (:mod:`fpstt.attractor`); else the z' frame."""
-    if (is_mobius(model) or not attractor or initial is None or model.C1.imag == 0
-            or model.phi_independent):
+    """The grid's chart: the z' frame without ``attractor``; else the Möbius chart of a
+    Möbius flow; for a torque-driven flow with none whose rest depends on phi, given an
+    ``initial`` state, the chart of the attractor the state flows to (:mod:`fpstt.attractor`);
+    else the z' frame."""
+    if not attractor:
+        return MobiusChart(0j, None, 1j * model.C1)
+    if is_mobius(model) or initial is None or model.C1.imag == 0 or model.phi_independent:
         return grid_chart_for(model)
     return attractor_chart(model, initial.direction)
 

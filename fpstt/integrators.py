@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .chart import ChartModel, chart_for, grid_chart_for, is_mobius
+from .chart import ChartModel, MobiusChart, chart_for, grid_chart_for, is_mobius
 from .flowgrid import default_dt, longest_chart_step, rows_per_step
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid
@@ -39,20 +39,19 @@ _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much
 
 
 def _grid_chart(grid: SphereGrid, model):
-    """The Möbius chart of ``model``'s flow, checked against the one ``grid`` carries."""
-    if not is_mobius(model):   # the z' frame or an attractor chart: its shift, the rest remapped
-        return grid.chart if grid.chart is not None else grid_chart_for(model)
+    """(chart, carries the flow): the chart ``grid`` runs in, and whether it is ``model``'s own
+    Möbius chart (the whole noiseless flow a shift) or not (the z' frame or an attractor
+    chart: its shift, the rest of the flow remapped)."""
+    if not is_mobius(model):
+        return (grid.chart if grid.chart is not None else grid_chart_for(model)), False
     chart = chart_for(model)
-    if grid.chart is None:
-        if not chart.is_identity:
-            raise ValueError("this flow's fixed points are not z' and -z' (a field kept on "
-                             "off z'): split schemes need a grid in its Möbius chart, "
-                             "default_grid(model, times)")
-        return chart
+    if grid.chart is None:     # a z'-frame grid: exact if the fixed points are ±z', else remapped
+        return ((chart, True) if chart.is_identity
+                else (MobiusChart(0j, None, 1j * model.C1), False))
     if not grid.chart.same_flow(chart):
         raise ValueError("`grid` carries the chart of another flow; build it with "
                          "default_grid(model, times)")
-    return grid.chart
+    return grid.chart, True
 
 
 class ImplicitScheme:
@@ -146,8 +145,10 @@ class Integrator:
         other mode feeds when the model is phi-independent)."""
         self = cls()
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
+        carries_flow = True
         if self.split:
-            model = ChartModel(model, _grid_chart(grid, model))
+            chart, carries_flow = _grid_chart(grid, model)
+            model = ChartModel(model, chart)
         self.model = model
         self.fast = model.phi_independent if fast is None else bool(fast)
         if self.fast and not model.phi_independent:
@@ -163,10 +164,9 @@ class Integrator:
                   else (0.0, 0.0))
         self.monotone, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
-        # a flow with no Möbius chart: the chart (the z' frame) moves its STT part, a remap
-        # the rest, whose phi dependence makes every mode matter
-        self.remap = (self._remap(self.dt) if self.split and not is_mobius(model.base)
-                      else None)
+        # a chart that is not the flow's own (the z' frame, an attractor chart) moves its STT
+        # part, a remap the rest, whose phi dependence makes every mode matter
+        self.remap = self._remap(self.dt) if not carries_flow else None
         self.remap_first = True
         if self.fast and self.remap is None:  # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
