@@ -1,0 +1,85 @@
+"""Issue 24, items 1-6 and 8: the CLI run as a user runs it (a subprocess), each case a wrong
+answer with exit 0 or a traceback on the code before the fix."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpstt
+
+ROOT = Path(fpstt.__file__).parents[1]
+QUICK = ["--steps-per-unit", "45", "--n-phi", "64", "--quiet", "--no-error-estimate"]
+
+
+def cli(*argv, cwd):
+    """``python -m fpstt ARGV`` in ``cwd``; the finished process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, "-m", "fpstt", *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_refused(run, *words):
+    """Exit 2 with one line on stderr holding every word, and no traceback."""
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2, run.stderr
+    assert len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+# ---- 1. a checkpoint carries the whole run definition ---------------------------------------
+
+@pytest.mark.parametrize("other, part", [(["--no-noise"], "model"),
+                                         (["--config", "warm.toml"], "initial state")])
+def test_resume_refuses_the_checkpoint_of_another_run(tmp_path, other, part):
+    (tmp_path / "warm.toml").write_text("[microscopic]\nT = 1.5\n")
+    run = ["solve", "--times", "0,0.2", "--checkpoint", "ck.npz", "--checkpoint-every", "3",
+           *QUICK]
+    assert cli(*run, "--out", "A.npz", cwd=tmp_path).returncode == 0
+    refused = cli(*run, *other, "--resume", "--out", "B.npz", cwd=tmp_path)
+    assert_refused(refused, "ck.npz", "different run", part)
+    assert not (tmp_path / "B.npz").exists()
+    again = cli(*run, "--resume", "--out", "C.npz", cwd=tmp_path)     # the same run resumes
+    assert again.returncode == 0, again.stderr
+    np.testing.assert_array_equal(fpstt.load(tmp_path / "C.npz").p,
+                                  fpstt.load(tmp_path / "A.npz").p)
+
+
+# ---- 6. a damaged .npz: one line naming the file --------------------------------------------
+
+def _damaged(tmp_path, kind):
+    """A copy of a real result file, damaged in one way, as ``bad.npz``."""
+    good = tmp_path / "good.npz"
+    if not good.exists():
+        assert cli("solve", "--times", "0,0.1", *QUICK, "--out", good, cwd=tmp_path).returncode == 0
+    data = bytearray(good.read_bytes())
+    if kind == "truncated":
+        data = data[: len(data) // 2]
+    elif kind == "flipped byte":
+        data[len(data) // 3] ^= 0xFF
+    elif kind == "random bytes":
+        data = np.random.default_rng(0).bytes(4096)
+    (tmp_path / "bad.npz").write_bytes(bytes(data))
+    return tmp_path / "bad.npz"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "flipped byte", "random bytes", "another file"])
+def test_resuming_a_damaged_checkpoint_names_the_file(tmp_path, kind):
+    _damaged(tmp_path, kind)
+    for command in (["solve", "--times", "0,0.1", *QUICK],
+                    ["montecarlo", "--times", "0,0.1", "--n-samples", "100", "--quiet"]):
+        run = cli(*command, "--checkpoint", "bad.npz", "--resume", "--out", "r.npz",
+                  cwd=tmp_path)
+        assert_refused(run, "bad.npz")
+        assert "unsafely" not in run.stderr and not (tmp_path / "r.npz").exists()
+
+
+@pytest.mark.parametrize("kind", ["truncated", "flipped byte", "random bytes"])
+def test_loading_a_damaged_result_names_the_file(tmp_path, kind):
+    bad = _damaged(tmp_path, kind)
+    with pytest.raises(ValueError, match="bad.npz is .*(truncated|corrupted)"):
+        fpstt.load(bad)
