@@ -83,3 +83,14 @@ def test_loading_a_damaged_result_names_the_file(tmp_path, kind):
     bad = _damaged(tmp_path, kind)
     with pytest.raises(ValueError, match="bad.npz is .*(truncated|corrupted)"):
         fpstt.load(bad)
+
+
+# ---- 8. an input whose coefficients overflow ------------------------------------------------
+
+@pytest.mark.parametrize("command", [["params"], ["solve", *QUICK]])
+@pytest.mark.parametrize("value", ["1e300", "1e-300"])
+def test_an_overflowing_input_is_named(tmp_path, command, value):
+    (tmp_path / "kf.toml").write_text(f"[microscopic]\nk_F = {value}\n")
+    run = cli(*command, "--config", "kf.toml", cwd=tmp_path)
+    assert_refused(run, "kf.toml", "`k_F`", "out of floating-point range")
+    assert not (tmp_path / "result.npz").exists()
