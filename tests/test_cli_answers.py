@@ -94,3 +94,33 @@ def test_an_overflowing_input_is_named(tmp_path, command, value):
     run = cli(*command, "--config", "kf.toml", cwd=tmp_path)
     assert_refused(run, "kf.toml", "`k_F`", "out of floating-point range")
     assert not (tmp_path / "result.npz").exists()
+
+
+# ---- 2. a sweep reuses rows only of the same inputs -----------------------------------------
+
+SWEEP = ("[sweep]\nn_e = [5.0e4]\n[options]\ntimes = [1.0]\nthreshold = {threshold}\n"
+         "du = 0.1\nn_phi = 16\n[model]\ninterpretation = \"{interpretation}\"\n")
+
+
+def _sweep_row(tmp_path, out, **inputs):
+    import csv
+    (tmp_path / "st.toml").write_text(SWEEP.format(**inputs))
+    run = cli("sweep", "--config", "st.toml", "--out", out, "--executor", "serial", "--quiet",
+              cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    with open(tmp_path / out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1 and rows[0]["status"] == "ok"
+    return rows[0], run.stderr
+
+
+@pytest.mark.parametrize("changed", [{"threshold": 0.9}, {"interpretation": "stratonovich"}])
+def test_sweep_reuses_rows_only_of_the_same_inputs(tmp_path, changed):
+    first = dict(threshold=0, interpretation="ito")
+    old, _ = _sweep_row(tmp_path, "s.csv", **first)
+    again, _ = _sweep_row(tmp_path, "s.csv", **first)
+    assert again == old                                    # same inputs: the row is reused
+    new, err = _sweep_row(tmp_path, "s.csv", **dict(first, **changed))
+    fresh, _ = _sweep_row(tmp_path, "fresh.csv", **dict(first, **changed))
+    assert new["P_sw(t=1)"] == fresh["P_sw(t=1)"] != old["P_sw(t=1)"]
+    assert "replacing 1 finished row(s) computed from other inputs" in err
