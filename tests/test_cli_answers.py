@@ -124,3 +124,23 @@ def test_sweep_reuses_rows_only_of_the_same_inputs(tmp_path, changed):
     fresh, _ = _sweep_row(tmp_path, "fresh.csv", **dict(first, **changed))
     assert new["P_sw(t=1)"] == fresh["P_sw(t=1)"] != old["P_sw(t=1)"]
     assert "replacing 1 finished row(s) computed from other inputs" in err
+
+
+# ---- 5. sweep --plot with the docs' [model] section, and without [sweep] -------------------
+
+def test_sweep_plot_with_the_docs_model_section(tmp_path):
+    (tmp_path / "st.toml").write_text(
+        "[sweep]\nn_e = [4.5e4, 5.0e4]\nT = [1.0]\n[options]\ntimes = [1.0]\nthreshold = 0.0\n"
+        "du = 0.1\nn_phi = 16\n[model]\ninterpretation = \"ito\"\nreading = \"eq17\"\n")
+    run = cli("sweep", "--config", "st.toml", "--plot", "sweep.png", "--executor", "serial",
+              "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+
+
+def test_sweep_plot_without_a_sweep_section_is_refused_up_front(tmp_path):
+    (tmp_path / "none.toml").write_text("[options]\ntimes = [1.0]\ndu = 0.1\nn_phi = 16\n")
+    run = cli("sweep", "--config", "none.toml", "--plot", "x.png", "--out", "x.csv",
+              cwd=tmp_path)
+    assert_refused(run, "none.toml", "`--plot`", "[sweep]")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.csv").exists()
