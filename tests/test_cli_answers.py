@@ -144,3 +144,16 @@ def test_sweep_plot_without_a_sweep_section_is_refused_up_front(tmp_path):
               cwd=tmp_path)
     assert_refused(run, "none.toml", "`--plot`", "[sweep]")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.csv").exists()
+
+
+# ---- 4. fig5 honours --times and the config's times -----------------------------------------
+
+@pytest.mark.parametrize("argv, shown", [(["--times", "0,0.5"], "2 times from 0 to 0.5 t_n"),
+                                         (["--config", "t.toml"], "3 times from 0 to 0.5 t_n"),
+                                         ([], "41 times from 0 to 1 t_n")])
+def test_fig5_honours_the_times(tmp_path, argv, shown):
+    (tmp_path / "t.toml").write_text("[solve]\ntimes = [0.0, 0.25, 0.5]\n")
+    run = cli("fig5", *argv, "--n-samples", "500", "--steps-per-unit", "45", "--n-phi", "64",
+              "--no-error-estimate", cwd=tmp_path)                  # not --quiet: the line
+    assert run.returncode == 0, run.stderr
+    assert f"wrote fig5.png ({shown})" in run.stdout
