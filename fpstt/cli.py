@@ -111,11 +111,22 @@ def cmd_solve(args):
     return 0
 
 
+def beyond_eq15(cfg) -> list[str]:
+    """What in ``cfg`` acts during the dynamics besides the paper's Eq. 15 (a field, an
+    anisotropy with its damping, Brown noise, a pulse); empty for the paper's flow."""
+    m = cfg.model
+    return [what for what, present in [
+        ("a field kept on (field_on)", m["field_on"]),
+        (f"an anisotropy (B_k = {cfg.micro.B_k:g} T)", cfg.micro.B_k),
+        ("Brown noise (thermal)", m["thermal"]),
+        (f"Brown diffusion (thermal_D = {m['thermal_D']:g})", m["thermal_D"]),
+        ("a [pulse]", cfg.build_pulse())] if present]
+
+
 def paper_flow(cfg) -> bool:
     """True when the noiseless flow is the paper's Eq. 15 (no field, anisotropy, damping
     terms, Brown noise or pulse during the dynamics), so Eq. 16 is its pushforward."""
-    return not (cfg.model["field_on"] or cfg.build_pulse() or cfg.micro.B_k
-                or cfg.model["thermal"] or cfg.model["thermal_D"])
+    return not beyond_eq15(cfg)
 
 
 def cmd_fig4(args):
@@ -140,9 +151,10 @@ def cmd_fig3(args):
     from .plotting import plot_components
     from .pushforward import flow, mean_trajectory
     cfg = load_config(args.config)
-    if cfg.model["field_on"]:
-        raise ValueError("fig3 is the paper's Fig. 3, the flow of Eq. 15 (no field during the "
-                         "dynamics); for a field kept on use `fpstt fig5`")
+    if beyond_eq15(cfg):
+        raise ValueError(f"fig3 is the paper's Fig. 3, the noiseless flow of Eq. 15 only; "
+                         f"{args.config} has {', '.join(beyond_eq15(cfg))} during the "
+                         "dynamics: use `fpstt fig5` or `fpstt switching`")
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     times = np.linspace(0, 1, 101)
     mean_q, std_q = mean_trajectory(gibbs, model.C1, times)
@@ -156,6 +168,7 @@ def cmd_fig3(args):
     fig = plot_components(times, {"quadrature of Eq. 16": (mean_q, None),
                                   f"{args.n_samples} Gibbs samples": (np.array(mean_s), None)},
                           title=r"Fig. 3: mean trajectory $\langle \vec J\rangle/J$ (noiseless flow)")
+    args.no_noise = True                       # the flow drawn is noiseless: its note says so
     return _save_figure(fig, args)
 
 

@@ -157,3 +157,21 @@ def test_fig5_honours_the_times(tmp_path, argv, shown):
               "--no-error-estimate", cwd=tmp_path)                  # not --quiet: the line
     assert run.returncode == 0, run.stderr
     assert f"wrote fig5.png ({shown})" in run.stdout
+
+
+# ---- 3. fig3 draws the paper's flow only, and refuses a device -------------------------------
+
+DEVICE = ("[microscopic]\nB = 0.0\nB_k = 2.2\nalpha = 0.01\nT = 300.0\ncurrent_A = 2.4e-5\n"
+          "[model]\nthermal = true\n[pulse]\nwidth = 4.0\nrise = 0.2\nfall = 0.2\n"
+          "[initial]\nkind = \"vmf\"\ntheta = 3.141592653589793\nphi = 0.0\nkappa = 98.5\n")
+
+
+@pytest.mark.parametrize("config, named", [
+    (DEVICE, ["B_k = 2.2 T", "thermal", "[pulse]"]),
+    ("[microscopic]\nB_k = 0.5\nalpha = 0.1\n", ["B_k = 0.5 T"]),
+    ("[model]\nthermal_D = 0.2\n", ["thermal_D = 0.2"])], ids=["device", "anisotropy", "brown"])
+def test_fig3_refuses_a_model_beyond_eq15(tmp_path, config, named):
+    (tmp_path / "device.toml").write_text(config)
+    run = cli("fig3", "--config", "device.toml", "--n-samples", "500", "--quiet", cwd=tmp_path)
+    assert_refused(run, "fig3", "Eq. 15", "device.toml", *named)
+    assert not (tmp_path / "fig3.png").exists()
