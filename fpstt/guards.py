@@ -38,7 +38,7 @@ def load_checkpoint(path, signature: dict):
         raise ValueError("`resume`=True needs a `checkpoint` path")
     data = read_npz(path, ("info", "x", "masses", "out"), "a solver checkpoint")
     info = json.loads(str(data["info"]))
-    theirs = info.pop("signature")
+    theirs = info.pop("signature", None)
     theirs = theirs if isinstance(theirs, dict) else {}
     differ = [name for name, value in signature.items() if theirs.get(name) != value]
     if differ:

@@ -145,7 +145,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
                  segment=0, out=[], masses=[], n_partial=0)
     state["mass0"] = backend.mass(state["x"])
-    signature = run_signature(model, grid, p, scheme, run, times, checkpoint_every)
+    signature = _run_signature(model, grid, p, scheme, run, times, checkpoint_every)
     if resume:
         state = load_checkpoint(checkpoint, signature)
     bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
@@ -169,11 +169,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
 
 
-def run_signature(model, grid, p0, scheme, run, times, checkpoint_every) -> dict:
+def _run_signature(model, grid, p0, scheme, run, times, checkpoint_every) -> dict:
     """The definition of a run, part by part, as strings a checkpoint stores and compares:
-    the model's parameters, the grid (theta edges, n_phi, chart), the initial cell
-    averages (a SHA-256 digest), the scheme and its step, the output times and the
-    checkpoint cadence."""
+    the model's parameters (a dataclass's compared fields; of another object, its type),
+    the grid (theta edges, n_phi, chart), the initial cell averages (a SHA-256 digest),
+    the scheme and its step, the output times and the checkpoint cadence."""
     if dataclasses.is_dataclass(model):
         model_text = repr([(f.name, getattr(model, f.name))
                            for f in dataclasses.fields(model) if f.compare])
