@@ -112,11 +112,22 @@ def cmd_solve(args):
     return 0
 
 
+def beyond_eq15(cfg) -> list[str]:
+    """What in ``cfg`` acts during the dynamics besides the paper's Eq. 15 (a field, an
+    anisotropy with its damping, Brown noise, a pulse); empty for the paper's flow."""
+    m = cfg.model
+    return [what for what, present in [
+        ("a field kept on (field_on)", m["field_on"]),
+        (f"an anisotropy (B_k = {cfg.micro.B_k:g} T)", cfg.micro.B_k),
+        ("Brown noise (thermal)", m["thermal"]),
+        (f"Brown diffusion (thermal_D = {m['thermal_D']:g})", m["thermal_D"]),
+        ("a [pulse]", cfg.build_pulse())] if present]
+
+
 def paper_flow(cfg) -> bool:
     """True when the noiseless flow is the paper's Eq. 15 (no field, anisotropy, damping
     terms, Brown noise or pulse during the dynamics), so Eq. 16 is its pushforward."""
-    return not (cfg.model["field_on"] or cfg.build_pulse() or cfg.micro.B_k
-                or cfg.model["thermal"] or cfg.model["thermal_D"])
+    return not beyond_eq15(cfg)
 
 
 def cmd_fig4(args):
@@ -141,9 +152,10 @@ def cmd_fig3(args):
     from .plotting import plot_components
     from .pushforward import flow, mean_trajectory
     cfg = load_config(args.config)
-    if cfg.model["field_on"]:
-        raise ValueError("fig3 is the paper's Fig. 3, the flow of Eq. 15 (no field during the "
-                         "dynamics); for a field kept on use `fpstt fig5`")
+    if beyond_eq15(cfg):
+        raise ValueError(f"fig3 is the paper's Fig. 3, the noiseless flow of Eq. 15 only; "
+                         f"{args.config} has {', '.join(beyond_eq15(cfg))} during the "
+                         "dynamics: use `fpstt fig5` or `fpstt switching`")
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     times = np.linspace(0, 1, 101)
     mean_q, std_q = mean_trajectory(gibbs, model.C1, times)
@@ -157,6 +169,7 @@ def cmd_fig3(args):
     fig = plot_components(times, {"quadrature of Eq. 16": (mean_q, None),
                                   f"{args.n_samples} Gibbs samples": (np.array(mean_s), None)},
                           title=r"Fig. 3: mean trajectory $\langle \vec J\rangle/J$ (noiseless flow)")
+    args.no_noise = True                       # the flow drawn is noiseless: its note says so
     return _save_figure(fig, args)
 
 
@@ -214,7 +227,8 @@ def cmd_fig5(args):
     from .observables import moments
     from .plotting import plot_fig5
     from .pushforward import mean_trajectory
-    args.times = list(np.linspace(0, 1, 41))
+    if not args.times and "times" not in load_config(args.config).given.get("solve", ()):
+        args.times = list(np.linspace(0, 1, 41))           # the paper's: 41 times to t_n
     cfg, model, gibbs, sol = _run(args)
     mc = simulate(model, gibbs, sol.times, args.n_samples, dt=args.dt, seed=args.seed,
                   chunk=args.chunk, progress=not args.quiet, pulse=cfg.build_pulse())
@@ -222,7 +236,8 @@ def cmd_fig5(args):
                  else None)                          # Eq. 16 is the flow of Eq. 15 only
     fig = plot_fig5(sol.times, moments(sol.grid, sol.p), mc, noiseless_std=noiseless,
                     n_samples=args.n_samples)
-    return _save_figure(fig, args)
+    return _save_figure(fig, args, f" ({len(sol.times)} times from {sol.times[0]:g} to "
+                        f"{sol.times[-1]:g} t_n)")
 
 
 def cmd_validate(args):

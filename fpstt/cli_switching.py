@@ -123,6 +123,9 @@ def cmd_sweep(args):
                              "unknown key "
                              f"`{key}` in [options]; valid: {sorted(valid)}")
     times = options.pop("times", [1.0])
+    if args.plot and not data.get("sweep"):
+        raise ValueError(f"{args.config}: `--plot` needs a [sweep] section naming the "
+                         "parameters to plot against")
     points = grid_points(data.get("sweep", {}))
     rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
                  workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
@@ -134,9 +137,11 @@ def cmd_sweep(args):
         from .plotting import add_note, plot_sweep
         varied = [k for k, v in data["sweep"].items() if len(v) > 1]    # fixed ones: no axis
         fig = plot_sweep(rows, varied or list(data["sweep"]), times)
-        model = dict(interpretation="ito", reading="eq17", **data.get("model", {}))
+        model = {"interpretation": "ito", "reading": "eq17", **data.get("model", {})}
+        fixed = [f"{k} = {v[0]:g}" for k, v in data["sweep"].items() if len(v) == 1]
         add_note(fig, "model: " + ", ".join(f"{k} {v}" for k, v in model.items())
-                 + "; other inputs: Table I")
+                 + f"; threshold {options.get('threshold', 0.0):g}; "
+                 + ", ".join(fixed + ["other inputs: Table I"]))
         overwriting(args.plot)
         fig.savefig(args.plot, dpi=130)
     if not args.quiet:

@@ -72,6 +72,7 @@ class RunConfig:
     solve: dict = field(default_factory=lambda: dict(DEFAULTS["solve"]))
     pulse: dict = field(default_factory=lambda: dict(DEFAULTS["pulse"]))
     initial: dict = field(default_factory=lambda: dict(DEFAULTS["initial"]))
+    given: dict = field(default_factory=dict)       # section -> the keys the file set
 
     def build_model(self) -> SpinTorqueModel:
         opts = dict(self.model)
@@ -161,6 +162,7 @@ def load_config(path=None) -> RunConfig:
         cfg.micro = table_i(**data.get("microscopic", {}))
         for section in DEFAULTS:
             getattr(cfg, section).update(data.get(section, {}))
+        cfg.given = {section: set(values) for section, values in data.items()}
         cfg.build_grid(cfg.build_model())           # validates every value now
         cfg.build_pulse()
     except (ValueError, TypeError) as exc:

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .grid import SphereGrid
-from .io import atomic_savez
+from .io import atomic_savez, read_npz
 
 __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
            "pole_rows_mass"]
@@ -28,18 +28,25 @@ def save_checkpoint(path, signature, state):
         info=np.array(json.dumps(dict(scalars, signature=signature))))
 
 
-def load_checkpoint(path, signature):
-    """Read a state written by :func:`save_checkpoint`; refuse another run's checkpoint."""
+def load_checkpoint(path, signature: dict):
+    """Read a state written by :func:`save_checkpoint`; refuse another run's checkpoint.
+
+    ``signature`` maps each part of the run's definition (model, grid, scheme, times,
+    initial state, ...) to a string; the message names the parts that differ.
+    """
     if path is None:
         raise ValueError("`resume`=True needs a `checkpoint` path")
-    with np.load(path, allow_pickle=False) as data:
-        info = json.loads(str(data["info"]))
-        if info.pop("signature") != signature:
-            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid, "
-                             "times or checkpoint_every differ)")
-        state = dict(info, x=data["x"], masses=list(data["masses"]),
-                     out=list(data["out"]) if data["out"].size else [])
-    return state
+    data = read_npz(path, ("info", "x", "masses", "out"), "a solver checkpoint")
+    info = json.loads(str(data["info"]))
+    theirs = info.pop("signature", None)
+    theirs = theirs if isinstance(theirs, dict) else {}
+    differ = [name for name, value in signature.items() if theirs.get(name) != value]
+    if differ:
+        raise ValueError(f"checkpoint {path} belongs to a different run (different "
+                         f"{', '.join(differ)}); resume the run that wrote it, or start "
+                         "afresh without resuming")
+    return dict(info, x=data["x"], masses=list(data["masses"]),
+                out=list(data["out"]) if data["out"].size else [])
 
 
 def health_warnings(grid, p, diagnostics) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import numpy as np
 from .chart import MobiusChart
 from .grid import SphereGrid
 
-__all__ = ["save", "load", "atomic_savez", "to_jsonable"]
+__all__ = ["save", "load", "atomic_savez", "read_npz", "to_jsonable"]
 
 
 def to_jsonable(obj):
@@ -77,13 +79,42 @@ def save(solution, path) -> Path:
                         meta=np.array(json.dumps(to_jsonable(meta))))
 
 
+def read_npz(path, names, what: str = "an fpstt file") -> dict:
+    """The arrays ``names`` of the ``.npz`` file at ``path``, all read now.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what is wrong with it: not a readable ``.npz``
+        (truncated, corrupted or another format) or without one of ``names``.
+    OSError
+        The file cannot be opened (e.g. it does not exist).
+    """
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError):
+        data = None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a readable .npz file (truncated, corrupted or "
+                         "another format)")
+    with data:
+        missing = [name for name in names if name not in data.files]
+        if missing:
+            raise ValueError(f"{path} is not {what}: it has no `{missing[0]}`")
+        try:
+            return {name: data[name] for name in names}
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
+            raise ValueError(f"{path} is truncated or corrupted (its `.npz` entries do "
+                             "not read back)") from None
+
+
 def load(path):
     """Read a file written by :func:`save` back into a :class:`~fpstt.stepping.Solution`."""
     from .stepping import Solution
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        chart = meta.pop("chart", None)
-        grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")),
-                          None if chart is None else MobiusChart.from_description(chart))
-        diagnostics = meta.pop("diagnostics", {})
-        return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta)
+    data = read_npz(path, ("meta", "theta_edges", "times", "p", "mass"), "a solution file")
+    meta = json.loads(str(data["meta"]))
+    chart = meta.pop("chart", None)
+    grid = SphereGrid(data["theta_edges"], int(meta.pop("n_phi")),
+                      None if chart is None else MobiusChart.from_description(chart))
+    diagnostics = meta.pop("diagnostics", {})
+    return Solution(grid, data["times"], data["p"], data["mass"], diagnostics, meta)

@@ -187,7 +187,23 @@ def derived_coefficients(micro: Microscopic) -> DerivedCoefficients:
               \\sqrt{\\frac{\\Delta\\mu\\, m}{16 \\pi \\epsilon_F}},
 
     with Delta mu = 2 pi hbar n_e / t_n, so that C1 t_n and C2 sqrt(t_n) do not depend on t_n.
+    Inputs for which one of these leaves the floating-point range raise a ValueError naming
+    the inputs that differ from Table I.
     """
+    try:
+        d = _derived(micro)
+        finite = all(map(np.isfinite, (d.t_up, d.t_down, d.eps_F_J, d.C1, d.C2, d.kappa)))
+    except (OverflowError, ZeroDivisionError):
+        finite = False
+    if not finite:
+        changed = [f"`{k}` = {v:g}" for k, v in asdict(micro).items()
+                   if v is not None and v != getattr(Microscopic, k)]
+        raise ValueError(f"{', '.join(changed) or 'the inputs'}: out of floating-point "
+                         "range in Eq. (14) (eps_F, t_up, t_down, C1, C2 or kappa)")
+    return d
+
+
+def _derived(micro: Microscopic) -> DerivedCoefficients:
     hbar, m = micro.hbar, micro.m_e
     t_up = transmission_amplitude(micro.k_F, micro.lambda0 + micro.lam * micro.J / 2, hbar, m)
     t_down = transmission_amplitude(micro.k_F, micro.lambda0 - micro.lam * micro.J / 2, hbar, m)

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .grid import SphereGrid, angles
 from .initial import GibbsState
-from .io import atomic_savez
+from .io import atomic_savez, read_npz
 from .pushforward import flow
 from .stepping import check_times
 from .magnet import damping_velocity, effective_omega
@@ -235,13 +235,15 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     if resume:
         if checkpoint is None:
             raise ValueError("`resume`=True needs a `checkpoint` path")
-        with np.load(checkpoint, allow_pickle=False) as data:
-            if str(data["signature"]) != signature:
-                raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
-            s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
-            switched, tau_sums = data["switched"], data["tau_sums"]
-            hist = data["hist"] if hist is not None else None
-            first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
+        data = read_npz(checkpoint, ("signature", "s1", "s2", "t2", "t4", "switched",
+                                     "tau_sums", "next_chunk", "n_steps")
+                        + (("hist",) if hist is not None else ()), "a Monte Carlo checkpoint")
+        if str(data["signature"]) != signature:
+            raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
+        s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
+        switched, tau_sums = data["switched"], data["tau_sums"]
+        hist = data["hist"] if hist is not None else None
+        first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
     bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
                unit="chunk")
     for index in range(first, len(sizes)):

@@ -25,6 +25,8 @@ Schemes (registry :data:`SCHEMES`)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import time as _time
 from dataclasses import dataclass, field
@@ -143,8 +145,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
                  segment=0, out=[], masses=[], n_partial=0)
     state["mass0"] = backend.mass(state["x"])
-    signature = (f"{scheme}|{run.fast}|{dt!r}|{grid.shape}|{run.x0.shape}|{times.tolist()}|"
-                 f"{checkpoint_every}")
+    signature = _run_signature(model, grid, p, scheme, run, times, checkpoint_every)
     if resume:
         state = load_checkpoint(checkpoint, signature)
     bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
@@ -166,6 +167,30 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
+
+
+def _run_signature(model, grid, p0, scheme, run, times, checkpoint_every) -> dict:
+    """The definition of a run, part by part, as strings a checkpoint stores and compares:
+    the model's parameters (a dataclass's compared fields; of another object, its type),
+    the grid (theta edges, n_phi, chart), the initial cell averages (a SHA-256 digest),
+    the scheme and its step, the output times and the checkpoint cadence."""
+    if dataclasses.is_dataclass(model):
+        model_text = repr([(f.name, getattr(model, f.name))
+                           for f in dataclasses.fields(model) if f.compare])
+    else:
+        model_text = type(model).__qualname__
+    chart = None if grid.chart is None else grid.chart.describe()
+    return {"model": model_text,
+            "grid": f"{_digest(grid.theta_edges)} x {grid.n_phi}, chart {chart}",
+            "initial state": _digest(p0),
+            "scheme": f"{scheme} (fast {run.fast}, dt {run.dt!r})",
+            "times": repr(times.tolist()),
+            "checkpoint_every": repr(checkpoint_every)}
+
+
+def _digest(array) -> str:
+    data = np.ascontiguousarray(array, dtype=float)
+    return hashlib.sha256(repr(data.shape).encode() + data.tobytes()).hexdigest()[:16]
 
 
 def _plan(times, dt, checkpoint_every):

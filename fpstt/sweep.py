@@ -11,7 +11,8 @@ Prob(n_z ≤ threshold) and the switching times come from :func:`fpstt.wer.switc
 (each side summed on its own) and the switching times are NaN.  A point that fails is
 reported in its row (``status = "failed"`` and the message) and does not stop the sweep.  With a CSV path, the
 table is rewritten atomically after every finished point, and a re-run skips the points whose
-rows are already there with ``status = "ok"``.
+rows are already there with ``status = "ok"`` and were computed from the same other inputs
+(column ``inputs``: the times, threshold, du, n_phi, model options and initial state).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from __future__ import annotations
 import csv
 import io as _io
 import itertools
+import json
 import os
 import tempfile
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from .driven import solve_pulse
 from .initial import initial_state
 from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
-from .io import publish
+from .io import publish, to_jsonable
 from .stepping import default_grid
 from .switching import switching_probability, unswitched_probability
 from .wer import switching_curve
@@ -100,6 +103,44 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
     return row
 
 
+_POINT_DEFAULTS = dict(run_point.__kwdefaults__)      # what an option left out means
+
+
+def _inputs(times, point_options: dict) -> str:
+    """Everything besides the point that shapes a row (times, threshold, du, n_phi, model
+    options, initial state; defaults filled in, numbers as floats), as canonical JSON."""
+    merged = dict(_POINT_DEFAULTS, **point_options, times=list(times))
+    merged["model_options"] = merged["model_options"] or {}
+    merged["initial"] = merged["initial"] or {}
+    return json.dumps(_canonical(to_jsonable(merged)), sort_keys=True)
+
+
+def _canonical(value):
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _reusable(csv_path: Path, inputs: str) -> dict:
+    """The finished rows of an existing table computed from ``inputs``, by key; warn when
+    rows of other inputs are dropped."""
+    rows, other = {}, 0
+    for row in _read_csv(csv_path):
+        if row.get("status") == "ok" and row.get("inputs") == inputs:
+            rows[row["key"]] = row
+        else:
+            other += row.get("status") == "ok"
+    if other:
+        warnings.warn(f"{csv_path}: replacing {other} finished row(s) computed from other "
+                      "inputs (times, [options], [model] or [initial])", RuntimeWarning,
+                      stacklevel=3)
+    return rows
+
+
 def _read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -134,24 +175,22 @@ def sweep(points: list[dict], times, *, executor: str = "processes", workers: in
         number of cores), or a Dask cluster at ``scheduler`` (an address, or a
         ``distributed.Client``/``LocalCluster``-compatible object); needs ``fpstt[dask]``.
     csv_path : path, optional
-        Table kept up to date (atomically) after each point; finished points are skipped.
+        Table kept up to date (atomically) after each point; points it holds finished from
+        the same times and ``point_options`` are skipped, rows from other inputs replaced.
     point_options
         Passed to :func:`run_point` (threshold, du, n_phi, model_options).
     """
     if executor not in EXECUTORS:
         raise ValueError(f"`executor` must be one of {sorted(EXECUTORS)}, got {executor!r}")
-    rows, done = {}, set()
+    rows, inputs = {}, _inputs(times, point_options)
     if csv_path is not None:
         csv_path = Path(csv_path)
         if csv_path.exists():
-            for row in _read_csv(csv_path):
-                if row.get("status") == "ok":
-                    rows[row["key"]] = row
-            done = set(rows)
-    todo = [p for p in points if _key(p) not in done]
+            rows = _reusable(csv_path, inputs)
+    todo = [p for p in points if _key(p) not in rows]
 
     def finished(row):
-        rows[row["key"]] = row
+        rows[row["key"]] = dict(row, inputs=inputs)
         if csv_path is not None:
             _write_csv(csv_path, list(rows.values()))
 
