@@ -20,12 +20,15 @@ __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_pe
 
 
 def save_checkpoint(path, signature, state):
-    """Write a solver state (dict) atomically, tagged with the run's signature."""
-    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses")}
+    """Write a solver state (dict) atomically, tagged with the run's signature.  Its
+    ``memory`` (the numerics' own state) is JSON but for the BDF2 history ``prev``."""
+    memory = dict(state.get("memory", {}))
+    prev = memory.pop("prev", None)
+    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses", "memory")}
     atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
         len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
-        masses=np.array(state["masses"]),
-        info=np.array(json.dumps(dict(scalars, signature=signature))))
+        masses=np.array(state["masses"]), prev=np.zeros(0) if prev is None else prev,
+        info=np.array(json.dumps(dict(scalars, memory=memory, signature=signature))))
 
 
 def load_checkpoint(path, signature):
@@ -35,10 +38,12 @@ def load_checkpoint(path, signature):
     with np.load(path, allow_pickle=False) as data:
         info = json.loads(str(data["info"]))
         if info.pop("signature") != signature:
-            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid, "
-                             "times or checkpoint_every differ)")
+            raise ValueError(f"checkpoint {path} belongs to a different run (scheme, grid "
+                             "or times differ)")
         state = dict(info, x=data["x"], masses=list(data["masses"]),
                      out=list(data["out"]) if data["out"].size else [])
+        if "prev" in data and data["prev"].size:
+            state["memory"]["prev"] = data["prev"]
     return state
 
 
