@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_options import add_json, add_out, config_from_args, overwriting, parse_times
+from .cli_checks import integer, number
+from .cli_options import (MC_STEP, add_json, add_out, add_seed, config_from_args, overwriting,
+                          parse_times)
 from .io import to_jsonable
 
 __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
@@ -67,8 +69,6 @@ def cmd_switching(args):
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     horizon = float(args.horizon if args.horizon is not None else cfg.solve["times"][-1])
     times = np.asarray(requested if requested else np.linspace(0, horizon, 21), float)
-    if not (-1 < args.threshold < 1):
-        raise ValueError(f"`--threshold` must lie in (-1, 1), got {args.threshold}")
     if np.any(times < 0) or np.any(times > horizon * (1 + 1e-12)):
         raise ValueError(f"`--times` must lie in [0, {horizon:g}] (the horizon)")
     if args.method == "fp":
@@ -110,6 +110,11 @@ def cmd_sweep(args):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"{args.config}, line {_line_of(text, None, name) or '?'}: "
+                             f"`{name}` is outside any [section]; keys go in one of "
+                             "['initial', 'model', 'options', 'sweep']")
     unknown = set(data) - {"sweep", "options", "model", "initial"}
     if unknown:
         name = sorted(unknown)[0]
@@ -153,16 +158,16 @@ def add_switching_parsers(sub):
     p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
     p.add_argument("--times", type=parse_times, help="times (t_n) at which to print P_sw and "
                    "WER; they do not change the result (default: 21 from 0 to the horizon)")
-    p.add_argument("--horizon", type=float, help="last time of the run, t_n (default: the "
+    p.add_argument("--horizon", type=number(0.0), help="last time of the run, t_n (default: the "
                    "last of the config's times, 1 for Table I)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=number(-1.0, 1.0, closed_high=False), default=0.0,
                    help="switched means n . z' > threshold (default 0)")
     p.add_argument("--method", choices=("fp", "montecarlo"), default="fp",
                    help="Fokker-Planck curve or Monte Carlo with standard errors (default fp)")
-    p.add_argument("--n-samples", type=int, default=100_000,
+    p.add_argument("--n-samples", type=integer(2), default=100_000,
                    help="Monte Carlo trajectories (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
-    p.add_argument("--dt", type=float, default=0.005, help="Monte Carlo step, t_n "
+    add_seed(p, help="Monte Carlo seed (default 0)")
+    p.add_argument("--dt", type=MC_STEP, default=0.005, help="Monte Carlo step, t_n "
                    "(default 0.005)")
     p.add_argument("--interpretation", choices=("ito", "stratonovich"),
                    help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
@@ -182,7 +187,7 @@ def add_switching_parsers(sub):
                    "(default: none)")
     p.add_argument("--executor", choices=("serial", "processes"), default="processes",
                    help="where the points run (default processes)")
-    p.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    p.add_argument("--workers", type=integer(1), help="local processes (default: all cores)")
     p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask]; "
                    "default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

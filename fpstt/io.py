@@ -9,6 +9,7 @@ grid, diagnostics and package version.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -22,7 +23,8 @@ __all__ = ["save", "load", "atomic_savez", "to_jsonable"]
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays and complex numbers to JSON-compatible values."""
+    """Convert numpy scalars/arrays and complex numbers to JSON-compatible values; a
+    non-finite number (which JSON has no word for) becomes null."""
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -30,9 +32,11 @@ def to_jsonable(obj):
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, (complex, np.complexfloating)):
-        return [float(obj.real), float(obj.imag)]
+        return [to_jsonable(float(obj.real)), to_jsonable(float(obj.imag))]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
 
