@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .budget import BYTES_PER_CELL, SECONDS_PER_VALUE, check_memory, warn_time
 from .flowgrid import DEFAULT_DU, check_times, default_grid
 from .grid import SphereGrid
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
@@ -139,8 +140,12 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     if not np.all(np.isfinite(p)):
         raise ValueError("`p0` contains non-finite values")
     start = _time.perf_counter()
+    fourier = model.phi_independent if fast is None else bool(fast)
+    check_memory(p.size * (BYTES_PER_CELL[fourier] + 8 * times.size),
+                 f"a solve on {grid.shape[0]} x {grid.shape[1]} cells", "use fewer cells")
     run = Integrator.build(model, grid, scheme, times, dt, fast, p)
     dt, backend = run.dt, run.backend
+    warn_time(times[-1] / dt * run.x0.size * SECONDS_PER_VALUE[run.fast], "this solve")
     plan = _plan(times, dt)
     state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
                  segment=0, done=0, out=[], masses=[], n_partial=0, memory={})
