@@ -4,6 +4,8 @@ statistics and parameter sweeps (:mod:`fpstt.wer`, :mod:`fpstt.sweep`)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +106,7 @@ def _plot(curve, result, path, cfg):
 def cmd_sweep(args):
     import tomllib
     from .config import _line_of
-    from .sweep import grid_points, sweep
+    from .sweep import check_sweep, sweep
     text = args.config.read_text()
     try:
         data = tomllib.loads(text)
@@ -128,7 +130,11 @@ def cmd_sweep(args):
                              "unknown key "
                              f"`{key}` in [options]; valid: {sorted(valid)}")
     times = options.pop("times", [1.0])
-    points = grid_points(data.get("sweep", {}))
+    try:
+        points = check_sweep(data.get("sweep", {}), times, model_options=data.get("model", {}),
+                             initial=data.get("initial"), workers=_workers(args), **options)
+    except ValueError as exc:
+        raise ValueError(f"{args.config}: {exc}") from None
     rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
                  workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
                  model_options=data.get("model", {}), initial=data.get("initial"), **options)
@@ -144,11 +150,17 @@ def cmd_sweep(args):
                  + "; other inputs: Table I")
         overwriting(args.plot)
         fig.savefig(args.plot, dpi=130)
-    if not args.quiet:
-        print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
-        for r in failed:
-            print(f"failed: {r['key']}: {r['error']}")
-    return 0
+    print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
+    for r in failed:
+        print(f"failed: {r['key']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _workers(args) -> int:
+    """Processes the sweep's points share (for its time estimate)."""
+    if args.scheduler or args.executor == "serial":
+        return 1
+    return args.workers or os.cpu_count() or 1
 
 
 def add_switching_parsers(sub):

@@ -8,6 +8,7 @@ grid, diagnostics and package version.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -19,7 +20,7 @@ import numpy as np
 from .chart import MobiusChart
 from .grid import SphereGrid
 
-__all__ = ["save", "load", "atomic_savez", "to_jsonable"]
+__all__ = ["save", "load", "atomic_savez", "to_jsonable", "temporary_for"]
 
 
 def to_jsonable(obj):
@@ -49,6 +50,31 @@ def publish(tmp, path) -> None:
     os.replace(tmp, path)
 
 
+def temporary_for(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new hidden temporary file beside ``path``, named after it and this
+    process, ``.NAME.PID.XXXX.tmp``.  The temporaries of ``path`` left by processes that
+    are gone (killed while writing) are removed first."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                suffix=".tmp")
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                 # someone else's process
+        return True
+    return True
+
+
 def atomic_savez(path, **arrays) -> Path:
     """np.savez_compressed to a temporary file in the target folder, then rename over ``path``.
 
@@ -58,7 +84,7 @@ def atomic_savez(path, **arrays) -> Path:
     if path.suffix != ".npz":
         raise ValueError(f"result files must end in .npz, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_for(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **arrays)

@@ -26,6 +26,7 @@ results do not depend on how many chunks run at once and any chunk can be recomp
 from __future__ import annotations
 
 import math
+import sys
 import time as _time
 from dataclasses import dataclass, field
 
@@ -256,8 +257,9 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
             switched, tau_sums = data["switched"], data["tau_sums"]
             hist = data["hist"] if hist is not None else None
             first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
-    bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
-               unit="chunk")
+    steps_before = n_steps                                   # a resumed run's own rate
+    bar = tqdm(total=len(sizes), initial=first, disable=not (progress and sys.stderr.isatty()),
+               desc="fpstt montecarlo", unit="chunk")
     for index in range(first, len(sizes)):
         size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
@@ -310,4 +312,5 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
                             dict(dt=dt, seed=seed, chunk=chunk, reading=model.reading,
                                  interpretation=model.interpretation, wall_time_s=elapsed,
                                  trajectory_steps=n_steps,
-                                 steps_per_second=n_steps / max(elapsed, 1e-12)))
+                                 steps_per_second=(n_steps - steps_before)
+                                 / max(elapsed, 1e-12)))

@@ -73,12 +73,12 @@ class SwitchingCurve:
         floor."""
         log = PchipInterpolator(self.t, np.log(np.maximum(self.wer, 1e-300)))(
             self._check(times))
-        value = np.exp(log)
+        value = np.minimum(np.exp(log), 1.0)          # a probability: no round-off above 1
         return np.where(value < self.floor, 0.0, value)
 
     def p_switch_at(self, times) -> np.ndarray:
-        """P_sw at ``times`` (within [0, horizon]), monotone cubic."""
-        return PchipInterpolator(self.t, self.p_switch)(self._check(times))
+        """P_sw at ``times`` (within [0, horizon]), monotone cubic, within [0, 1]."""
+        return np.clip(PchipInterpolator(self.t, self.p_switch)(self._check(times)), 0.0, 1.0)
 
     def _check(self, times):
         times = np.asarray(times, float)
