@@ -65,7 +65,7 @@ def check_sweep(values: dict, times, *, model_options: dict | None = None,
 
     ValueError when it has more than :data:`MAX_POINTS` points, a point's value is not a
     finite number or its inputs are invalid, or ``model_options``, ``initial`` or
-    ``point_options`` (threshold, du, n_phi) fail on the Table I point; a RuntimeWarning
+    ``point_options`` (threshold, du, n_phi) fail at the first point; a RuntimeWarning
     when it should take more than a minute on ``workers`` processes.
     """
     count = math.prod(len(v) if isinstance(v, (list, tuple)) else 1 for v in values.values())
@@ -80,7 +80,8 @@ def check_sweep(values: dict, times, *, model_options: dict | None = None,
     threshold = point_options.get("threshold", 0.0)
     if not -1 < threshold < 1:
         raise ValueError(f"[options] `threshold` must lie in (-1, 1), got {threshold!r}")
-    micro, where = table_i(), "[model]"
+    first = points[0] if points else {}
+    micro, where = table_i(**{k: v for k, v in first.items() if k in _MICRO_KEYS}), "[model]"
     try:
         model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
         where = "[initial]"
