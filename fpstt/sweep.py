@@ -16,6 +16,7 @@ rows are already there with ``status = "ok"``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io as _io
@@ -24,6 +25,7 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -158,11 +160,20 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
     return row
 
 
-def _worker_signals() -> None:
-    """In a worker: Ctrl-C is the parent's to handle (it terminates the pool), and SIGTERM
-    ends the worker at once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextlib.contextmanager
+def _worker_signals():
+    """While workers are forked (they inherit it): Ctrl-C is the parent's to handle (it
+    terminates the pool), and SIGTERM ends a worker at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, kept[0])
+        signal.signal(signal.SIGTERM, kept[1])
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -224,7 +235,8 @@ def sweep(points: list[dict], times, *, executor: str = "processes", workers: in
         for point in todo:
             finished(run_point(point, times, **point_options))
     elif executor == "processes":
-        pool = multiprocessing.Pool(workers or os.cpu_count(), initializer=_worker_signals)
+        with _worker_signals():
+            pool = multiprocessing.Pool(workers or os.cpu_count())
         try:
             for row in pool.imap_unordered(
                     functools.partial(run_point, times=times, **point_options), todo):
