@@ -31,7 +31,6 @@ which makes its second-order term one complex number (see ``docs/theory.md``).
 from __future__ import annotations
 
 import cmath
-import math
 
 import numpy as np
 

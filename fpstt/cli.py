@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -15,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .cli_checks import argv_or_default, integer, interrupted_note, preflight
 from .cli_options import (Parser, add_json, add_mc_options, add_model_options, add_out,
-                          add_run_options, config_from_args, overwriting)
+                          add_run_options, add_seed, config_from_args, overwriting)
 from .cli_switching import add_switching_parsers
 from .config import load_config
 from .io import save, to_jsonable
@@ -73,7 +76,8 @@ def cmd_params(args):
            "ou_variance": d.ou_variance, **magnet_quantities(micro, cfg.model["torque_form"])}
     constants = f"hbar = {micro.hbar:.6g} J s, m_e = {micro.m_e:.6g} kg"
     if args.json:
-        print(json.dumps(to_jsonable(dict(out, constants=constants, paper=printed)), indent=2))
+        print(json.dumps(to_jsonable(dict(out, constants=constants, paper=printed)), indent=2,
+                         allow_nan=False))
         return 0
     units = {"delta_mu_spin_J": "J s / t_n", "eps_F_J": "J", "C1": "1/t_n",
              "C2": "1/sqrt(t_n)", "ou_variance": "rad^2", **MAGNET_UNITS}
@@ -105,10 +109,9 @@ def cmd_solve(args):
     overwriting(args.out)
     path = save(sol, args.out)
     d = sol.diagnostics
-    if not args.quiet:
-        print(f"saved {path}: grid {sol.grid.shape}, {d['n_steps']} steps of {d['dt']:.4g} t_n, "
-              f"solver {d['wall_time_s']:.2f} s, mass error {d['max_mass_error']:.1e}, "
-              f"min p/max p {d['min_p_ratio_output']:.1e}")
+    print(f"saved {path}: grid {sol.grid.shape}, {d['n_steps']} steps of {d['dt']:.4g} t_n, "
+          f"solver {d['wall_time_s']:.2f} s, mass error {d['max_mass_error']:.1e}, "
+          f"min p/max p {d['min_p_ratio_output']:.1e}")
     return 0
 
 
@@ -192,8 +195,7 @@ def _save_figure(fig, args, note=""):
     add_note(fig, model_note(config_from_args(args)))
     overwriting(args.out)
     fig.savefig(args.out, dpi=130)
-    if not args.quiet:
-        print(f"wrote {args.out}{note}")
+    print(f"wrote {args.out}{note}")
     return 0
 
 
@@ -214,9 +216,8 @@ def cmd_montecarlo(args):
                  p_switch_stderr=mc.p_switch_stderr, hist=mc.hist,
                  theta_edges=grid.theta_edges, phi_edges=grid.phi_edges,
                  meta=np.array(json.dumps(to_jsonable(meta))))
-    if not args.quiet:
-        print(f"saved {args.out}: {mc.n_samples} trajectories, "
-              f"{mc.diagnostics['steps_per_second']:.2e} trajectory-steps/s")
+    print(f"saved {args.out}: {mc.n_samples} trajectories, "
+          f"{mc.diagnostics['steps_per_second']:.2e} trajectory-steps/s")
     return 0
 
 
@@ -267,7 +268,7 @@ def build_parser():
 
     p = sub.add_parser("solve", help="solve the Fokker-Planck equation and save RESULT.npz")
     add_out(p, "result.npz")
-    p.add_argument("--checkpoint-every", type=int,
+    p.add_argument("--checkpoint-every", type=integer(1),
                    help="checkpoint every N steps (default: at output times only)")
     add_run_options(p)
     p.set_defaults(func=cmd_solve)
@@ -280,9 +281,9 @@ def build_parser():
     p = sub.add_parser("fig3", help="Fig. 3: mean trajectory by quadrature and by sampling")
     add_out(p, "fig3.png")
     p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
-    p.add_argument("--n-samples", type=int, default=20000,
+    p.add_argument("--n-samples", type=integer(1), default=20000,
                    help="Gibbs samples (default 20000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_seed(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_fig3)
 
@@ -302,9 +303,9 @@ def build_parser():
 
     p = sub.add_parser("validate", help="run the cross-checks; exit 1 if any fails")
     add_json(p)
-    p.add_argument("--n-samples", type=int, default=20_000,
+    p.add_argument("--n-samples", type=integer(2), default=20_000,
                    help="Monte Carlo trajectories of the moment check (default 20000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_seed(p)
     p.set_defaults(func=cmd_validate)
     return parser
 
@@ -313,20 +314,34 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"fpstt: warning: {message}", file=sys.stderr)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    argv = argv_or_default(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
+            preflight(args)
             return args.func(args)
         except BrokenPipeError:              # e.g. `fpstt validate --json | head`
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 0
-        except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+        except (ValueError, TypeError, OSError, FloatingPointError, OverflowError) as exc:
             print(f"fpstt: error: {exc}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:            # Ctrl-C, or SIGTERM (above)
+            print(f"fpstt: {interrupted_note(args, argv)}", file=sys.stderr)
+            return 130
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

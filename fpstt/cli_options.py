@@ -4,27 +4,40 @@ and its default."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+from .cli_checks import FIGURE, integer, join_negative_values, number
 from .config import DEFAULTS, load_config
 from .model import INTERPRETATIONS, READINGS, TORQUE_FORMS
 from .stepping import SCHEMES
 
 __all__ = ["Parser", "add_model_options", "add_run_options", "add_out", "add_json",
-           "add_mc_options", "config_from_args", "overwriting"]
+           "add_mc_options", "add_seed", "config_from_args", "overwriting", "MC_STEP"]
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"fpstt: error: {message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else args
+        return super().parse_known_args(join_negative_values(list(args)), namespace)
+
 
 def parse_times(text: str):
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        times = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"`--times` must be comma-separated numbers, got {text!r}")
+    if not times:
+        raise argparse.ArgumentTypeError("`--times` needs at least one time, got none")
+    if not all(math.isfinite(t) and t >= 0 for t in times) or any(
+            b <= a for a, b in zip(times, times[1:])):
+        raise argparse.ArgumentTypeError("`--times` must be finite, ≥ 0 and strictly "
+                                         f"increasing, got {text}")
+    return times
 
 
 def add_model_options(p):
@@ -67,6 +80,8 @@ def add_run_options(p):
 def add_out(p, default):
     p.add_argument("--out", type=Path, default=Path(default),
                    help=f"file to write (default {default})")
+    suffix = Path(default).suffix
+    p.set_defaults(out_suffixes={".npz": (".npz",), ".png": FIGURE}.get(suffix))
 
 
 def add_json(p):
@@ -74,12 +89,19 @@ def add_json(p):
 
 
 def add_mc_options(p, n_samples=100_000):
-    p.add_argument("--n-samples", type=int, default=n_samples,
+    p.add_argument("--n-samples", type=integer(2), default=n_samples,
                    help=f"Monte Carlo trajectories (default {n_samples})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--dt", type=float, default=0.01, help="MC step in t_n (default 0.01)")
-    p.add_argument("--chunk", type=int, default=100_000,
+    add_seed(p)
+    p.add_argument("--dt", type=MC_STEP, default=0.01, help="MC step in t_n (default 0.01)")
+    p.add_argument("--chunk", type=integer(1), default=100_000,
                    help="trajectories held in memory at once (default 100000)")
+
+
+MC_STEP = number(0.0, 0.1, what=" t_n (the Monte Carlo's bias grows with its step)")
+
+
+def add_seed(p, help="random seed (default 0)"):
+    p.add_argument("--seed", type=integer(0), default=0, help=help)
 
 
 def config_from_args(args):

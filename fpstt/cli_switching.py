@@ -4,11 +4,15 @@ statistics and parameter sweeps (:mod:`fpstt.wer`, :mod:`fpstt.sweep`)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from .cli_options import add_json, add_out, config_from_args, overwriting, parse_times
+from .cli_checks import integer, number
+from .cli_options import (MC_STEP, add_json, add_out, add_seed, config_from_args, overwriting,
+                          parse_times)
 from .io import to_jsonable
 
 __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
@@ -67,8 +71,6 @@ def cmd_switching(args):
     model, gibbs = cfg.build_model(), cfg.build_gibbs()
     horizon = float(args.horizon if args.horizon is not None else cfg.solve["times"][-1])
     times = np.asarray(requested if requested else np.linspace(0, horizon, 21), float)
-    if not (-1 < args.threshold < 1):
-        raise ValueError(f"`--threshold` must lie in (-1, 1), got {args.threshold}")
     if np.any(times < 0) or np.any(times > horizon * (1 + 1e-12)):
         raise ValueError(f"`--times` must lie in [0, {horizon:g}] (the horizon)")
     if args.method == "fp":
@@ -104,12 +106,17 @@ def _plot(curve, result, path, cfg):
 def cmd_sweep(args):
     import tomllib
     from .config import _line_of
-    from .sweep import grid_points, sweep
+    from .sweep import check_sweep, sweep
     text = args.config.read_text()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{args.config}: malformed TOML: {exc}") from None
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"{args.config}, line {_line_of(text, None, name) or '?'}: "
+                             f"`{name}` is outside any [section]; keys go in one of "
+                             "['initial', 'model', 'options', 'sweep']")
     unknown = set(data) - {"sweep", "options", "model", "initial"}
     if unknown:
         name = sorted(unknown)[0]
@@ -126,7 +133,11 @@ def cmd_sweep(args):
     if args.plot and not data.get("sweep"):
         raise ValueError(f"{args.config}: `--plot` needs a [sweep] section naming the "
                          "parameters to plot against")
-    points = grid_points(data.get("sweep", {}))
+    try:
+        points = check_sweep(data.get("sweep", {}), times, model_options=data.get("model", {}),
+                             initial=data.get("initial"), workers=_workers(args), **options)
+    except ValueError as exc:
+        raise ValueError(f"{args.config}: {exc}") from None
     rows = sweep(points, times, executor="dask" if args.scheduler else args.executor,
                  workers=args.workers, scheduler=args.scheduler, csv_path=args.out,
                  model_options=data.get("model", {}), initial=data.get("initial"), **options)
@@ -144,11 +155,17 @@ def cmd_sweep(args):
                  + ", ".join(fixed + ["other inputs: Table I"]))
         overwriting(args.plot)
         fig.savefig(args.plot, dpi=130)
-    if not args.quiet:
-        print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
-        for r in failed:
-            print(f"failed: {r['key']}: {r['error']}")
-    return 0
+    print(f"{len(rows)} points ({len(failed)} failed) -> {args.out}")
+    for r in failed:
+        print(f"failed: {r['key']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _workers(args) -> int:
+    """Processes the sweep's points share (for its time estimate)."""
+    if args.scheduler or args.executor == "serial":
+        return 1
+    return args.workers or os.cpu_count() or 1
 
 
 def add_switching_parsers(sub):
@@ -158,16 +175,16 @@ def add_switching_parsers(sub):
     p.add_argument("--config", type=Path, help="TOML file (default: the Table I preset)")
     p.add_argument("--times", type=parse_times, help="times (t_n) at which to print P_sw and "
                    "WER; they do not change the result (default: 21 from 0 to the horizon)")
-    p.add_argument("--horizon", type=float, help="last time of the run, t_n (default: the "
+    p.add_argument("--horizon", type=number(0.0), help="last time of the run, t_n (default: the "
                    "last of the config's times, 1 for Table I)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=number(-1.0, 1.0, closed_high=False), default=0.0,
                    help="switched means n . z' > threshold (default 0)")
     p.add_argument("--method", choices=("fp", "montecarlo"), default="fp",
                    help="Fokker-Planck curve or Monte Carlo with standard errors (default fp)")
-    p.add_argument("--n-samples", type=int, default=100_000,
+    p.add_argument("--n-samples", type=integer(2), default=100_000,
                    help="Monte Carlo trajectories (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (default 0)")
-    p.add_argument("--dt", type=float, default=0.005, help="Monte Carlo step, t_n "
+    add_seed(p, help="Monte Carlo seed (default 0)")
+    p.add_argument("--dt", type=MC_STEP, default=0.005, help="Monte Carlo step, t_n "
                    "(default 0.005)")
     p.add_argument("--interpretation", choices=("ito", "stratonovich"),
                    help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
@@ -187,7 +204,7 @@ def add_switching_parsers(sub):
                    "(default: none)")
     p.add_argument("--executor", choices=("serial", "processes"), default="processes",
                    help="where the points run (default processes)")
-    p.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    p.add_argument("--workers", type=integer(1), help="local processes (default: all cores)")
     p.add_argument("--scheduler", help="Dask scheduler address (needs fpstt[dask]; "
                    "default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

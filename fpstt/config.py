@@ -55,6 +55,7 @@ DEFAULTS = {
     "pulse": {"width": None, "rise": 0.0, "fall": 0.0},
     "initial": {"kind": "gibbs", "theta": None, "phi": None, "kappa": None},
 }
+_LARGEST_INT = 2 ** 53        # integers beyond this are no count or size anyone means
 _TYPES = {"interpretation": str, "reading": str, "torque_form": str, "noise": bool, "field_on": bool,
           "thermal_D": (int, float), "steps_per_unit": int, "n_phi": int, "du": (int, float),
           "u_min": (int, float), "u_max": (int, float), "times": list, "scheme": (str, type(None)),
@@ -140,12 +141,14 @@ def load_config(path=None) -> RunConfig:
         raise ValueError(f"{path}: malformed TOML: {exc}") from None
     micro_keys = {f.name for f in fields(Microscopic)}
     for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}, line {_line_of(text, None, section) or '?'}: `{section}` "
+                             "is outside any [section]; keys go in one of "
+                             f"{sorted(['microscopic', *DEFAULTS])}")
         if section not in ("microscopic", *DEFAULTS):
             raise ValueError(f"{path}: unknown section [{section}] (line "
                              f"{_line_of(text, section) or '?'}); valid: "
                              f"{sorted(['microscopic', *DEFAULTS])}")
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: `{section}` must be a [section]")
         valid = micro_keys if section == "microscopic" else set(DEFAULTS[section])
         for key, value in values.items():
             where = f"{path}, line {_line_of(text, section, key) or '?'}"
@@ -158,6 +161,8 @@ def load_config(path=None) -> RunConfig:
             if not isinstance(value, kind):
                 raise ValueError(f"{where}: `{key}` has the wrong type "
                                  f"({type(value).__name__})")
+            if isinstance(value, int) and abs(value) > _LARGEST_INT:
+                raise ValueError(f"{where}: `{key}` = {value:.3g} is too large")
     try:
         cfg.micro = table_i(**data.get("microscopic", {}))
         for section in DEFAULTS:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .attractor import attractor_chart
+from .budget import BYTES_PER_CELL, check_memory
 from .chart import MobiusChart, grid_chart_for, is_mobius
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
@@ -98,8 +99,20 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         chart = _residual_shear(chart, du, n_phi, rows_per_step(chart, du, model))
     if u_max is None:
         u_max = _covering_u_max(chart, initial, cap_error)
+    _check_size(du, u_min, u_max, n_phi, model)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart)
+
+
+def _check_size(du, u_min, u_max, n_phi, model) -> None:
+    """Refuse a grid the machine cannot hold (:mod:`fpstt.budget`), before allocating it."""
+    rows = math.ceil((u_max - u_min) / du) + 2
+    if rows > 0 and n_phi > 0:
+        check_memory(rows * n_phi * BYTES_PER_CELL[True],
+                     f"a grid of {rows} x {n_phi} cells (du = {du:.3g})",
+                     "use fewer cells (a larger `du`; fewer `n_theta`, `n_phi` or "
+                     "`steps_per_unit`)" + ("" if abs(model.C1.imag) > 1e-3 else
+                                            "; the drive Im C1 is tiny, which makes du tiny"))
 
 
 def _frame(model, initial, attractor: bool):

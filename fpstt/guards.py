@@ -20,12 +20,15 @@ __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_pe
 
 
 def save_checkpoint(path, signature, state):
-    """Write a solver state (dict) atomically, tagged with the run's signature."""
-    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses")}
+    """Write a solver state (dict) atomically, tagged with the run's signature.  Its
+    ``memory`` (the numerics' own state) is JSON but for the BDF2 history ``prev``."""
+    memory = dict(state.get("memory", {}))
+    prev = memory.pop("prev", None)
+    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses", "memory")}
     atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
         len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
-        masses=np.array(state["masses"]),
-        info=np.array(json.dumps(dict(scalars, signature=signature))))
+        masses=np.array(state["masses"]), prev=np.zeros(0) if prev is None else prev,
+        info=np.array(json.dumps(dict(scalars, memory=memory, signature=signature))))
 
 
 def load_checkpoint(path, signature: dict):
@@ -36,7 +39,7 @@ def load_checkpoint(path, signature: dict):
     """
     if path is None:
         raise ValueError("`resume`=True needs a `checkpoint` path")
-    data = read_npz(path, ("info", "x", "masses", "out"), "a solver checkpoint")
+    data = read_npz(path, ("info", "x", "masses", "out", "prev"), "a solver checkpoint")
     info = json.loads(str(data["info"]))
     theirs = info.pop("signature", None)
     theirs = theirs if isinstance(theirs, dict) else {}
@@ -45,8 +48,11 @@ def load_checkpoint(path, signature: dict):
         raise ValueError(f"checkpoint {path} belongs to a different run (different "
                          f"{', '.join(differ)}); resume the run that wrote it, or start "
                          "afresh without resuming")
-    return dict(info, x=data["x"], masses=list(data["masses"]),
-                out=list(data["out"]) if data["out"].size else [])
+    state = dict(info, x=data["x"], masses=list(data["masses"]),
+                 out=list(data["out"]) if data["out"].size else [])
+    if data["prev"].size:
+        state["memory"]["prev"] = data["prev"]
+    return state
 
 
 def health_warnings(grid, p, diagnostics) -> list[str]:

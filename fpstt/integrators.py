@@ -35,6 +35,7 @@ _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window
 _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
+_ADAPTIVE = ("substeps", "strict", "averaged_first")   # a line scheme's own settings
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
 
 
@@ -100,6 +101,26 @@ class WindowedImplicit:
     def clear(self):
         """Forget the factorisations (each segment of a run starts afresh)."""
         self.factors.clear()
+
+    def memory(self) -> list:
+        """The factorisations in use, as JSON-able rows (dt, lo, hi, the piece's adaptive
+        settings): what :meth:`recall` needs to continue bit for bit."""
+        return [[dt, lo, hi, {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}]
+                for dt, (lo, hi, piece) in self.factors.items()]
+
+    def recall(self, rows: list) -> None:
+        """Rebuild the factorisations that :meth:`memory` listed."""
+        self.factors.clear()
+        for dt, lo, hi, settings in rows:
+            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme)
+            substeps = settings.get("substeps")
+            if substeps is not None and substeps != piece.substeps:
+                piece._factor(substeps)             # as many as the run had come to take
+            for key, value in settings.items():
+                setattr(piece, key, value)
+            self.factors[dt] = (lo, hi, piece)
+            self.pieces.append(piece)
+            self.n_factorizations += piece.n_factorizations
 
     def step(self, dt: float, x):
         i0, i1 = self._rows(x)
@@ -239,19 +260,44 @@ class Integrator:
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         return dt
 
-    def advance(self, x, k: int):
-        """k steps from state x, yielding the state after each."""
+    def advance(self, x, k: int, start: int = 0):
+        """Steps ``start`` .. k-1 of a segment of k steps from state x, yielding the state
+        after each.  A split segment is one Strang sequence H S (G S)^(k-1) H: the states
+        before its last step are open (the next step's first half step is in them), and
+        ``start`` > 0 continues such a state (with the numerics of :meth:`memory`)."""
         if not self.split:
-            for _ in range(k):
+            for _ in range(start, k):
                 x = self.stepper.step(x)
                 yield x
             return
-        self.implicit.clear()              # each segment starts afresh: resumable bit for bit
-        self.remap_first = True
-        x = self.implicit.step(self.dt / 2, x.copy())
-        for i in range(k):
+        if start == 0:
+            self.implicit.clear()          # each segment starts afresh: resumable bit for bit
+            self.remap_first = True
+            x = self.implicit.step(self.dt / 2, x.copy())
+        else:
+            x = x.copy()
+        for i in range(start, k):
             x = self.implicit.step(self.dt if i < k - 1 else self.dt / 2, self._move(x))
             yield x
+
+    def memory(self) -> dict:
+        """The numerics' own state in the middle of a segment (JSON-able, plus the BDF2
+        history as an array): what :meth:`recall` restores."""
+        if not self.split:
+            prev = getattr(self.stepper, "prev", None)
+            return {"prev": prev} if prev is not None else {}
+        return {"factors": self.implicit.memory(), "remap_first": self.remap_first}
+
+    def recall(self, memory: dict) -> None:
+        """Continue with the numerics that :meth:`memory` saved ({}: a segment's start)."""
+        if not memory:
+            return
+        if not self.split:
+            if "prev" in memory:
+                self.stepper.prev = memory["prev"]
+            return
+        self.implicit.recall(memory["factors"])
+        self.remap_first = memory["remap_first"]
 
     def _move(self, x, shift=None, remap=None):
         """The noiseless flow over one step: rows in U, then whole cells in phi (exact); for

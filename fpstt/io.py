@@ -8,7 +8,9 @@ grid, diagnostics and package version.
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -20,11 +22,12 @@ import numpy as np
 from .chart import MobiusChart
 from .grid import SphereGrid
 
-__all__ = ["save", "load", "atomic_savez", "read_npz", "to_jsonable"]
+__all__ = ["save", "load", "atomic_savez", "read_npz", "to_jsonable", "temporary_for"]
 
 
 def to_jsonable(obj):
-    """Convert numpy scalars/arrays and complex numbers to JSON-compatible values."""
+    """Convert numpy scalars/arrays and complex numbers to JSON-compatible values; a
+    non-finite number (which JSON has no word for) becomes null."""
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -32,9 +35,11 @@ def to_jsonable(obj):
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, (complex, np.complexfloating)):
-        return [float(obj.real), float(obj.imag)]
+        return [to_jsonable(float(obj.real)), to_jsonable(float(obj.imag))]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
 
@@ -47,6 +52,31 @@ def publish(tmp, path) -> None:
     os.replace(tmp, path)
 
 
+def temporary_for(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new hidden temporary file beside ``path``, named after it and this
+    process, ``.NAME.PID.XXXX.tmp``.  The temporaries of ``path`` left by processes that
+    are gone (killed while writing) are removed first."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                suffix=".tmp")
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                 # someone else's process
+        return True
+    return True
+
+
 def atomic_savez(path, **arrays) -> Path:
     """np.savez_compressed to a temporary file in the target folder, then rename over ``path``.
 
@@ -56,7 +86,7 @@ def atomic_savez(path, **arrays) -> Path:
     if path.suffix != ".npz":
         raise ValueError(f"result files must end in .npz, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_for(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **arrays)

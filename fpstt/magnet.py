@@ -104,7 +104,7 @@ def magnet_quantities(micro, torque_form: str = "gilbert") -> dict:
     n_e, M = gamma hbar J, Delta = M B_k / 2 k_B T, gamma B t_n, gamma B_k t_n, Brown's D
     (what ``thermal`` noise uses), the damping-like (Im) and field-like (Re) spin-torque
     rates of :func:`spin_torque_rates` in ``torque_form``, the critical damping-like rate
-    and the ratio of the two (inf without damping)."""
+    and the ratio of the two (inf without damping; null in JSON)."""
     from .model import derived_coefficients
     critical = critical_drive(micro)
     d = derived_coefficients(micro)

@@ -26,12 +26,14 @@ results do not depend on how many chunks run at once and any chunk can be recomp
 from __future__ import annotations
 
 import math
+import sys
 import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .budget import MC_BYTES_PER_TRAJECTORY, MC_SECONDS_PER_STEP, check_memory, warn_time
 from .grid import SphereGrid, angles
 from .initial import GibbsState
 from .io import atomic_savez, read_npz
@@ -177,6 +179,18 @@ def _step(model, theta, phi, h, rng):
     return _half_flow(model, theta, phi, h / 2)
 
 
+def _check_budget(times, n_samples: int, dt: float, chunk: int, grid) -> None:
+    """Refuse an ensemble whose chunk and histograms the machine cannot hold; warn when it
+    should take more than a minute (:mod:`fpstt.budget`)."""
+    cells = 0 if grid is None else grid.n_theta * grid.n_phi
+    check_memory(min(chunk, n_samples) * MC_BYTES_PER_TRAJECTORY + times.size * cells * 8,
+                 f"a Monte Carlo chunk of {min(chunk, n_samples)} trajectories",
+                 "lower `chunk`")
+    steps = times[-1] / dt + times.size
+    warn_time(n_samples * steps * MC_SECONDS_PER_STEP,
+              f"the Monte Carlo ({n_samples} trajectories x {steps:.3g} steps)")
+
+
 def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-3,
              seed: int = 0, chunk: int = 100_000, grid: SphereGrid | None = None,
              progress: bool = False, checkpoint=None, resume: bool = False,
@@ -218,6 +232,7 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
     if int(chunk) != chunk or chunk < 1:
         raise ValueError(f"`chunk` must be an integer ≥ 1, got {chunk!r}")
+    _check_budget(times, n_samples, dt, chunk, grid)
     start = _time.perf_counter()
     pieces = pulse.segments(float(times[-1])) if pulse is not None else [(0.0, math.inf, 1.0)]
     ends = np.array([b for _, b, _ in pieces])
@@ -244,8 +259,9 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
         switched, tau_sums = data["switched"], data["tau_sums"]
         hist = data["hist"] if hist is not None else None
         first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
-    bar = tqdm(total=len(sizes), initial=first, disable=not progress, desc="fpstt montecarlo",
-               unit="chunk")
+    steps_before = n_steps                                   # a resumed run's own rate
+    bar = tqdm(total=len(sizes), initial=first, disable=not (progress and sys.stderr.isatty()),
+               desc="fpstt montecarlo", unit="chunk")
     for index in range(first, len(sizes)):
         size, stream = sizes[index], streams[index]
         rng = np.random.default_rng(stream)
@@ -298,4 +314,5 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
                             dict(dt=dt, seed=seed, chunk=chunk, reading=model.reading,
                                  interpretation=model.interpretation, wall_time_s=elapsed,
                                  trajectory_steps=n_steps,
-                                 steps_per_second=n_steps / max(elapsed, 1e-12)))
+                                 steps_per_second=(n_steps - steps_before)
+                                 / max(elapsed, 1e-12)))

@@ -262,16 +262,22 @@ def plot_wer(curve, axes=None):
         log_ax.errorbar(t[shown], wer[shown], yerr=se[shown], fmt="o", ms=3,
                         label="Monte Carlo ± s.e.")
         log_ax.axhline(curve["wer_floor"], ls=":", c="gray", label="1 / N")
-        density_ax.set_visible(False)
+        density_ax.stairs(-np.diff(wer) / np.diff(t), t, label="Monte Carlo, between the "
+                          "printed times")
+        density_ax.legend(fontsize=8)
+        span = (float(t[0]), float(t[-1]))
     else:
         shown = curve.wer >= curve.floor
         log_ax.semilogy(curve.t[shown], curve.wer[shown], label="Fokker-Planck")
         log_ax.axhline(curve.floor, ls=":", c="gray", label="floor")
         mid, density = curve.first_passage_density()
         density_ax.plot(mid, density)
-        density_ax.set_xlabel("t ($t_n$)")
-        density_ax.set_ylabel(r"switching-time density $-dWER/dt$ (per $t_n$)")
-        density_ax.grid(alpha=0.3)
+        span = (float(curve.t[0]), float(curve.t[-1]))
+    density_ax.set_xlabel("t ($t_n$)")
+    density_ax.set_ylabel(r"switching-time density $-dWER/dt$ (per $t_n$)")
+    density_ax.grid(alpha=0.3)
+    for ax in axes:                                 # the whole run, also where WER is 0
+        ax.set_xlim(*span)
     log_ax.set_yscale("log")
     log_ax.set_xlabel("t ($t_n$)")
     log_ax.set_ylabel(r"WER = Prob($n\cdot z' \leq$ threshold)")

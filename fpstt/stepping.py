@@ -28,12 +28,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import sys
 import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .budget import BYTES_PER_CELL, SECONDS_PER_VALUE, check_memory, warn_time
 from .flowgrid import DEFAULT_DU, check_times, default_grid
 from .grid import SphereGrid
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
@@ -114,11 +116,12 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     progress : bool
         Show a progress bar.
     checkpoint : path, optional
-        Write the state to this ``.npz`` (atomically) after every segment of the run: at
-        each output time and every ``checkpoint_every`` steps.
+        Write the state to this ``.npz`` (atomically) at each output time and every
+        ``checkpoint_every`` steps.  Checkpoints only observe: the result is bit for bit
+        that of a run without them.
     checkpoint_every : int, optional
-        Cut the run into segments of at most this many steps (each segment is a complete
-        Strang sequence, so the result depends on this value, not on interruptions).
+        Also checkpoint every this many steps (the state as it is, in the middle of a
+        Strang sequence, with the factorisations in use).
     resume : bool
         Continue from ``checkpoint``; the result is bit-for-bit that of an uninterrupted run
         with the same arguments.
@@ -139,24 +142,30 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     if not np.all(np.isfinite(p)):
         raise ValueError("`p0` contains non-finite values")
     start = _time.perf_counter()
+    fourier = model.phi_independent if fast is None else bool(fast)
+    check_memory(p.size * (BYTES_PER_CELL[fourier] + 8 * times.size),
+                 f"a solve on {grid.shape[0]} x {grid.shape[1]} cells", "use fewer cells")
     run = Integrator.build(model, grid, scheme, times, dt, fast, p)
     dt, backend = run.dt, run.backend
-    plan = _plan(times, dt, checkpoint_every)
+    warn_time(times[-1] / dt * run.x0.size * SECONDS_PER_VALUE[run.fast], "this solve")
+    plan = _plan(times, dt)
     state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
-                 segment=0, out=[], masses=[], n_partial=0)
+                 segment=0, done=0, out=[], masses=[], n_partial=0, memory={})
     state["mass0"] = backend.mass(state["x"])
-    signature = _run_signature(model, grid, p, scheme, run, times, checkpoint_every)
+    signature = _run_signature(model, grid, p, scheme, run, times)
     if resume:
         state = load_checkpoint(checkpoint, signature)
+        run.recall(state["memory"])
+    save = None if checkpoint is None else (
+        lambda: save_checkpoint(checkpoint, signature, state))
     bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
-               disable=not progress, desc="fpstt solve", unit="step")
+               disable=not (progress and sys.stderr.isatty()), desc="fpstt solve", unit="step")
     for k, index in plan[state["segment"]:]:
-        x, t = _run_segment(run, state, k, bar)
-        if index is not None:
-            x, t = _record(run, state, x, t, times[index])
-        state.update(x=x, t=t, segment=state["segment"] + 1)
-        if checkpoint is not None and state["segment"] < len(plan):
-            save_checkpoint(checkpoint, signature, state)
+        x, t = _run_segment(run, state, k, bar, save, checkpoint_every)
+        x, t = _record(run, state, x, t, times[index])
+        state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory={})
+        if save is not None and state["segment"] < len(plan):
+            save()
     bar.close()
     masses = np.array(state["masses"])
     diagnostics = dict(
@@ -169,11 +178,12 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
 
 
-def _run_signature(model, grid, p0, scheme, run, times, checkpoint_every) -> dict:
+def _run_signature(model, grid, p0, scheme, run, times) -> dict:
     """The definition of a run, part by part, as strings a checkpoint stores and compares:
     the model's parameters (a dataclass's compared fields; of another object, its type),
     the grid (theta edges, n_phi, chart), the initial cell averages (a SHA-256 digest),
-    the scheme and its step, the output times and the checkpoint cadence."""
+    the scheme and its step and the output times (checkpoints only observe the run,
+    so their cadence may change on resume)."""
     if dataclasses.is_dataclass(model):
         model_text = repr([(f.name, getattr(model, f.name))
                            for f in dataclasses.fields(model) if f.compare])
@@ -184,8 +194,7 @@ def _run_signature(model, grid, p0, scheme, run, times, checkpoint_every) -> dic
             "grid": f"{_digest(grid.theta_edges)} x {grid.n_phi}, chart {chart}",
             "initial state": _digest(p0),
             "scheme": f"{scheme} (fast {run.fast}, dt {run.dt!r})",
-            "times": repr(times.tolist()),
-            "checkpoint_every": repr(checkpoint_every)}
+            "times": repr(times.tolist())}
 
 
 def _digest(array) -> str:
@@ -193,24 +202,25 @@ def _digest(array) -> str:
     return hashlib.sha256(repr(data.shape).encode() + data.tobytes()).hexdigest()[:16]
 
 
-def _plan(times, dt, checkpoint_every):
-    """Segments (steps, output index or None): whole steps up to each output time, cut
-    every ``checkpoint_every`` steps, then a zero-step segment that records the output."""
+def _plan(times, dt):
+    """Segments (steps, output index): whole steps up to each output time, where the
+    output is recorded.  Checkpoints observe the run inside them and do not cut them."""
     plan, t_plan = [], 0.0
     for index, t_out in enumerate(times):
-        k = int(math.floor((t_out - t_plan) / dt + 1e-9))
-        cut = checkpoint_every or max(k, 1)
-        plan += [(min(cut, k - done), None) for done in range(0, k, cut)]
-        plan.append((0, index))
+        plan.append((int(math.floor((t_out - t_plan) / dt + 1e-9)), index))
         t_plan = t_out
     return plan
 
 
-def _run_segment(run, state, k, bar):
-    """k steps from the state, checking finiteness, mass and (real space) sign."""
+def _run_segment(run, state, k, bar, save, every):
+    """Steps ``state["done"]`` .. k-1 of a segment, checking finiteness, mass and (real
+    space) sign; with ``save`` and ``every``, the state is checkpointed every that many
+    steps of the run (a pure observer: the open state and the numerics' memory are saved
+    as they are)."""
     x, t = state["x"], state["t"]
-    for x in run.advance(x, k):
+    for x in run.advance(x, k, state["done"]):
         state["n_steps"] += 1
+        state["done"] += 1
         bar.update(1)
         t += run.dt
         if not np.all(np.isfinite(x)):
@@ -219,6 +229,9 @@ def _run_segment(run, state, k, bar):
         state["worst_mass"] = max(state["worst_mass"], abs(run.backend.mass(x) - state["mass0"]))
         if not run.fast:
             state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
+        if save and every and state["done"] < k and state["n_steps"] % every == 0:
+            state.update(x=x, t=t, memory=run.memory())
+            save()
     return x, t
 
 

@@ -17,30 +17,37 @@ rows are already there with ``status = "ok"`` and were computed from the same ot
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io as _io
 import itertools
 import json
+import math
+import multiprocessing
 import os
-import tempfile
+import signal
+import threading
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
+from .budget import warn_time
 from .driven import solve_pulse
 from .initial import initial_state
 from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
-from .io import publish, to_jsonable
-from .stepping import default_grid
+from .io import publish, temporary_for, to_jsonable
+from .stepping import check_times, default_grid
 from .switching import switching_probability, unswitched_probability
 from .wer import switching_curve
 
-__all__ = ["grid_points", "run_point", "sweep", "EXECUTORS"]
+__all__ = ["grid_points", "check_sweep", "run_point", "sweep", "EXECUTORS", "MAX_POINTS"]
 
 EXECUTORS = ("serial", "processes", "dask")
+MAX_POINTS = 10_000                # a sweep beyond this is a mistake or a job for a cluster
+POINT_SECONDS = 1.0                # rough time of a point (Table I, du 0.03: 1.3 s)
 _MICRO_KEYS = set(Microscopic.__dataclass_fields__)
 _PULSE_KEYS = {"width", "rise", "fall"}             # a current pulse (t_n), :class:`Pulse`
 
@@ -55,6 +62,59 @@ def grid_points(values: dict) -> list[dict]:
             raise ValueError(f"sweep parameter `{key}` needs a non-empty list of values")
     keys = list(values)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(values[k] for k in keys))]
+
+
+def check_sweep(values: dict, times, *, model_options: dict | None = None,
+                initial: dict | None = None, workers: int = 1, **point_options) -> list[dict]:
+    """Validate a sweep once, before any point runs, and return its points.
+
+    ValueError when it has more than :data:`MAX_POINTS` points, a point's value is not a
+    finite number or its inputs are invalid, or ``model_options``, ``initial`` or
+    ``point_options`` (threshold, du, n_phi) fail at the first point; a RuntimeWarning
+    when it should take more than a minute on ``workers`` processes.
+    """
+    count = math.prod(len(v) if isinstance(v, (list, tuple)) else 1 for v in values.values())
+    if count > MAX_POINTS:
+        raise ValueError(f"[sweep] makes {count} points, more than {MAX_POINTS} in one sweep "
+                         f"(about {count * POINT_SECONDS / 3600 / workers:.3g} hours); "
+                         "split it")
+    points = grid_points(values)
+    for point in points:
+        _check_point(point)
+    times = check_times(times)
+    threshold = point_options.get("threshold", 0.0)
+    if not -1 < threshold < 1:
+        raise ValueError(f"[options] `threshold` must lie in (-1, 1), got {threshold!r}")
+    first = points[0] if points else {}
+    micro, where = table_i(**{k: v for k, v in first.items() if k in _MICRO_KEYS}), "[model]"
+    try:
+        model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
+        where = "[initial]"
+        gibbs = initial_state(micro, **(initial or {}))
+        where = "[options]"
+        default_grid(model, times, du=point_options.get("du", 0.03),
+                     n_phi=point_options.get("n_phi", 128), initial=gibbs)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    warn_time(count * POINT_SECONDS / workers, f"the sweep ({count} points)")
+    return points
+
+
+def _check_point(point: dict) -> None:
+    """ValueError naming the parameter of a point that cannot run."""
+    for key, value in point.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value)):
+            raise ValueError(f"[sweep] `{key}` must hold finite numbers, got {value!r}")
+    try:
+        table_i(**{k: v for k, v in point.items() if k in _MICRO_KEYS})
+        shape = {k: v for k, v in point.items() if k in _PULSE_KEYS}
+        if shape:
+            Pulse(**shape)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"[sweep] point {_key(point)}: {exc}") from None
 
 
 def _key(point: dict) -> str:
@@ -90,7 +150,7 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
             stats = curve.statistics()
             median, mean = stats["quantiles"]["0.5"], stats["mean"]
             row["WER_floor"] = curve.floor
-        for t, p_t, w_t in zip(t_out, prob, wer):
+        for t, p_t, w_t in zip(t_out, np.clip(prob, 0, 1), np.clip(wer, 0, 1)):
             row[f"P_sw(t={t:g})"], row[f"WER(t={t:g})"] = float(p_t), float(w_t)
         row.update(t_switch_median=median, t_switch_mean=mean,
                    kappa=gibbs.kappa, Im_C1=model.C1.imag, grid=f"{grid.n_theta}x{grid.n_phi}",
@@ -141,6 +201,22 @@ def _reusable(csv_path: Path, inputs: str) -> dict:
     return rows
 
 
+@contextlib.contextmanager
+def _worker_signals():
+    """While workers are forked (they inherit it): Ctrl-C is the parent's to handle (it
+    terminates the pool), and SIGTERM ends a worker at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, kept[0])
+        signal.signal(signal.SIGTERM, kept[1])
+
+
 def _read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -154,7 +230,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(sorted(rows, key=lambda r: r["key"]))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_for(path)
     with os.fdopen(fd, "w", newline="") as handle:
         handle.write(buffer.getvalue())
     publish(tmp, path)
@@ -198,10 +274,18 @@ def sweep(points: list[dict], times, *, executor: str = "processes", workers: in
         for point in todo:
             finished(run_point(point, times, **point_options))
     elif executor == "processes":
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-            futures = [pool.submit(run_point, p, times, **point_options) for p in todo]
-            for future in as_completed(futures):
-                finished(future.result())
+        with _worker_signals():
+            pool = multiprocessing.Pool(workers or os.cpu_count())
+        try:
+            for row in pool.imap_unordered(
+                    functools.partial(run_point, times=times, **point_options), todo):
+                finished(row)
+            pool.close()
+        except BaseException:           # Ctrl-C, SIGTERM, an error: the workers stop now
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
         from distributed import Client, as_completed as dask_completed
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)

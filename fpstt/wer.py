@@ -19,6 +19,7 @@ quantiles of tau follow from the curve.
 from __future__ import annotations
 
 import math
+import sys
 import time as _time
 from dataclasses import dataclass, field
 
@@ -26,11 +27,13 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from tqdm.auto import tqdm
 
+from .budget import SECONDS_PER_VALUE, check_memory, warn_time
 from .chart import grid_chart_for, is_mobius
 from .flowgrid import DEFAULT_DU, cap_error_bound, default_grid
 from .driven import segment_scheme
 from .integrators import Integrator
 from .switching import split_rows
+from .transport import mercator_step
 
 __all__ = ["SwitchingCurve", "switching_curve", "TAIL_CAP_ERROR"]
 
@@ -70,12 +73,12 @@ class SwitchingCurve:
         floor."""
         log = PchipInterpolator(self.t, np.log(np.maximum(self.wer, 1e-300)))(
             self._check(times))
-        value = np.exp(log)
+        value = np.minimum(np.exp(log), 1.0)          # a probability: no round-off above 1
         return np.where(value < self.floor, 0.0, value)
 
     def p_switch_at(self, times) -> np.ndarray:
-        """P_sw at ``times`` (within [0, horizon]), monotone cubic."""
-        return PchipInterpolator(self.t, self.p_switch)(self._check(times))
+        """P_sw at ``times`` (within [0, horizon]), monotone cubic, within [0, 1]."""
+        return np.clip(PchipInterpolator(self.t, self.p_switch)(self._check(times)), 0.0, 1.0)
 
     def _check(self, times):
         times = np.asarray(times, float)
@@ -152,10 +155,12 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         du = DEFAULT_DU / 2
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
                         cap_error=TAIL_CAP_ERROR, attractor=False)
+    _check_budget(model, grid, horizon, dt)
     pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
     density = initial.cell_averages(grid)
     t, rows = [0.0], None
-    for t0, t1, s in tqdm(pieces, disable=not progress, desc="fpstt switching", unit="piece"):
+    shown = progress and len(pieces) > 1 and sys.stderr.isatty()       # one piece: no bar
+    for t0, t1, s in tqdm(pieces, disable=not shown, desc="fpstt switching", unit="piece"):
         driven = model.with_drive(s)
         piece_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)     # divides the piece
         run = Integrator.build(driven, grid, segment_scheme(driven, grid, None), [0.0, t1 - t0],
@@ -175,6 +180,18 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
              horizon=horizon, cap_error_bound=cap, pieces=len(pieces),
              max_mass_error=float(np.max(np.abs(rows.sum(axis=1) - rows[0].sum()))),
              wall_time_s=_time.perf_counter() - start))
+
+
+def _check_budget(model, grid, horizon: float, dt: float) -> None:
+    """Refuse a curve whose rows (one per step) the machine cannot hold; warn when it
+    should take more than a minute (:mod:`fpstt.budget`)."""
+    step = (mercator_step(grid, model) if is_mobius(model) and model.C1.imag != 0
+            else dt)
+    n_steps = horizon / step
+    check_memory(n_steps * (8 * grid.n_theta + 100),
+                 f"a WER curve of {n_steps:.3g} steps (horizon {horizon:g} t_n)",
+                 "shorten the horizon")
+    warn_time(n_steps * grid.n_theta * SECONDS_PER_VALUE[True], "the WER curve")
 
 
 def _advance(run, length: float, rows: list):

@@ -1,5 +1,6 @@
 """Failure modes: clear errors, runtime guards, nothing lost, properties for any model."""
 
+import json
 import math
 import string
 import warnings
@@ -251,3 +252,32 @@ def test_mass_drift_guard_warns():
     with pytest.warns(RuntimeWarning, match="mass drifted by 1.00e-06"):
         messages = health_warnings(grid, p, diagnostics)
     assert messages == ["mass drifted by 1.00e-06"]
+
+
+@pytest.mark.parametrize("field_on, scheme", [(False, "split-tr-bdf2"), (True, "split-tr-bdf2"),
+                                              (False, "bdf2")])
+def test_checkpoints_only_observe(tmp_path, monkeypatch, field_on, scheme):
+    """Issue 24 item 13: a run with checkpoints (every 3 steps) is bit for bit the run
+    without, and so is one resumed from a checkpoint taken in the middle of a segment."""
+    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=field_on)
+    gibbs = fpstt.GibbsState.from_microscopic(fpstt.table_i())
+    times = [0.1, 0.2]
+    grid = fpstt.default_grid(model, times, initial=gibbs, du=0.05, n_phi=48)
+    p0, check = gibbs.cell_averages(grid), tmp_path / "ck.npz"
+    kw = dict(scheme=scheme, dt=0.01 if scheme == "bdf2" else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = fpstt.solve(model, grid, p0, times, **kw)
+        observed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3,
+                               **kw)
+        np.testing.assert_array_equal(observed.p, plain.p)
+        target = (integrators.Shift, "__call__") if scheme != "bdf2" else (
+            integrators.ImplicitScheme, "step")
+        original = _interrupt_after(monkeypatch, *target, 5 if field_on else 17)
+        with pytest.raises(KeyboardInterrupt):
+            fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3, **kw)
+        monkeypatch.setattr(*target, original)
+        assert 0 < json.loads(str(np.load(check)["info"]))["done"]   # inside a segment
+        resumed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=4,
+                              resume=True, **kw)
+    np.testing.assert_array_equal(resumed.p, plain.p)
