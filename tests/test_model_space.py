@@ -4,6 +4,7 @@ check itself (validation/model_space.py, issue 23 item 6)."""
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
@@ -60,3 +61,4 @@ def test_model_space_check(tmp_path):
     assert len(rows) >= 30
     assert not [r for r in rows if r["outcome"] in ("crashed", "refused")]
     assert not [r for r in rows if r.get("max_z", 0) > 4 and not r["warned"]]
+    assert all(np.isfinite(r["max_z"]) for r in rows if "max_z" in r)      # MC and FP finite

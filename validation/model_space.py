@@ -257,9 +257,11 @@ def main(argv=None) -> int:
     outcomes = [r["outcome"] for r in rows]
     ok_walls = sorted(r["wall_s"] for r in rows if r["outcome"] == "ok")
     silent = sum(1 for r in rows if r.get("max_z", 0) > 4 and not r["warned"])
+    no_mc = sum(1 for r in rows if "max_z" in r and not math.isfinite(r["max_z"]))
     print(f"\n{len(rows)} models: " + ", ".join(f"{outcomes.count(o)} {o}" for o in
                                                  ("ok", "refused", "crashed", "timed out"))
-          + f"; {silent} off by > 4 s.e. without a warning; median wall (ok) "
+          + f"; {silent} off by > 4 s.e. without a warning; {no_mc} with a non-finite "
+          + "Monte Carlo; median wall (ok) "
           + (f"{np.median(ok_walls):.1f} s" if ok_walls else "-"), flush=True)
     return 0
 
