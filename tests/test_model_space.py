@@ -1,0 +1,64 @@
+"""The model-space check's sampler (validation/model_space_draw.py) and, marked slow, the
+check itself (validation/model_space.py, issue 23 item 6)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+
+from model_space_draw import AXES, axes_of, draw_models, to_config, to_toml  # noqa: E402
+
+SEED, COUNT = 1, 30
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return draw_models(SEED, COUNT)
+
+
+def test_draws_are_reproducible(drawn):
+    assert draw_models(SEED, COUNT) == drawn
+    assert draw_models(SEED + 1, COUNT) != drawn
+
+
+def test_draws_pass_the_config_validation(drawn):
+    """Every model is valid: microscopic inputs, model, initial state and pulse as
+    load_config checks them (the grid, seconds each, is built for a few cheap ones)."""
+    for m in drawn:
+        to_config(m, grid=False)
+        assert m["microscopic"]["alpha"] > 0 or not m["model"]["thermal"]
+        assert m["model"]["reading"] == "eq17" or m["model"]["interpretation"] == "stratonovich"
+    cheap = [m for m in drawn if not m["microscopic"].get("B_k")][:3]
+    for m in cheap:
+        assert to_config(m).solve["times"] == [0.5, 1.0, 1.5, 2.0]       # TOML round trip
+        assert "[microscopic]" in to_toml(m)
+
+
+def test_draws_cover_every_axis(drawn):
+    seen = set().union(*(axes_of(m) for m in drawn))
+    assert seen == set(AXES), set(AXES) - seen
+    ranges = {"B": (0, 0.1), "alpha": (0, 1), "B_k": (0, 0.5)}
+    for key, (lo, hi) in ranges.items():
+        values = [m["microscopic"][key] for m in drawn if key in m["microscopic"]]
+        assert values and all(lo <= v <= hi for v in values)
+    ratios = [m["microscopic"]["n_e"] / 1.5e5 for m in drawn]
+    assert all(r == 0 or 0.01 <= r <= 10 for r in ratios)
+
+
+@pytest.mark.slow
+def test_model_space_check(tmp_path):
+    """≥ 30 models: no crash, no refusal, no answer off by > 4 s.e. without a warning."""
+    import json
+    import model_space
+    name = "model_space_slow_test"
+    assert model_space.main(["--count", "30", "--seed", "2", "--name", name]) == 0
+    path = Path(model_space.__file__).parent / "results" / f"{name}.json"
+    rows = json.loads(path.read_text())["models"]
+    path.unlink()
+    assert len(rows) >= 30
+    assert not [r for r in rows if r["outcome"] in ("crashed", "refused")]
+    assert not [r for r in rows if r.get("max_z", 0) > 4 and not r["warned"]]
+    assert all(np.isfinite(r["max_z"]) for r in rows if "max_z" in r)      # MC and FP finite

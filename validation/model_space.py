@@ -1,0 +1,270 @@
+"""Model-space check (issue 23, item 6): every model fpstt accepts is fast and right, or
+refused up front.
+
+Seeded random valid models (:mod:`model_space_draw`) are loaded from TOML as ``fpstt solve
+--config`` loads them and solved to 2 t_n on the default grid with the default scheme, as
+``fpstt.cli._run`` does, each in a subprocess with a wall-clock timeout.  Outcome: ok,
+refused (a ValueError raised on purpose by fpstt), crashed (any other exception) or timed
+out.  The means of n, its std (at the first output time, and while P_sw or 1 - P_sw < 1 %)
+and P_sw = Prob(n_z > 0) are compared with fpstt's Monte Carlo at dt/2 (N samples); the MC
+is run at dt too and the two must agree (``dt-check``).  ``--refine``: also against a solve
+refined 2x in U, phi and t (``_common.refined_solve``; constant drive only).
+
+Run:  python validation/model_space.py [--seed 1] [--count 30] [--timeout 30]
+                                       [--n-mc 100000] [--refine] [--quick]
+Writes validation/results/model_space.json (after every model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import multiprocessing as mp
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import fpstt
+from fpstt.driven import solve_pulse
+from fpstt.grid import unit_vector
+from fpstt.montecarlo import simulate
+from fpstt.observables import moments
+from fpstt.switching import switching_probability
+from _common import refined_solve, write
+from model_space_draw import TIMES, describe, draw_models, model_class, to_config
+
+TABLE_I = {"solve": {"times": list(TIMES)}}
+
+
+def _failure(exc: BaseException) -> dict:
+    """``refused`` when the innermost error is a ValueError that fpstt raises on purpose
+    (its frame is a ``raise`` line in fpstt), else ``crashed``; with the one-line message."""
+    inner = exc
+    while inner.__context__ is not None:
+        inner = inner.__context__
+    frames = traceback.extract_tb(inner.__traceback__)
+    last = frames[-1] if frames else None
+    on_purpose = (isinstance(inner, ValueError) and last is not None
+                  and "fpstt" in last.filename and (last.line or "").lstrip().startswith("raise"))
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    where = f"{Path(last.filename).name}:{last.lineno}" if last else "?"
+    return {"outcome": "refused" if on_purpose else "crashed", "error": message[:300],
+            "where": where}
+
+
+def _observables(grid, p) -> dict:
+    """Mean and std of n, P_sw, and the 4th central moments of n (cell-centre quadrature)."""
+    mean, std = moments(grid, p)
+    centres = [0.5 * (e[1:] + e[:-1]) for e in (grid.theta_edges, grid.phi_edges)]
+    n = unit_vector(*grid.lab_points(*np.meshgrid(*centres, indexing="ij")))
+    w = np.asarray(p) * grid.cell_measure
+    w = w / w.sum(axis=(-2, -1), keepdims=True)
+    m4 = np.stack([np.einsum("kij,kij->k", w, (n[c][None] - mean[:, c, None, None]) ** 4)
+                   for c in range(3)], axis=-1)
+    return {"mean": mean, "std": std, "m4": m4, "p_sw": switching_probability(grid, p)}
+
+
+def _solve_job(m: dict, refine: bool, conn) -> None:
+    """Child process: load, build and solve ``m`` as ``fpstt solve`` does; sends ("class",
+    name), ("done", result) and, with ``refine``, ("refined", observables or None)."""
+    grid = model = p0_of = pulse = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            cfg = to_config(m)
+            model = cfg.build_model()
+            grid = cfg.build_grid(model)
+            gibbs, pulse = cfg.build_gibbs(), cfg.build_pulse()
+            conn.send(("class", model_class(model, grid, pulse)))
+            p0_of, times = gibbs.cell_averages, cfg.solve["times"]
+            if pulse is None:
+                sol = fpstt.solve(model, grid, p0_of(grid), times, scheme=cfg.scheme(model))
+            else:
+                sol = solve_pulse(model, grid, p0_of(grid), times, pulse,
+                                  scheme=cfg.solve["scheme"])
+            out = {"outcome": "ok", "wall_s": time.perf_counter() - start,
+                   **_observables(grid, sol.p)}
+            d = sol.diagnostics                       # the keys cmd_solve's summary reads
+            try:
+                _ = (d["n_steps"], d["dt"], d["wall_time_s"], d["max_mass_error"],
+                     d["min_p_ratio_output"])
+            except KeyError as exc:                   # a crash after the answer: still compared
+                out.update(_failure(exc), error=f"KeyError {exc} in fpstt solve's summary line")
+        except Exception as exc:                      # noqa: BLE001 - the outcome is recorded
+            out = {**_failure(exc), "wall_s": time.perf_counter() - start}
+        out["warnings"] = sorted({f"{w.category.__name__}: {w.message}"[:240] for w in caught})
+    conn.send(("done", out))
+    if refine:
+        fine = None
+        if out["outcome"] == "ok" and pulse is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fine_grid, fine_sol = refined_solve(model, grid, p0_of, TIMES)
+            fine = _observables(fine_grid, fine_sol.p)
+        conn.send(("refined", fine))
+
+
+def run_fp(m: dict, timeout: float, refine: bool = False) -> dict:
+    """Solve ``m`` in a subprocess; ``timeout`` s for the solve, 8x more for the refined one."""
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_solve_job, args=(m, refine, send), daemon=True)
+    start = time.perf_counter()
+    proc.start()
+    send.close()
+    result, deadline = {"class": "?"}, start + timeout
+    while True:
+        if not recv.poll(max(deadline - time.perf_counter(), 0)):
+            if "outcome" not in result:
+                result.update(outcome="timed out", wall_s=timeout, warnings=[])
+            break
+        try:
+            kind, payload = recv.recv()
+        except EOFError:
+            proc.join(1)
+            if "outcome" not in result:
+                result.update(outcome="crashed", error=f"child exited ({proc.exitcode})",
+                              wall_s=time.perf_counter() - start, warnings=[])
+            break
+        if kind == "class":
+            result["class"] = payload
+        elif kind == "done":
+            result.update(payload)
+            if not refine:
+                break
+            deadline = time.perf_counter() + 8 * timeout
+        else:
+            result["refined"] = payload
+            break
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    return result
+
+
+def mc_step(model) -> float:
+    """The Monte Carlo step: 0.005 t_n, or 0.03 rad of the fastest magnet rate (the field's
+    and anisotropy's Heun step) when that is shorter."""
+    rate = model.anisotropy + (math.hypot(*model.omega) if model.omega else 0.0)
+    return min(0.005, 0.03 / rate) if rate > 0 else 0.005
+
+
+def compare(m: dict, fp: dict, n_mc: int, seed: int) -> dict:
+    """|z| of FP against Monte Carlo at dt/2 (mean, std, P_sw) and of MC(dt) against
+    MC(dt/2); ``fp`` holds ``mean``, ``std``, ``p_sw`` at :data:`TIMES`."""
+    cfg = to_config(m, grid=False)
+    model, gibbs, pulse = cfg.build_model(), cfg.build_gibbs(), cfg.build_pulse()
+    dt = mc_step(model)
+    runs = [simulate(model, gibbs, TIMES, n_mc, dt=h, seed=seed + k, pulse=pulse)
+            for k, h in enumerate((dt, dt / 2))]
+    coarse, mc = runs
+    floor = 1.0 / n_mc
+    se_p = np.maximum(mc.p_switch_stderr, floor)
+    one_sided = np.minimum(mc.p_switch, 1 - mc.p_switch) < 0.01
+    one_sided[0] = True
+    # standard errors of the MC mean and std: the larger of the MC's own and the one the FP
+    # density implies (a tail of mass 1e-6 sets the std but no sample of N = 1e5 sees it)
+    se_mean = np.maximum(mc.stderr, fp["std"] / math.sqrt(n_mc))
+    var = np.maximum(mc.std, fp["std"]) ** 2
+    se_std = np.sqrt(np.maximum(var / (2 * (n_mc - 1)),
+                                (np.asarray(fp["m4"]) - fp["std"] ** 4)
+                                / (4 * np.maximum(fp["std"] ** 2, 1e-300) * n_mc)))
+    z = {"mean": np.abs(fp["mean"] - mc.mean) / np.maximum(se_mean, floor),
+         "std": (np.abs(fp["std"] - mc.std) / np.maximum(se_std, floor))[one_sided],
+         "p_sw": np.abs(fp["p_sw"] - mc.p_switch) / se_p}
+    dt_z = max(float(np.max(np.abs(coarse.mean - mc.mean)
+                            / np.maximum(np.hypot(coarse.stderr, mc.stderr), floor))),
+               float(np.max(np.abs(coarse.p_switch - mc.p_switch)
+                            / np.maximum(np.hypot(coarse.p_switch_stderr, se_p), floor))))
+    out = {"max_z": max(float(np.max(v)) for v in z.values()),
+           "z": {k: float(np.max(v)) for k, v in z.items()}, "mc_dt": dt, "mc_dt_z": dt_z,
+           "mc_wall_s": sum(r.diagnostics["wall_time_s"] for r in runs),
+           "mc": {"mean": mc.mean, "std": mc.std, "p_sw": mc.p_switch}}
+    if fp.get("refined"):
+        fine = fp["refined"]
+        out["refine_z"] = max(float(np.max(np.abs(fp["mean"] - fine["mean"])
+                                           / np.maximum(se_mean, floor))),
+                              float(np.max(np.abs(fp["p_sw"] - fine["p_sw"]) / se_p)))
+    return out
+
+
+HEADER = (f"{'#':>3} {'class':<22} {'outcome':<9} {'wall s':>7} {'×T.I':>6} {'max z':>7} "
+          f"{'dt z':>5} {'ref z':>6} {'warned':<6} model")
+
+
+def row(k: int, r: dict, table_i_s: float) -> str:
+    def num(key, fmt):
+        v = r.get(key)
+        return format(v, fmt) if v is not None else "-"
+    ratio = r["wall_s"] / table_i_s if r.get("wall_s") else None
+    return (f"{k:>3} {r['class']:<22.22} {r['outcome']:<9} {r['wall_s']:>7.1f} "
+            f"{'-' if ratio is None else format(ratio, '.1f'):>6} {num('max_z', '.1f'):>7} "
+            f"{num('mc_dt_z', '.1f'):>5} {num('refine_z', '.1f'):>6} "
+            f"{'yes' if r['warned'] else 'no':<6} {r['model']}")
+
+
+def _cheap(m: dict) -> bool:
+    """No field kept on, no tilted easy axis, no Brown noise and no pulse (for --quick)."""
+    micro = m["microscopic"]
+    return not (m["model"]["field_on"] or m["model"]["thermal"] or "pulse" in m
+                or (micro.get("B_k") and micro["easy_theta"] != 0))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--count", type=int, default=30)
+    parser.add_argument("--timeout", type=float, default=30.0, help="s per solve")
+    parser.add_argument("--n-mc", type=int, default=100_000, help="Monte Carlo samples")
+    parser.add_argument("--refine", action="store_true", help="also a 2x refined solve")
+    parser.add_argument("--quick", action="store_true", help="4 cheap models, N = 5000")
+    parser.add_argument("--name", default="model_space", help="results/NAME.json")
+    parser.add_argument("--only", type=lambda s: [int(k) for k in s.split(",")],
+                        help="run only these model indices, e.g. 2,4")
+    args = parser.parse_args(argv)
+    models = draw_models(args.seed, args.count)
+    if args.quick:
+        models = [m for m in draw_models(args.seed, 200) if _cheap(m)][:4]
+        args.n_mc = min(args.n_mc, 5000)
+    picked = range(len(models)) if args.only is None else args.only
+    reference = run_fp(TABLE_I, args.timeout)
+    table_i_s = reference["wall_s"]
+    print(f"Table I default solve to 2 t_n: {reference['outcome']}, {table_i_s:.2f} s "
+          f"(seed {args.seed}, N = {args.n_mc}, timeout {args.timeout:g} s)", flush=True)
+    print(HEADER, flush=True)
+    rows = []
+    for k in picked:
+        m = models[k]
+        r = run_fp(m, args.timeout, args.refine)
+        r["model"], r["config"] = describe(m), m
+        r["warned"] = any(w.startswith("RuntimeWarning") for w in r.get("warnings", []))
+        if "mean" in r:                               # an answer (perhaps crashed after it)
+            r.update(compare(m, r, args.n_mc, 1000 * args.seed + k))
+        rows.append(r)
+        print(row(k, r, table_i_s), flush=True)
+        for line in [r.get("error")] + r.get("warnings", []):
+            if line:
+                print(f"      {line}", flush=True)
+        with contextlib.redirect_stderr(io.StringIO()):     # quiet: rewritten per model
+            write(args.name, {"seed": args.seed, "n_mc": args.n_mc, "timeout_s": args.timeout,
+                              "times": TIMES, "table_i_s": table_i_s, "models": rows})
+    outcomes = [r["outcome"] for r in rows]
+    ok_walls = sorted(r["wall_s"] for r in rows if r["outcome"] == "ok")
+    silent = sum(1 for r in rows if r.get("max_z", 0) > 4 and not r["warned"])
+    no_mc = sum(1 for r in rows if "max_z" in r and not math.isfinite(r["max_z"]))
+    print(f"\n{len(rows)} models: " + ", ".join(f"{outcomes.count(o)} {o}" for o in
+                                                 ("ok", "refused", "crashed", "timed out"))
+          + f"; {silent} off by > 4 s.e. without a warning; {no_mc} with a non-finite "
+          + "Monte Carlo; median wall (ok) "
+          + (f"{np.median(ok_walls):.1f} s" if ok_walls else "-"), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
