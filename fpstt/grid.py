@@ -25,8 +25,12 @@ __all__ = ["SphereGrid", "mercator_u", "mercator_theta", "unit_vector", "angles"
 
 
 def angles(n):
-    """(theta, phi in [0, 2 pi)) of unit vectors n of shape (3, ...); inverse of unit_vector."""
-    return np.arccos(np.clip(n[2], -1.0, 1.0)), np.arctan2(n[1], n[0]) % (2 * np.pi)
+    """(theta, phi in [0, 2 pi)) of unit vectors n of shape (3, ...); inverse of unit_vector.
+
+    theta = atan2(|n_xy|, n_z) keeps its relative precision next to the poles, where
+    arccos(n_z) rounds every theta below 1e-8 to exactly 0 (then 1/sin theta of Eq. 17's
+    phi noise is infinite)."""
+    return np.arctan2(np.hypot(n[0], n[1]), n[2]), np.arctan2(n[1], n[0]) % (2 * np.pi)
 
 
 def unit_vector(theta, phi) -> np.ndarray:

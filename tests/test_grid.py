@@ -49,3 +49,14 @@ def test_bad_sizes():
         fpstt.SphereGrid.uniform(2, 8)
     with pytest.raises(ValueError, match="`n_phi` must be an integer ≥ 4"):
         fpstt.SphereGrid.uniform(8, 3)
+
+
+def test_angles_keep_their_precision_at_the_poles():
+    """theta = 1e-12 and pi - 1e-12 come back to 1e-4 relative (arccos gave 0 and pi, and
+    Eq. 17's 1/sin theta then made the Monte Carlo NaN)."""
+    from fpstt.grid import angles, unit_vector
+    theta = np.array([1e-12, 1e-9, 0.3, np.pi - 1e-9])
+    back, _ = angles(unit_vector(theta, 0.7))
+    assert np.all(np.abs(back[:2] / theta[:2] - 1) <= 1e-4)
+    assert abs((np.pi - back[3]) / 1e-9 - 1) <= 1e-4
+    assert abs(back[2] - 0.3) <= 1e-15
