@@ -151,7 +151,7 @@ class Integrator:
         other mode feeds when the model is phi-independent)."""
         self = cls()
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
-        carries_flow = True
+        carries_flow, self.plan = True, None
         if self.split:          # the flow's plan (fpstt.flowplan): its chart, and what it moves
             self.plan = grid_plan(model, grid)
             carries_flow = self.plan.carries_flow
