@@ -34,8 +34,7 @@ import cmath
 
 import numpy as np
 
-__all__ = ["MobiusChart", "ChartModel", "conformal_coefficients", "chart_for", "is_mobius",
-           "grid_chart_for"]
+__all__ = ["MobiusChart", "ChartModel", "conformal_coefficients", "chart_for", "is_mobius"]
 
 _FIT_POINTS = np.array([[0.4, 0.3], [0.9, 2.0], [1.3, 4.1], [1.9, 1.1], [2.4, 5.3],
                         [2.8, 3.2], [0.7, 5.9], [1.6, 0.2], [2.2, 2.7], [1.1, 3.6]])
@@ -313,9 +312,3 @@ def is_mobius(model) -> bool:
     except ValueError:
         return False
     return True
-
-
-def grid_chart_for(model) -> MobiusChart:
-    """The chart a grid for ``model`` uses: the Möbius chart of its flow, or the z' frame
-    (for flows that have none, stepped by the unsplit schemes)."""
-    return chart_for(model) if is_mobius(model) else MobiusChart(0j, None, 1j * model.C1)

@@ -44,7 +44,7 @@ def _run(args):
             "kappa": gibbs.kappa, "grid_shape": grid.shape}
     if pulse is None:
         sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
-                    scheme=cfg.scheme(model), progress=not args.quiet,
+                    scheme=cfg.scheme(model, grid), progress=not args.quiet,
                     checkpoint=args.checkpoint, resume=args.resume,
                     checkpoint_every=getattr(args, "checkpoint_every", None), meta=meta)
         runner = None

@@ -38,7 +38,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 
-from .driven import default_scheme
+from .flowplan import grid_plan, plan_flow
 from .initial import initial_state
 from .magnet import Pulse
 from .model import Microscopic, SpinTorqueModel, table_i
@@ -98,11 +98,13 @@ class RunConfig:
         return default_grid(model, self.solve["times"], initial=self.build_gibbs(),
                             attractor=self.build_pulse() is None, **self.grid)
 
-    def scheme(self, model) -> str:
+    def scheme(self, model, grid=None) -> str:
+        """[solve] scheme, or else the default of the flow's plan (:mod:`fpstt.flowplan`):
+        ``grid``'s when given (:meth:`build_grid`), else made here."""
         chosen = self.solve["scheme"]
         if chosen is not None:
             return chosen
-        return default_scheme(model)
+        return (plan_flow(model) if grid is None else grid_plan(model, grid)).scheme
 
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,

@@ -11,39 +11,10 @@ import warnings
 
 import numpy as np
 
-from .chart import grid_chart_for, is_mobius
+from .flowplan import grid_plan
 from .stepping import Solution, solve
 
-__all__ = ["solve_pulse", "segment_scheme", "default_scheme"]
-
-
-def default_scheme(model) -> str:
-    """The scheme a model gets when none is asked for: split TR-BDF2 where it follows the
-    flow (a Möbius flow in its chart; a flow with spin-transfer torque whose rest depends on
-    phi, remapped by :mod:`fpstt.remap`), else TR-BDF2 on the full operator (no torque, or
-    the axially symmetric magnet on the Fourier path)."""
-    remapped = model.C1.imag != 0 and not model.phi_independent and not is_mobius(model)
-    return "split-tr-bdf2" if remapped or is_mobius(model) else "tr-bdf2"
-
-
-def segment_scheme(model, grid, scheme: str | None) -> str:
-    """The scheme of one piece: ``scheme`` if given, else the split scheme where the piece's
-    flow is followed on ``grid`` (its Möbius chart; the z' frame with the rest of the flow
-    remapped when it depends on phi: a field kept on under a pulse, a tilted easy axis, also
-    while the drive is off; the z' frame for a driven Möbius flow whose fixed points are ±z'),
-    else TR-BDF2 on the full operator.  (A field kept on with the drive off, a precession of a
-    narrow state, was 2.5x too broad in std after 0.5 t_n with TR-BDF2's fluxes on the z'
-    grid, within 1 s.e. of Monte Carlo remapped.)  (For the axially symmetric anisotropy of the device
-    example the split scheme was less accurate than TR-BDF2: 2.2 % against 1.2 % in WER at
-    12 t_n, with the rest implicit.)"""
-    if scheme is not None:
-        return scheme
-    if grid.chart is not None:                         # the flow's own Möbius chart
-        return "split-tr-bdf2"
-    if not model.phi_independent:                      # the rest of the flow remapped
-        return "split-tr-bdf2"
-    exact = model.C1.imag != 0 and is_mobius(model) and grid_chart_for(model).is_identity
-    return "split-tr-bdf2" if exact else "tr-bdf2"
+__all__ = ["solve_pulse"]
 
 
 def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
@@ -51,11 +22,13 @@ def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
     """:func:`fpstt.stepping.solve` under the current pulse ``pulse`` (None: constant drive).
 
     ``model`` is the model at full drive; ``grid`` a z'-frame grid (a Möbius chart belongs to
-    one drive).  Returns one :class:`Solution` at ``times``: ``p[k]`` is the (theta, phi)
-    density (carries sin theta) at ``times[k]``; diagnostics add up over the pieces.
+    one drive).  ``scheme`` None: each piece's :attr:`~fpstt.flowplan.FlowPlan.piece_scheme`,
+    from the plan of the model at that drive on ``grid``.  Returns one :class:`Solution` at
+    ``times``: ``p[k]`` is the (theta, phi) density (carries sin theta) at ``times[k]``;
+    diagnostics add up over the pieces.
     """
     if pulse is None:
-        return solve(model, grid, p0, times, scheme=segment_scheme(model, grid, scheme), dt=dt,
+        return solve(model, grid, p0, times, scheme=_scheme(model, grid, scheme), dt=dt,
                      progress=progress)
     if grid.chart is not None:
         raise ValueError("a pulse needs a z'-frame grid, default_grid(..., attractor=False): "
@@ -71,7 +44,7 @@ def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
         driven = model.with_drive(s)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            sol = solve(driven, grid, p, piece, scheme=segment_scheme(driven, grid, scheme),
+            sol = solve(driven, grid, p, piece, scheme=_scheme(driven, grid, scheme),
                         dt=dt, progress=progress)
         heard += [(w.category, str(w.message)) for w in caught]
         for k, t in enumerate(piece + t0):
@@ -81,6 +54,11 @@ def solve_pulse(model, grid, p0, times, pulse, *, scheme: str | None = None,
     _warn_once(heard, len(parts))
     return Solution(grid, times, np.array(out), np.array(masses), _combined(parts),
                     dict(pulse=dict(width=pulse.width, rise=pulse.rise, fall=pulse.fall)))
+
+
+def _scheme(model, grid, scheme: str | None) -> str:
+    """``scheme``, or else the piece scheme of ``model``'s plan on ``grid``."""
+    return scheme if scheme is not None else grid_plan(model, grid).piece_scheme
 
 
 def _warn_once(heard, n_pieces: int) -> None:

@@ -1,19 +1,21 @@
 """Flow-adapted grids: cells uniform in U = ln tan(theta_c/2) of the flow's Möbius chart.
 
-:func:`default_grid` chooses the chart (:func:`~fpstt.chart.chart_for`), the cell width du
-(an accuracy choice, independent of the drive), the step dt = du / rate that divides every
-output time, and the U range that covers the initial state.
+:func:`default_grid` takes the chart from the flow's plan (:func:`~fpstt.flowplan.plan_flow`,
+stored on the grid), and chooses the cell width du (an accuracy choice, independent of the
+drive), the step dt = du / rate that divides every output time, and the U range that covers
+the initial state.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from .attractor import attractor_chart
 from .budget import BYTES_PER_CELL, check_memory
-from .chart import MobiusChart, grid_chart_for, is_mobius
+from .chart import MobiusChart
+from .flowplan import longest_chart_step, plan_flow
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
@@ -36,22 +38,20 @@ _MOBIUS_N_PHI = 256          # there the state ends round the pole (docs/validat
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
-CHART_SPREAD = 2.1e-6        # D dt of the longest step in a chart, rad^2 (theory.md §9)
-_CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
-_REMAPPED_ROWS = 2           # rows per step in an attractor chart (rows_per_step)
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
                  n_phi: int | None = None, u_min: float = -9.0, u_max: float | None = None,
                  initial=None, cap_error: float = _CAP_ERROR,
-                 attractor: bool = True) -> SphereGrid:
+                 attractor: bool = True, plan=None) -> SphereGrid:
     """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
 
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
     flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
     0.0184, an accuracy choice that does not depend on the drive; 0.0092 in an attractor
-    chart, below), the step dt = rows du / shift rate (``rows`` = :func:`rows_per_step`) is
+    chart, below), the step dt = rows du / shift rate (``rows`` =
+    :meth:`~fpstt.flowplan.FlowPlan.rows_per_step`) is
     adjusted down to divide every output time.  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
@@ -70,11 +70,17 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     the initial state flows to and the repeller it comes from (:mod:`fpstt.attractor`);
     ``attractor=False`` keeps the z' frame for every flow (current pulses need it: a chart is
     one drive's; the rest of a Möbius flow whose fixed points are not ±z' is then remapped).
+    The chart comes from the flow's plan, ``plan`` if given (:func:`~fpstt.flowplan.plan_flow`
+    of this ``model``, ``initial`` and ``attractor``), which the grid keeps (``grid.plan``).
     """
-    chart = _frame(model, initial, attractor)
+    if plan is None:
+        plan = plan_flow(model, initial, attractor)
+    elif plan.model is not model:
+        raise ValueError("`plan` was made for another model")
+    chart = plan.chart
     times = check_times(times)
     if n_phi is None:
-        n_phi = _MOBIUS_N_PHI if not chart.is_identity and is_mobius(model) else DEFAULT_N_PHI
+        n_phi = _MOBIUS_N_PHI if plan.kind == "mobius" else DEFAULT_N_PHI
     rate = abs(chart.shift_rate)
     if steps_per_unit is not None:
         if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:
@@ -83,7 +89,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     else:
         # an attractor chart takes du/2: on Table I with a tilted easy axis du missed Monte
         # Carlo by 7 s.e. in std, an error in U (docs/validation.md §5), du/2 met it
-        du = (DEFAULT_DU / (2 if _remapped_chart(model, chart) else 1) if du is None
+        du = (DEFAULT_DU / (2 if plan.kind == "attractor" else 1) if du is None
               else float(du))
         if not (du > 0 and math.isfinite(du)):
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
@@ -91,17 +97,18 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
         if rate > 0:
             for _ in range(8):                  # du only shrinks, so rows settles
-                rows = rows_per_step(chart, du, model)
+                rows = plan.rows_per_step(du)
                 du = rate * default_dt(times, rows * du / rate) / rows
-                if rows_per_step(chart, du, model) == rows:
+                if plan.rows_per_step(du) == rows:
                     break
     if not chart.is_identity and rate > 0 and not _full_shear_fits(chart, du, n_phi):
-        chart = _residual_shear(chart, du, n_phi, rows_per_step(chart, du, model))
+        chart = _residual_shear(chart, du, n_phi, plan.rows_per_step(du))
+        plan = replace(plan, chart=chart)
     if u_max is None:
         u_max = _covering_u_max(chart, initial, cap_error)
     _check_size(du, u_min, u_max, n_phi, model)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
-                               chart=None if chart.is_identity else chart)
+                               chart=None if chart.is_identity else chart, plan=plan)
 
 
 def _check_size(du, u_min, u_max, n_phi, model) -> None:
@@ -113,23 +120,6 @@ def _check_size(du, u_min, u_max, n_phi, model) -> None:
                      "use fewer cells (a larger `du`; fewer `n_theta`, `n_phi` or "
                      "`steps_per_unit`)" + ("" if abs(model.C1.imag) > 1e-3 else
                                             "; the drive Im C1 is tiny, which makes du tiny"))
-
-
-def _frame(model, initial, attractor: bool):
-    """The grid's chart: the z' frame without ``attractor``; else the Möbius chart of a
-    Möbius flow; for a torque-driven flow with none whose rest depends on phi, given an
-    ``initial`` state, the chart of the attractor the state flows to (:mod:`fpstt.attractor`);
-    else the z' frame."""
-    if not attractor:
-        return MobiusChart(0j, None, 1j * model.C1)
-    if is_mobius(model) or initial is None or model.C1.imag == 0 or model.phi_independent:
-        return grid_chart_for(model)
-    return attractor_chart(model, initial.direction)
-
-
-def _remapped_chart(model, chart) -> bool:
-    """True for an attractor chart (a flow with no Möbius chart, on a grid not in z')."""
-    return not chart.is_identity and not is_mobius(model)
 
 
 def _full_shear_fits(chart, du: float, n_phi: int) -> bool:
@@ -153,34 +143,10 @@ def _residual_shear(chart, du: float, n_phi: int, rows: int):
     return MobiusChart(chart.zeta_s, chart.zeta_u, chart.lam, full - turn * dphi / (rows * du))
 
 
-def longest_chart_step(model) -> float:
-    """Longest step (t_n) in a Möbius chart, chosen from the noise, not from the cell.
-
-    D dt ≤ CHART_SPREAD = 2.1e-6 rad^2 (0.015 t_n for Table I, D = |C2|^2 / 2 = 1.4e-4 per
-    t_n), and at most 0.1 t_n: there the implicit step's time error is a tenth of the grid's
-    (docs/theory.md §9), and its line solves converge in a few iterations (:mod:`fpstt.lines`).
-    D = |C2|^2 / 2 + thermal D.
-    """
-    base = getattr(model, "base", model)
-    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
-    return min(CHART_SPREAD / noise, _CHART_STEP_MAX) if noise > 0 else _CHART_STEP_MAX
-
-
 def rows_per_step(chart, du: float, model) -> int:
-    """Rows of translation per split step on a grid of cell width ``du`` in ``chart``.
-
-    1 in the z' frame (the Fourier path, whose step is one row).  2 in an attractor chart
-    (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.remap`): on Table I with
-    a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer remaps, each a
-    reconstruction error) at 0.73x the cost, 4 rows farther (docs/validation.md §5).  In a
-    Möbius chart, whose implicit systems are solved line by line (:mod:`fpstt.lines`): as
-    many rows as fit in :func:`longest_chart_step` (at least one).
-    """
-    if chart is None or chart.is_identity:
-        return 1
-    if not is_mobius(getattr(model, "base", model)):
-        return _REMAPPED_ROWS
-    return max(1, int(longest_chart_step(model) * abs(chart.shift_rate) / du + 1e-9))
+    """Rows of translation per split step of ``model`` on a grid of cell width ``du`` in
+    ``chart`` (None: the z' frame): :meth:`~fpstt.flowplan.FlowPlan.rows_per_step`."""
+    return plan_flow(model, frame=chart).rows_per_step(du)
 
 
 def _covering_u_max(chart, initial, cap_error: float, default: float = 3.5) -> float:

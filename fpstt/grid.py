@@ -17,7 +17,7 @@ coordinates (theta_c, phi_c), the densities are (theta_c, phi_c) densities, and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,11 +64,27 @@ class SphereGrid:
         Number of phi cells (uniform, periodic, first cell centred at dphi/2).
     chart : MobiusChart, optional
         The chart whose coordinates (theta_c, phi_c) the grid uses; None: the z' frame.
+    plan : FlowPlan, optional
+        How runs follow the flow of the model the grid was made for
+        (:func:`~fpstt.flowplan.plan_flow`, stored by :func:`~fpstt.flowgrid.default_grid`);
+        None: made from the model when a run needs it (:func:`~fpstt.flowplan.grid_plan`).
+
+    Attributes
+    ----------
+    du : float or None
+        On a Mercator grid (interior edges uniform in u = ln tan(theta/2), as
+        :meth:`mercator` builds them) the cell width in u, as measured on the edges once
+        (the first row with |u| ≤ 8: beyond, theta near pi rounds u); None on other grids.
+    u_range : tuple of float or None
+        (u of the first, u of the last interior edge) on a Mercator grid; else None.
     """
 
     theta_edges: np.ndarray
     n_phi: int
     chart: object = None
+    plan: object = field(default=None, repr=False)
+    du: float | None = field(init=False, default=None)
+    u_range: tuple | None = field(init=False, default=None)
 
     def __post_init__(self):
         edges = np.asarray(self.theta_edges, dtype=float)
@@ -86,6 +102,11 @@ class SphereGrid:
         if int(self.n_phi) != self.n_phi or self.n_phi < 4:
             raise ValueError(f"`n_phi` must be an integer ≥ 4, got {self.n_phi!r}")
         object.__setattr__(self, "n_phi", int(self.n_phi))
+        u = mercator_u(edges[1:-1])
+        core = np.diff(u)[np.abs(u[1:]) <= 8]
+        if core.size >= 2 and np.allclose(core, core[0], rtol=1e-9, atol=0):
+            object.__setattr__(self, "du", float(core[0]))
+            object.__setattr__(self, "u_range", (float(u[0]), float(u[-1])))
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -97,7 +118,7 @@ class SphereGrid:
 
     @classmethod
     def mercator(cls, du: float, u_min: float, u_max: float, n_phi: int,
-                 chart=None) -> "SphereGrid":
+                 chart=None, plan=None) -> "SphereGrid":
         """Cells uniform in u = ln tan(theta/2) on [u_min, u_max], plus two pole caps.
 
         The interior edges are u_min + k du; the caps are [0, theta(u_min)] and
@@ -110,7 +131,7 @@ class SphereGrid:
             raise ValueError(f"`u_min` must be < `u_max`, got {u_min!r}, {u_max!r}")
         n = int(math.ceil((u_max - u_min) / du - 1e-9))
         u = u_min + du * np.arange(n + 1)
-        return cls(np.concatenate([[0.0], mercator_theta(u), [math.pi]]), n_phi, chart)
+        return cls(np.concatenate([[0.0], mercator_theta(u), [math.pi]]), n_phi, chart, plan)
 
     # ---- geometry -----------------------------------------------------------------------
     @property

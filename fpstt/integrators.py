@@ -19,15 +19,16 @@ import math
 
 import numpy as np
 
-from .chart import ChartModel, MobiusChart, chart_for, grid_chart_for, is_mobius
-from .flowgrid import default_dt, longest_chart_step, rows_per_step
+from .chart import ChartModel
+from .flowgrid import default_dt
+from .flowplan import grid_plan
 from .fourier import RealBackend, SpectralBackend
 from .grid import SphereGrid
 from .guards import max_cell_peclet
 from .lines import LineBackend, LineScheme
 from .operator import directional_operators, fokker_planck_matrix, is_monotone
 from .remap import FlowRemap
-from .transport import Shift, mercator_du, mercator_step, turn_columns
+from .transport import Shift, mercator_du, turn_columns
 
 __all__ = ["Integrator", "ImplicitScheme", "WindowedImplicit"]
 
@@ -37,22 +38,6 @@ _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are f
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
 _ADAPTIVE = ("substeps", "strict", "averaged_first")   # a line scheme's own settings
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
-
-
-def _grid_chart(grid: SphereGrid, model):
-    """(chart, carries the flow): the chart ``grid`` runs in, and whether it is ``model``'s own
-    Möbius chart (the whole noiseless flow a shift) or not (the z' frame or an attractor
-    chart: its shift, the rest of the flow remapped)."""
-    if not is_mobius(model):
-        return (grid.chart if grid.chart is not None else grid_chart_for(model)), False
-    chart = chart_for(model)
-    if grid.chart is None:     # a z'-frame grid: exact if the fixed points are ±z', else remapped
-        return ((chart, True) if chart.is_identity
-                else (MobiusChart(0j, None, 1j * model.C1), False))
-    if not grid.chart.same_flow(chart):
-        raise ValueError("`grid` carries the chart of another flow; build it with "
-                         "default_grid(model, times)")
-    return grid.chart, True
 
 
 class ImplicitScheme:
@@ -166,10 +151,11 @@ class Integrator:
         other mode feeds when the model is phi-independent)."""
         self = cls()
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
-        carries_flow = True
-        if self.split:
-            chart, carries_flow = _grid_chart(grid, model)
-            model = ChartModel(model, chart)
+        carries_flow, self.plan = True, None
+        if self.split:          # the flow's plan (fpstt.flowplan): its chart, and what it moves
+            self.plan = grid_plan(model, grid)
+            carries_flow = self.plan.carries_flow
+            model = ChartModel(model, self.plan.chart)
         self.model = model
         self.fast = model.phi_independent if fast is None else bool(fast)
         if self.fast and not model.phi_independent:
@@ -197,12 +183,12 @@ class Integrator:
         self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
             direction = int(np.sign(model.C1.imag))
-            rows = rows_per_step(grid.chart, mercator_du(grid), model)
+            rows = self.plan.rows_per_step(mercator_du(grid))
             self.shift = Shift(grid, direction, rows) if direction else (lambda x: x)
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
             self.implicit = WindowedImplicit(
                 self.backend, inner, direction, None if tails else _WINDOW_TOL,
-                functools.partial(LineScheme, longest=longest_chart_step(model))
+                functools.partial(LineScheme, longest=self.plan.longest_step)
                 if self.lines else ImplicitScheme)
         else:
             self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
@@ -254,7 +240,7 @@ class Integrator:
                                  "that depends on phi in its chart is not supported by split "
                                  "schemes")
             if model.C1.imag != 0:
-                return mercator_step(self.grid, model)
+                return self.plan.step(mercator_du(self.grid))
         dt = default_dt(times) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")

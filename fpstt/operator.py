@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .grid import SphereGrid, mercator_u
+from .grid import SphereGrid
 
 __all__ = ["fokker_planck_matrix", "directional_operators", "is_monotone", "central_difference_matrix", "bernoulli",
            "stationary_density"]
@@ -203,15 +203,12 @@ class _Rows:
 
     def __init__(self, grid, th):
         nt = th.size
-        u = mercator_u(grid.theta_edges[1:-1])
-        du = np.diff(u)
-        core = du[np.abs(u[1:]) <= 8]
-        mercator = core.size >= 2 and np.allclose(core, core[0], rtol=1e-9, atol=0)
+        mercator = grid.du is not None
         self.in_u = np.zeros(nt, bool)
         h = np.diff(th)
         h_cell = np.concatenate([[h[0]], 0.5 * (h[1:] + h[:-1]), [h[-1]]])
         if mercator:
-            self.du = float(core[0])
+            self.du = grid.du
             self.in_u[1:-1] = True
         s = np.sin(th)
         self.J = np.where(self.in_u, 1 / s, 1.0)[:, None]

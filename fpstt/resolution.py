@@ -10,20 +10,14 @@ reference on Table I.
 
 from __future__ import annotations
 
-import numpy as np
 
-from .grid import SphereGrid, mercator_u
+from .grid import SphereGrid
 from .observables import l1_distance, remap
 from .stepping import solve
 
 __all__ = ["coarsening_estimate", "advice"]
 
 ORDER = 2
-
-
-def _du(grid) -> float:
-    u = mercator_u(grid.theta_edges[1:-1])
-    return float(np.median(np.diff(u)))
 
 
 def coarsening_estimate(model, grid, p0_of_grid, solution, runner=None) -> dict:
@@ -35,9 +29,8 @@ def coarsening_estimate(model, grid, p0_of_grid, solution, runner=None) -> dict:
     :func:`~fpstt.driven.solve_pulse`).  Returns ``l1_change`` (fine vs coarse, on the
     coarse grid), ``estimate`` = l1_change / (2**2 - 1), and the coarse grid's shape.
     """
-    u = mercator_u(grid.theta_edges[1:-1])
-    coarse = SphereGrid.mercator(2 * _du(grid), float(u[0]), float(u[-1]), grid.n_phi // 2,
-                                 grid.chart)          # every coarse edge is a fine edge
+    coarse = SphereGrid.mercator(2 * grid.du, *grid.u_range, grid.n_phi // 2, grid.chart,
+                                 grid.plan)          # every coarse edge is a fine edge
     if runner is None:
         def runner(g, p0, times):
             return solve(model, g, p0, times, scheme=solution.diagnostics["scheme"])

@@ -143,7 +143,7 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
         prob = switching_probability(grid, sol.p, threshold)
         wer = unswitched_probability(grid, sol.p, threshold)
         median = mean = np.nan
-        if model.phi_independent:               # WER at the step resolution, to its floor
+        if grid.plan.phi_independent:           # WER at the step resolution, to its floor
             curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold,
                                     pulse=pulse)
             prob, wer = curve.p_switch_at(t_out), curve.at(t_out)

@@ -13,30 +13,26 @@ import math
 
 import numpy as np
 
-from .flowgrid import rows_per_step
+from .flowplan import grid_plan
 from .grid import SphereGrid, mercator_u
 
 __all__ = ["Shift", "turn_columns", "mercator_step", "mercator_du"]
 
 
 def mercator_step(grid: SphereGrid, model) -> float:
-    """The split-scheme step rows du / |Im C1| of a Mercator grid (``rows`` =
-    :func:`~fpstt.flowgrid.rows_per_step` of its chart); ValueError if it has none."""
-    rate = model.C1.imag
-    if rate == 0:
-        raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
-    du = mercator_du(grid)
-    return float(rows_per_step(grid.chart, du, model) * du / abs(rate))
+    """The split-scheme step rows du / |shift rate| of ``model`` on a Mercator grid
+    (:meth:`~fpstt.flowplan.FlowPlan.step` of its plan there); ValueError if the grid is not
+    one, or its chart does not shift."""
+    return grid_plan(model, grid).step(mercator_du(grid))
 
 
 def mercator_du(grid: SphereGrid) -> float:
-    """The cell width in u of a Mercator grid; ValueError if it is not one."""
-    u = mercator_u(grid.theta_edges[1:-1])
-    du = np.diff(u)[np.abs(u[1:]) <= 8]       # beyond, theta near pi rounds u
-    if du.size < 2 or not np.allclose(du, du[0], rtol=1e-9, atol=0):
+    """The cell width in u of a Mercator grid (:attr:`SphereGrid.du`); ValueError if it is
+    not one."""
+    if grid.du is None:
         raise ValueError("split schemes need a grid from SphereGrid.mercator "
                          "(interior theta edges uniform in u = ln tan(theta/2))")
-    return float(du[0])
+    return grid.du
 
 
 class Shift:

@@ -28,12 +28,10 @@ from scipy.interpolate import PchipInterpolator
 from tqdm.auto import tqdm
 
 from .budget import SECONDS_PER_VALUE, check_memory, warn_time
-from .chart import grid_chart_for, is_mobius
 from .flowgrid import DEFAULT_DU, cap_error_bound, default_grid
-from .driven import segment_scheme
+from .flowplan import grid_plan, plan_flow
 from .integrators import Integrator
 from .switching import split_rows
-from .transport import mercator_step
 
 __all__ = ["SwitchingCurve", "switching_curve", "TAIL_CAP_ERROR"]
 
@@ -144,18 +142,19 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     pulse : Pulse, optional
         Current pulse (:mod:`fpstt.driven`); None: constant drive.
     """
-    if not model.phi_independent:
+    plan = plan_flow(model, initial, attractor=False)
+    if not plan.phi_independent:
         raise ValueError("WER curves need a phi-independent model (no field during the "
                          "dynamics, or a field along z'); with a field kept on, use "
                          "fpstt.switching.unswitched_probability on a solve() result")
     if not (horizon > 0 and math.isfinite(horizon)):
         raise ValueError(f"`horizon` must be finite and > 0, got {horizon!r}")
     start = _time.perf_counter()
-    if du is None and not is_mobius(model):      # the drift goes through SG fluxes: finer
+    if du is None and not plan.mobius:       # the drift goes through SG fluxes: finer
         du = DEFAULT_DU / 2
     grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
-                        cap_error=TAIL_CAP_ERROR, attractor=False)
-    _check_budget(model, grid, horizon, dt)
+                        cap_error=TAIL_CAP_ERROR, attractor=False, plan=plan)
+    _check_budget(grid, horizon, dt)
     pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
     density = initial.cell_averages(grid)
     t, rows = [0.0], None
@@ -163,8 +162,8 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
     for t0, t1, s in tqdm(pieces, disable=not shown, desc="fpstt switching", unit="piece"):
         driven = model.with_drive(s)
         piece_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)     # divides the piece
-        run = Integrator.build(driven, grid, segment_scheme(driven, grid, None), [0.0, t1 - t0],
-                               piece_dt, True, density, tails=True, n_modes=1)
+        run = Integrator.build(driven, grid, grid_plan(driven, grid).piece_scheme,
+                               [0.0, t1 - t0], piece_dt, True, density, tails=True, n_modes=1)
         if rows is None:
             rows = [_rows(run, run.x0)]
         times, x = _advance(run, t1 - t0, rows)
@@ -172,8 +171,7 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         density = run.backend.to_density(x)
     rows = np.array(rows)
     p_switch, wer = split_rows(grid, rows, threshold)
-    u_max = float(np.log(np.tan(grid.theta_edges[-2] / 2)))
-    cap = cap_error_bound(grid_chart_for(model), initial, u_max)
+    cap = cap_error_bound(plan.chart, initial, grid.u_range[1])
     return SwitchingCurve(
         np.array(t), wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
         dict(dt=float(np.max(np.diff(t))), n_steps=len(t) - 1, grid=list(grid.shape),
@@ -182,11 +180,11 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
              wall_time_s=_time.perf_counter() - start))
 
 
-def _check_budget(model, grid, horizon: float, dt: float) -> None:
+def _check_budget(grid, horizon: float, dt: float) -> None:
     """Refuse a curve whose rows (one per step) the machine cannot hold; warn when it
     should take more than a minute (:mod:`fpstt.budget`)."""
-    step = (mercator_step(grid, model) if is_mobius(model) and model.C1.imag != 0
-            else dt)
+    plan = grid.plan                    # split at full drive: the exact shift's step
+    step = plan.step(grid.du) if plan.piece_scheme != "tr-bdf2" else dt
     n_steps = horizon / step
     check_memory(n_steps * (8 * grid.n_theta + 100),
                  f"a WER curve of {n_steps:.3g} steps (horizon {horizon:g} t_n)",

@@ -36,19 +36,16 @@ def write(name, data):
 def refined_solve(model, grid, p0_of_grid, times):
     """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
     phi cells, and in a chart the step halved too (D dt ≤ CHART_SPREAD / 2, the
-    implicit step's bound, fpstt.flowgrid.longest_chart_step; the z' frame's step is one
+    implicit step's bound, fpstt.flowplan.longest_chart_step; the z' frame's step is one
     row, so du/2 halves it)."""
-    from fpstt import flowgrid
-    from fpstt.grid import mercator_u
-    u = mercator_u(grid.theta_edges[1:-1])
-    fine = fpstt.SphereGrid.mercator(float(u[1] - u[0]) / 2, float(u[0]), float(u[-1]),
-                                     2 * grid.n_phi, grid.chart)
-    spread = flowgrid.CHART_SPREAD
-    flowgrid.CHART_SPREAD = spread / 2
+    from fpstt import flowplan
+    fine = fpstt.SphereGrid.mercator(grid.du / 2, *grid.u_range, 2 * grid.n_phi, grid.chart)
+    spread = flowplan.CHART_SPREAD
+    flowplan.CHART_SPREAD = spread / 2
     try:
         return fine, fpstt.solve(model, fine, p0_of_grid(fine), times)
     finally:
-        flowgrid.CHART_SPREAD = spread
+        flowplan.CHART_SPREAD = spread
 
 
 def binomial_mad(n, m):

@@ -170,11 +170,11 @@ def model_class(model, grid, pulse) -> str:
     """How fpstt treats the model: ``pulse``, ``Möbius chart`` (a field kept on),
     ``attractor chart`` (a tilted easy axis), ``z' axial`` (phi-independent), ``z' frame``
     (phi-dependent, no chart) or ``no drive``; with ``+Brown`` for Brown noise."""
-    from fpstt.chart import is_mobius
+    from fpstt.flowplan import grid_plan
     if pulse is not None:
         kind = "pulse"
     elif grid.chart is not None:
-        kind = "Möbius chart" if is_mobius(model) else "attractor chart"
+        kind = "Möbius chart" if grid_plan(model, grid).mobius else "attractor chart"
     elif model.C1 == 0:
         kind = "no drive"
     else:

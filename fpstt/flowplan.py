@@ -1,0 +1,219 @@
+"""The flow plan: how a run follows the model's noiseless flow, decided once.
+
+A split scheme moves the noiseless flow exactly, as a translation in U of a chart, and the
+rest implicitly (docs/theory.md §9).  Which chart that is, whether its shift is the whole
+flow, and which scheme a run gets by default, depend on the model (a Möbius flow or not,
+docs/theory.md §9), on the initial state and on whether the grid may leave the z' frame
+(an attractor chart, docs/theory.md §12).  :func:`plan_flow` classifies once and returns a
+:class:`FlowPlan`; :func:`~fpstt.flowgrid.default_grid` stores it on the grid, and the
+integrators, the pulse driver, write-error rates, sweeps and the run configuration read it.
+A grid built by hand (``SphereGrid.mercator`` directly, or loaded from a file) carries no
+plan: :func:`grid_plan` makes one in the grid's own frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .attractor import attractor_chart
+from .chart import MobiusChart, chart_for, is_mobius
+
+__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
+           "CHART_SPREAD"]
+
+KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
+"""The kinds of :attr:`FlowPlan.kind`:
+
+``"z-exact"``
+    The z' frame, whose shift in U is the whole noiseless flow (fixed points ±z': Table I,
+    a field along z'; docs/theory.md §9).
+``"mobius"``
+    The flow's own Möbius chart, sheared so that the flow runs along U (a field kept on,
+    docs/theory.md §9).
+``"attractor"``
+    A flow with no Möbius chart (an anisotropy) in the chart of the attractor the initial
+    state flows to; its shift is exact, :mod:`fpstt.remap` moves the rest (docs/theory.md §12).
+``"z-remapped"``
+    The z' frame shifts the spin-transfer part, :mod:`fpstt.remap` the rest (a grid that must
+    stay in z', e.g. for a pulse; a flow with no attractor chart).
+``"unsplit"``
+    TR-BDF2 on the full operator by default (no torque on a flow with no Möbius chart, or an
+    easy axis along z' on the Fourier path).
+"""
+
+SPLIT, UNSPLIT = "split-tr-bdf2", "tr-bdf2"
+CHART_SPREAD = 2.1e-6        # D dt of the longest step in a chart, rad^2 (theory.md §9)
+_CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
+_REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
+_CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
+
+
+@dataclass(frozen=True, eq=False)
+class FlowPlan:
+    """How a run follows the noiseless flow of one model (made by :func:`plan_flow`).
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    chart : MobiusChart
+        The chart the grid runs in (the z' frame as an identity chart); its shift rate sets
+        the step of the split schemes.
+    mobius : bool
+        The noiseless flow has a Möbius chart (docs/theory.md §9): a spin torque with any
+        constant field, not an anisotropy.
+    carries_flow : bool
+        The chart's shift is the whole noiseless flow; else :mod:`fpstt.remap` moves the rest
+        (:attr:`remapped`) when a split scheme runs.
+    scheme : str
+        The default scheme of a run at constant drive (``fpstt solve``): split TR-BDF2 for a
+        Möbius flow, and for a torque-driven flow whose rest depends on phi (remapped); else
+        TR-BDF2 on the full operator.
+    piece_scheme : str
+        The default scheme of a run through :func:`fpstt.driven.solve_pulse` (each piece of a
+        pulse, at its drive).  It differs from ``scheme`` only without a drive (Im C1 = 0):
+        a phi-dependent flow is remapped (a field kept on with the drive off, a precession of
+        a narrow state, was 2.5x too broad in std after 0.5 t_n with TR-BDF2's fluxes on the z'
+        grid, within 1 s.e. of Monte Carlo remapped), and a flow in ±z' with no torque takes
+        TR-BDF2.  (For the axially symmetric anisotropy of the device example the split scheme
+        was less accurate than TR-BDF2: 2.2 % against 1.2 % in WER at 12 t_n.)
+    phi_independent : bool
+        Drift and diffusion do not depend on phi (the Fourier path; write-error curves).
+    longest_step : float
+        Longest split step in a Möbius chart, t_n (:func:`longest_chart_step`).
+    model : object
+        The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
+    """
+
+    kind: str
+    chart: MobiusChart
+    mobius: bool
+    carries_flow: bool
+    scheme: str
+    piece_scheme: str
+    phi_independent: bool
+    longest_step: float
+    model: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def remapped(self) -> bool:
+        """A split step moves only the chart's shift exactly; :mod:`fpstt.remap` the rest."""
+        return not self.carries_flow
+
+    def rows_per_step(self, du: float) -> int:
+        """Rows of translation per split step on a grid of cell width ``du``.
+
+        1 in the z' frame (the Fourier path, whose step is one row).  2 in an attractor
+        chart (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.remap`): on
+        Table I with a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer
+        remaps, each a reconstruction error) at 0.73x the cost, 4 rows farther
+        (docs/validation.md §5).  In a Möbius chart, whose implicit systems are solved line
+        by line (:mod:`fpstt.lines`): as many rows as fit in :attr:`longest_step` (at least
+        one).
+        """
+        if self.chart.is_identity:
+            return 1
+        if not self.mobius:
+            return _REMAPPED_ROWS
+        return max(1, int(self.longest_step * abs(self.chart.shift_rate) / du + 1e-9))
+
+    def step(self, du: float) -> float:
+        """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n;
+        ValueError if the chart does not shift."""
+        rate = self.chart.shift_rate
+        if rate == 0:
+            raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
+        return float(self.rows_per_step(du) * du / abs(rate))
+
+
+def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> FlowPlan:
+    """Classify the flow of ``model`` once: its kind, chart and default schemes.
+
+    Parameters
+    ----------
+    model : SpinTorqueModel
+    initial : GibbsState or BoltzmannState, optional
+        The initial state: a torque-driven flow with no Möbius chart whose rest depends on
+        phi gets the chart of the attractor it flows to (docs/theory.md §12).
+    attractor : bool
+        False keeps the grid in the z' frame (a pulse: a chart belongs to one drive); a
+        Möbius flow whose fixed points are not ±z' is then remapped.
+    frame : MobiusChart or None, optional
+        The chart of a grid already built (None: the z' frame) instead of choosing one:
+        the flow is classified in it (:func:`grid_plan`).  ValueError for the chart of
+        another Möbius flow.
+
+    Returns
+    -------
+    FlowPlan
+    """
+    own = chart_for(model) if is_mobius(model) else None
+    if frame is _CHOOSE:
+        chart, carries = _chosen_frame(model, own, initial, attractor)
+    else:
+        chart, carries = _given_frame(model, own, frame)
+    torque, axial = model.C1.imag != 0, model.phi_independent
+    scheme = SPLIT if own is not None or (torque and not axial) else UNSPLIT
+    exact = torque and own is not None and own.is_identity
+    piece = SPLIT if not chart.is_identity or not axial or exact else UNSPLIT
+    if scheme == UNSPLIT:
+        kind = "unsplit"
+    elif carries:
+        kind = "z-exact" if chart.is_identity else "mobius"
+    else:
+        kind = "z-remapped" if chart.is_identity else "attractor"
+    return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
+                    longest_chart_step(model), model)
+
+
+def grid_plan(model, grid) -> FlowPlan:
+    """The plan of ``model`` on ``grid``: the grid's own when it was made for this model
+    (:func:`~fpstt.flowgrid.default_grid`), else one made in the grid's frame (a grid built
+    by hand or loaded, or another model on it, such as a pulse's drive)."""
+    plan = grid.plan
+    if plan is not None and plan.model is model:
+        return plan
+    return plan_flow(model, frame=grid.chart)
+
+
+def longest_chart_step(model) -> float:
+    """Longest step (t_n) in a Möbius chart, chosen from the noise, not from the cell.
+
+    D dt ≤ CHART_SPREAD = 2.1e-6 rad^2 (0.015 t_n for Table I, D = |C2|^2 / 2 = 1.4e-4 per
+    t_n), and at most 0.1 t_n: there the implicit step's time error is a tenth of the grid's
+    (docs/theory.md §9), and its line solves converge in a few iterations (:mod:`fpstt.lines`).
+    D = |C2|^2 / 2 + thermal D.
+    """
+    base = getattr(model, "base", model)
+    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
+    return min(CHART_SPREAD / noise, _CHART_STEP_MAX) if noise > 0 else _CHART_STEP_MAX
+
+
+def _chosen_frame(model, own, initial, attractor: bool):
+    """(chart, carries the flow) that a new grid runs in: the flow's own Möbius chart (z'
+    when its fixed points are ±z'), unless ``attractor`` is off and it is not z'; for a
+    torque-driven flow with none whose rest depends on phi, given ``initial`` and
+    ``attractor``, the chart of the attractor the state flows to; else the z' frame."""
+    if own is not None and (attractor or own.is_identity):
+        return own, True
+    if (not attractor or own is not None or initial is None or model.C1.imag == 0
+            or model.phi_independent):
+        return MobiusChart(0j, None, 1j * model.C1), False
+    return attractor_chart(model, initial.direction), False
+
+
+def _given_frame(model, own, frame):
+    """(chart, carries the flow) on a grid in ``frame`` (None: the z' frame)."""
+    zprime = MobiusChart(0j, None, 1j * model.C1)
+    if own is None:
+        return (frame if frame is not None else zprime), False
+    if frame is None:
+        return (own, True) if own.is_identity else (zprime, False)
+    if not frame.same_flow(own):
+        raise ValueError("`grid` carries the chart of another flow; build it with "
+                         "default_grid(model, times)")
+    return frame, True

@@ -1,0 +1,76 @@
+"""The flow plan (fpstt.flowplan): one classification of the flow, read everywhere."""
+
+import ast
+import pathlib
+
+import pytest
+
+import fpstt
+from fpstt.flowplan import KINDS, grid_plan, plan_flow
+
+
+def _model(**micro):
+    return fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(**micro))
+
+
+TILTED = dict(B_k=0.05, easy_theta=0.5, easy_phi=1.0, alpha=0.02)
+
+
+def test_table_i_is_the_exact_shift_in_z_prime(table_i_model):
+    plan = plan_flow(table_i_model)
+    assert plan.kind == "z-exact" and plan.chart.is_identity and plan.carries_flow
+    assert plan.scheme == "split-tr-bdf2" and plan.phi_independent and plan.mobius
+
+
+def test_field_on_runs_in_its_moebius_chart():
+    field_on = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    plan = plan_flow(field_on)
+    assert plan.kind == "mobius" and not plan.chart.is_identity and plan.carries_flow
+    assert plan_flow(field_on, attractor=False).kind == "z-remapped"
+
+
+def test_tilted_easy_axis_with_current_gets_an_attractor_chart():
+    micro = fpstt.table_i(**TILTED)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro)
+    start = fpstt.initial_state(micro)
+    plan = plan_flow(model, start)
+    assert plan.kind == "attractor" and plan.remapped and not plan.mobius
+    assert plan.rows_per_step(0.01) == 2
+    assert plan_flow(model, start, attractor=False).kind == "z-remapped"
+    assert plan_flow(model).kind == "z-remapped"            # no initial state: z'
+
+
+def test_easy_axis_along_z_prime_or_no_current_is_unsplit():
+    assert plan_flow(_model(B_k=0.05, alpha=0.02)).kind == "unsplit"
+    still = plan_flow(_model(n_e=0.0, **TILTED))
+    assert still.kind == "unsplit" and still.scheme == "tr-bdf2"
+    assert still.piece_scheme == "split-tr-bdf2"      # a pulse's drive-off piece: remapped
+
+
+def test_kind_is_one_of_the_documented_kinds(table_i_model):
+    with pytest.raises(ValueError, match="kind"):
+        type(plan_flow(table_i_model))("exact", *[None] * 7)
+    assert set(KINDS) == {"z-exact", "mobius", "attractor", "z-remapped", "unsplit"}
+
+
+def test_default_grid_keeps_its_plan_and_a_hand_built_grid_gets_one(table_i_model):
+    grid = fpstt.default_grid(table_i_model, [0, 1])
+    assert grid.plan.model is table_i_model and grid_plan(table_i_model, grid) is grid.plan
+    hand = fpstt.SphereGrid.mercator(grid.du, *grid.u_range, grid.n_phi)
+    assert hand.plan is None and grid_plan(table_i_model, hand).kind == "z-exact"
+    assert hand.shape == grid.shape and hand.du == pytest.approx(grid.du, rel=1e-12)
+    assert hand.u_range == pytest.approx(grid.u_range, rel=1e-12)
+    assert fpstt.SphereGrid.uniform(10, 8).du is None
+
+
+def test_is_mobius_is_called_from_one_module():
+    """The flow is classified in one place: only fpstt/flowplan.py calls is_mobius."""
+    callers = set()
+    for path in sorted(pathlib.Path(fpstt.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
+                if name == "is_mobius":
+                    callers.add(path.name)
+    assert callers == {"flowplan.py"}
