@@ -138,7 +138,8 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
         model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
         gibbs = initial_state(micro, **(initial or {}))
         t_out = np.asarray(times, float)
-        grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs)
+        grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs,
+                            attractor=pulse is None)      # a chart is one drive's
         sol = solve_pulse(model, grid, gibbs.cell_averages(grid), t_out, pulse)
         prob = switching_probability(grid, sol.p, threshold)
         wer = unswitched_probability(grid, sol.p, threshold)

@@ -118,3 +118,18 @@ def test_grid_points_validation():
     with pytest.raises(ValueError, match="unknown sweep parameter `current`"):
         grid_points({"current": [1]})
     assert run_point({"n_e": 5e4}, [1.0], **OPTIONS)["status"] == "ok"
+
+
+def test_a_pulse_with_the_field_kept_on_is_a_valid_point():
+    """A sweep point with a pulse and the field kept on runs on the z' frame (it was refused:
+    the Möbius chart belongs to one drive) and agrees with the same run by hand."""
+    from fpstt.driven import solve_pulse
+    point = {"n_e": 1.5e5, "width": 0.5}
+    row = run_point(point, [1.0], model_options={"field_on": True})
+    assert row["status"] == "ok", row.get("error")
+    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    gibbs = fpstt.GibbsState.from_microscopic(fpstt.table_i())
+    grid = fpstt.default_grid(model, [1.0], du=0.03, n_phi=128, initial=gibbs,
+                              attractor=False)
+    sol = solve_pulse(model, grid, gibbs.cell_averages(grid), [1.0], fpstt.Pulse(0.5))
+    assert row["P_sw(t=1)"] == switching_probability(grid, sol.p)[0]
