@@ -25,7 +25,7 @@ from .config import load_config
 from .io import save, to_jsonable
 from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
                         TABLE_I_PRINTED)
-from .magnet import MAGNET_UNITS, magnet_quantities
+from .quantities import MAGNET_UNITS, magnet_quantities
 from .model import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
 from .driven import solve_pulse
@@ -176,23 +176,9 @@ def cmd_fig3(args):
     return _save_figure(fig, args)
 
 
-def model_note(cfg) -> str:
-    """One line naming the model a figure shows."""
-    m = cfg.model
-    micro, pulse = cfg.micro, cfg.build_pulse()
-    extra = "".join([f", B_k = {micro.B_k:g} T" if micro.B_k else "",
-                     f", alpha = {micro.alpha:g} ({m['torque_form']} torque)" if micro.alpha
-                     else "",
-                     ", Brown noise" if m["thermal"] else "",
-                     f", pulse {pulse.width:g} t_n" if pulse else ""])
-    return (f"model: {m['interpretation']}, {m['reading']} reading, "
-            f"field {'on' if m['field_on'] else 'off'}, noise {'on' if m['noise'] else 'off'}, "
-            f"T = {micro.T:g} K, n_e = {micro.n_e:.3g} per t_n{extra}")
-
-
 def _save_figure(fig, args, note=""):
     from .plotting import add_note
-    add_note(fig, model_note(config_from_args(args)))
+    add_note(fig, config_from_args(args).note())
     overwriting(args.out)
     fig.savefig(args.out, dpi=130)
     print(f"wrote {args.out}{note}")

@@ -95,10 +95,9 @@ def cmd_switching(args):
 def _plot(curve, result, path, cfg):
     import matplotlib
     matplotlib.use("Agg")
-    from .cli import model_note
     from .plotting import add_note, plot_wer
     fig = plot_wer(curve if curve is not None else result)
-    add_note(fig, model_note(cfg))
+    add_note(fig, cfg.note())
     overwriting(path)
     fig.savefig(path, dpi=130)
 

@@ -106,6 +106,19 @@ class RunConfig:
             return chosen
         return (plan_flow(model) if grid is None else grid_plan(model, grid)).scheme
 
+    def note(self) -> str:
+        """One line naming the model a figure shows."""
+        m, micro, pulse = self.model, self.micro, self.build_pulse()
+        extra = "".join([f", B_k = {micro.B_k:g} T" if micro.B_k else "",
+                         f", alpha = {micro.alpha:g} ({m['torque_form']} torque)"
+                         if micro.alpha else "",
+                         ", Brown noise" if m["thermal"] else "",
+                         f", pulse {pulse.width:g} t_n" if pulse else ""])
+        return (f"model: {m['interpretation']}, {m['reading']} reading, "
+                f"field {'on' if m['field_on'] else 'off'}, "
+                f"noise {'on' if m['noise'] else 'off'}, "
+                f"T = {micro.T:g} K, n_e = {micro.n_e:.3g} per t_n{extra}")
+
     def to_dict(self) -> dict:
         return {"microscopic": self.micro.to_dict(), "model": self.model, "grid": self.grid,
                 "solve": self.solve, "pulse": self.pulse, "initial": self.initial}

@@ -15,6 +15,7 @@ import os
 import tempfile
 import zipfile
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,39 @@ import numpy as np
 from .chart import MobiusChart
 from .grid import SphereGrid
 
-__all__ = ["save", "load", "atomic_savez", "read_npz", "to_jsonable", "temporary_for"]
+__all__ = ["Solution", "save", "load", "atomic_savez", "read_npz", "to_jsonable", "temporary_for"]
+
+
+
+@dataclass
+class Solution:
+    """Result of :func:`fpstt.stepping.solve` (and of every run that returns densities).
+
+    Attributes
+    ----------
+    grid : SphereGrid
+    times : ndarray, shape (n_times,)
+        Output times, units of t_n.
+    p : ndarray, shape (n_times, n_theta, n_phi)
+        Cell averages of the (theta, phi) density (carries sin theta, Eq. 16);
+        ``sum(p[k] * grid.cell_measure) = 1``.
+    mass : ndarray, shape (n_times,)
+        sum p dtheta dphi at each output time.
+    diagnostics : dict
+        scheme, dt, n_steps, n_factorizations, monotone, max_mass_error, min_p_ratio
+        (most negative p / max p of the evolved state over all steps), min_p_ratio_output
+        (the same for the returned densities, after the exact Fourier rotation in phi of
+        the split schemes, which can ripple when phi is under-resolved), wall_time_s, ...
+    meta : dict
+        Free-form provenance (model, parameters), stored with the result.
+    """
+
+    grid: SphereGrid
+    times: np.ndarray
+    p: np.ndarray
+    mass: np.ndarray
+    diagnostics: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
 
 
 def to_jsonable(obj):
@@ -99,7 +132,7 @@ def atomic_savez(path, **arrays) -> Path:
 
 
 def save(solution, path) -> Path:
-    """Write a :class:`~fpstt.stepping.Solution` to ``path`` (.npz), atomically."""
+    """Write a :class:`Solution` to ``path`` (.npz), atomically."""
     from . import __version__
     g = solution.grid
     meta = dict(solution.meta, diagnostics=solution.diagnostics, fpstt_version=__version__,
@@ -139,8 +172,7 @@ def read_npz(path, names, what: str = "an fpstt file") -> dict:
 
 
 def load(path):
-    """Read a file written by :func:`save` back into a :class:`~fpstt.stepping.Solution`."""
-    from .stepping import Solution
+    """Read a file written by :func:`save` back into a :class:`Solution`."""
     data = read_npz(path, ("meta", "theta_edges", "times", "p", "mass"), "a solution file")
     meta = json.loads(str(data["meta"]))
     chart = meta.pop("chart", None)

@@ -34,8 +34,7 @@ from .constants import BOLTZMANN, GYROMAGNETIC_RATIO
 
 __all__ = ["TORQUE_FORMS", "spin_torque_rates", "landau_lifshitz_velocity", "effective_omega",
            "damping_velocity", "Pulse", "FunctionDrive", "magnet_moment",
-           "thermal_stability", "brown_diffusion", "critical_drive", "magnet_quantities",
-           "MAGNET_UNITS"]
+           "thermal_stability", "brown_diffusion", "critical_drive"]
 
 
 TORQUE_FORMS = ("gilbert", "rates")
@@ -91,31 +90,6 @@ def brown_diffusion(micro) -> float:
     """Brown's D = alpha k_B T / ((1 + alpha^2) hbar J), per t_n (fluctuation-dissipation)."""
     a = micro.alpha
     return a * BOLTZMANN * micro.T / ((1 + a * a) * micro.hbar * micro.J) * micro.t_n
-
-
-MAGNET_UNITS = {"n_e": "electrons / t_n", "moment_M": "J/T", "Delta": "k_B T",
-                "omega_B": "rad / t_n", "omega_k": "rad / t_n", "brown_D": "1/t_n",
-                "damping_like_rate": "1/t_n", "field_like_rate": "1/t_n",
-                "critical_damping_like": "1/t_n", "damping_like_over_critical": ""}
-
-
-def magnet_quantities(micro, torque_form: str = "gilbert") -> dict:
-    """The magnet's derived quantities for ``fpstt params`` (units: :data:`MAGNET_UNITS`):
-    n_e, M = gamma hbar J, Delta = M B_k / 2 k_B T, gamma B t_n, gamma B_k t_n, Brown's D
-    (what ``thermal`` noise uses), the damping-like (Im) and field-like (Re) spin-torque
-    rates of :func:`spin_torque_rates` in ``torque_form``, the critical damping-like rate
-    and the ratio of the two (inf without damping; null in JSON)."""
-    from .model import derived_coefficients
-    critical = critical_drive(micro)
-    d = derived_coefficients(micro)
-    rate, _ = spin_torque_rates(d.C1, d.C2, micro.alpha, torque_form)
-    return {"n_e": micro.n_e, "moment_M": magnet_moment(micro),
-            "Delta": thermal_stability(micro),
-            "omega_B": GYROMAGNETIC_RATIO * micro.B * micro.t_n,
-            "omega_k": GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
-            "brown_D": brown_diffusion(micro), "damping_like_rate": rate.imag,
-            "field_like_rate": rate.real, "critical_damping_like": critical,
-            "damping_like_over_critical": rate.imag / critical if critical > 0 else math.inf}
 
 
 def critical_drive(micro) -> float:

@@ -30,7 +30,6 @@ import hashlib
 import math
 import sys
 import time as _time
-from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -38,6 +37,7 @@ from tqdm.auto import tqdm
 from .budget import BYTES_PER_CELL, SECONDS_PER_VALUE, check_memory, warn_time
 from .flowgrid import DEFAULT_DU, check_times, default_grid
 from .grid import SphereGrid
+from .io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
 from .integrators import Integrator
 from .transport import mercator_step
@@ -47,37 +47,6 @@ __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "che
            "DEFAULT_DU"]
 
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
-
-
-@dataclass
-class Solution:
-    """Result of :func:`solve`.
-
-    Attributes
-    ----------
-    grid : SphereGrid
-    times : ndarray, shape (n_times,)
-        Output times, units of t_n.
-    p : ndarray, shape (n_times, n_theta, n_phi)
-        Cell averages of the (theta, phi) density (carries sin theta, Eq. 16);
-        ``sum(p[k] * grid.cell_measure) = 1``.
-    mass : ndarray, shape (n_times,)
-        sum p dtheta dphi at each output time.
-    diagnostics : dict
-        scheme, dt, n_steps, n_factorizations, monotone, max_mass_error, min_p_ratio
-        (most negative p / max p of the evolved state over all steps), min_p_ratio_output
-        (the same for the returned densities, after the exact Fourier rotation in phi of
-        the split schemes, which can ripple when phi is under-resolved), wall_time_s, ...
-    meta : dict
-        Free-form provenance (model, parameters), stored with the result.
-    """
-
-    grid: SphereGrid
-    times: np.ndarray
-    p: np.ndarray
-    mass: np.ndarray
-    diagnostics: dict = field(default_factory=dict)
-    meta: dict = field(default_factory=dict)
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",

@@ -1,0 +1,38 @@
+"""The derived quantities of a magnet that ``fpstt params`` prints beside Table I's: the
+spin-torque rates of the chosen torque form and the magnet's own scales (:mod:`fpstt.magnet`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .constants import GYROMAGNETIC_RATIO
+from .magnet import (brown_diffusion, critical_drive, magnet_moment, spin_torque_rates,
+                     thermal_stability)
+from .model import derived_coefficients
+
+__all__ = ["MAGNET_UNITS", "magnet_quantities"]
+
+
+MAGNET_UNITS = {"n_e": "electrons / t_n", "moment_M": "J/T", "Delta": "k_B T",
+                "omega_B": "rad / t_n", "omega_k": "rad / t_n", "brown_D": "1/t_n",
+                "damping_like_rate": "1/t_n", "field_like_rate": "1/t_n",
+                "critical_damping_like": "1/t_n", "damping_like_over_critical": ""}
+
+
+def magnet_quantities(micro, torque_form: str = "gilbert") -> dict:
+    """The magnet's derived quantities for ``fpstt params`` (units: :data:`MAGNET_UNITS`):
+    n_e, M = gamma hbar J, Delta = M B_k / 2 k_B T, gamma B t_n, gamma B_k t_n, Brown's D
+    (what ``thermal`` noise uses), the damping-like (Im) and field-like (Re) spin-torque
+    rates of :func:`~fpstt.magnet.spin_torque_rates` in ``torque_form``, the critical damping-like rate
+    and the ratio of the two (inf without damping; null in JSON)."""
+    critical = critical_drive(micro)
+    d = derived_coefficients(micro)
+    rate, _ = spin_torque_rates(d.C1, d.C2, micro.alpha, torque_form)
+    return {"n_e": micro.n_e, "moment_M": magnet_moment(micro),
+            "Delta": thermal_stability(micro),
+            "omega_B": GYROMAGNETIC_RATIO * micro.B * micro.t_n,
+            "omega_k": GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
+            "brown_D": brown_diffusion(micro), "damping_like_rate": rate.imag,
+            "field_like_rate": rate.real, "critical_damping_like": critical,
+            "damping_like_over_critical": rate.imag / critical if critical > 0 else math.inf}
