@@ -48,17 +48,29 @@ def test_draws_cover_every_axis(drawn):
     assert all(r == 0 or 0.01 <= r <= 10 for r in ratios)
 
 
-@pytest.mark.slow
-def test_model_space_check(tmp_path):
-    """≥ 30 models: no crash, no refusal, no answer off by > 4 s.e. without a warning."""
+def _checked(argv, tmp_path, at_least: int):
+    """Run the check; no crash, no refusal, no answer off by > 4 s.e. without a warning,
+    every Monte Carlo finite."""
     import json
     import model_space
-    name = "model_space_slow_test"
-    assert model_space.main(["--count", "30", "--seed", "2", "--name", name]) == 0
-    path = Path(model_space.__file__).parent / "results" / f"{name}.json"
-    rows = json.loads(path.read_text())["models"]
-    path.unlink()
-    assert len(rows) >= 30
+    name = str(tmp_path / "model_space")
+    assert model_space.main(argv + ["--name", name]) == 0
+    rows = json.loads(Path(name + ".json").read_text())["models"]
+    assert len(rows) >= at_least
     assert not [r for r in rows if r["outcome"] in ("crashed", "refused")]
     assert not [r for r in rows if r.get("max_z", 0) > 4 and not r["warned"]]
     assert all(np.isfinite(r["max_z"]) for r in rows if "max_z" in r)      # MC and FP finite
+    return rows
+
+
+def test_model_space_quick_handful(tmp_path):
+    """The default suite's handful (z' frame, Brown noise, a pulse; N = 5000): all solved."""
+    rows = _checked(["--quick"], tmp_path, 6)
+    assert all(r["outcome"] == "ok" for r in rows)
+
+
+@pytest.mark.slow
+def test_model_space_check(tmp_path):
+    """≥ 30 models of a seed not developed against: no crash, no refusal, no answer off by
+    > 4 s.e. without a warning."""
+    _checked(["--count", "30", "--seed", "2"], tmp_path, 30)
