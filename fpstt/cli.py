@@ -28,7 +28,6 @@ from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I
 from .quantities import MAGNET_UNITS, magnet_quantities
 from .model import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
-from .driven import solve_pulse
 from .stepping import solve
 
 __all__ = ["main"]
@@ -42,20 +41,13 @@ def _run(args):
     pulse = cfg.build_pulse()
     meta = {"config": cfg.to_dict(), "C1": model.C1, "C2": model.C2,
             "kappa": gibbs.kappa, "grid_shape": grid.shape}
-    if pulse is None:
-        sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
-                    scheme=cfg.scheme(model, grid), progress=not args.quiet,
-                    checkpoint=args.checkpoint, resume=args.resume,
-                    checkpoint_every=getattr(args, "checkpoint_every", None), meta=meta)
-        runner = None
-    else:
-        if args.checkpoint is not None:
-            raise ValueError("checkpoints are not supported under a [pulse] (yet)")
+    sol = solve(model, grid, gibbs.cell_averages(grid), cfg.solve["times"],
+                scheme=cfg.solve["scheme"], pulse=pulse, progress=not args.quiet,
+                checkpoint=args.checkpoint, resume=args.resume,
+                checkpoint_every=getattr(args, "checkpoint_every", None), meta=meta)
 
-        def runner(g, p0, times):
-            return solve_pulse(model, g, p0, times, pulse, scheme=cfg.solve["scheme"])
-        sol = runner(grid, gibbs.cell_averages(grid), cfg.solve["times"])
-        sol.meta.update(meta)
+    def runner(g, p0, times):                     # the same run on another grid
+        return solve(model, g, p0, times, scheme=cfg.solve["scheme"], pulse=pulse)
     if not getattr(args, "no_error_estimate", True):
         estimate = coarsening_estimate(model, grid, gibbs.cell_averages, sol, runner)
         sol.diagnostics["error_estimate"] = estimate

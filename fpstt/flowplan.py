@@ -70,8 +70,8 @@ class FlowPlan:
         Möbius flow, and for a torque-driven flow whose rest depends on phi (remapped); else
         TR-BDF2 on the full operator.
     piece_scheme : str
-        The default scheme of a run through :func:`fpstt.driven.solve_pulse` (each piece of a
-        pulse, at its drive).  It differs from ``scheme`` only without a drive (Im C1 = 0):
+        The default scheme of each piece of a run under a pulse (:func:`fpstt.solve` with
+        ``pulse``), at the piece's drive.  It differs from ``scheme`` only without a drive (Im C1 = 0):
         a phi-dependent flow is remapped (a field kept on with the drive off, a precession of
         a narrow state, was 2.5x too broad in std after 0.5 t_n with TR-BDF2's fluxes on the z'
         grid, within 1 s.e. of Monte Carlo remapped), and a flow in ±z' with no torque takes

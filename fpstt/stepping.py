@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .budget import BYTES_PER_CELL, SECONDS_PER_VALUE, check_memory, warn_time
 from .flowgrid import DEFAULT_DU, check_times, default_grid
+from .flowplan import grid_plan
 from .grid import SphereGrid
 from .io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
@@ -49,7 +50,7 @@ __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "che
 SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
 
 
-def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
+def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, pulse=None,
           dt: float | None = None, fast: bool | None = None, progress: bool = False,
           checkpoint=None, checkpoint_every: int | None = None, resume: bool = False,
           meta: dict | None = None) -> Solution:
@@ -59,18 +60,24 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     ----------
     model
         A :class:`~fpstt.model.SpinTorqueModel` (or any object with ``drift``/``diffusion``
-        for the unsplit schemes).  Split schemes run in the Möbius chart of the model's
-        noiseless flow (:mod:`fpstt.chart`): the exact translation in U, the rest implicit.
+        for the unsplit schemes), at full drive.  Split schemes run in the chart of the
+        grid's plan (:mod:`fpstt.flowplan`): the exact translation in U, the rest implicit
+        (and remapped where the chart is not the flow's own).
     grid : SphereGrid
         For split schemes a grid uniform in U of that chart: :func:`default_grid` builds it
-        (a z'-frame grid when the flow's fixed points are z' and -z').
+        (a z'-frame grid when the flow's fixed points are z' and -z', and under a pulse).
     p0 : array (n_theta, n_phi) or callable
         Initial (theta, phi) density (carries sin theta): cell averages, or a callable
         ``p0(theta, phi)`` averaged over cells.  It is not renormalised.
     times : sequence of float
         Output times in units of t_n, increasing, ≥ 0 (the start is t = 0).
-    scheme : str
-        One of :data:`SCHEMES`.
+    scheme : str, optional
+        One of :data:`SCHEMES`; None: the grid's plan (``FlowPlan.scheme``; under a pulse,
+        each piece's ``FlowPlan.piece_scheme`` at its drive).
+    pulse : Pulse or FunctionDrive, optional
+        A drive s(t) (:mod:`fpstt.magnet`) whose piecewise-constant pieces run one after
+        the other in this loop, each at its drive (C1 s, C2 sqrt s, Eq. 14), on ``grid`` (a
+        z'-frame grid: a chart belongs to one drive).  None: constant drive.
     dt : float, optional
         Step for the unsplit schemes (default: the largest ≤ 0.01 that divides every
         output time, when they are commensurate).  Split schemes take dt = du / |Im C1| from
@@ -83,11 +90,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
         Default: whenever the model is phi-independent.  The fast path checks the sign of p
         at output times; the sparse path at every step.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (on a terminal).
     checkpoint : path, optional
         Write the state to this ``.npz`` (atomically) at each output time and every
         ``checkpoint_every`` steps.  Checkpoints only observe: the result is bit for bit
-        that of a run without them.
+        that of a run without them.  Not under a pulse (yet).
     checkpoint_every : int, optional
         Also checkpoint every this many steps (the state as it is, in the middle of a
         Strang sequence, with the factorisations in use).
@@ -100,11 +107,14 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     Solution
         ``p[k]`` is the (theta, phi) density at ``times[k]`` (carries sin theta).
     """
-    check_choice("scheme", scheme, SCHEMES)
+    if scheme is not None:
+        check_choice("scheme", scheme, SCHEMES)
     times = check_times(times)
     if checkpoint_every is not None and (int(checkpoint_every) != checkpoint_every
                                          or checkpoint_every < 1):
         raise ValueError(f"`checkpoint_every` must be an integer ≥ 1, got {checkpoint_every!r}")
+    if pulse is not None and (checkpoint is not None or resume):
+        raise ValueError("checkpoints are not supported under a pulse (yet)")
     p = grid.cell_average(p0) if callable(p0) else np.array(p0, dtype=float)
     if p.shape != grid.shape:
         raise ValueError(f"`p0` must have shape {grid.shape}, got {p.shape}")
@@ -114,37 +124,99 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str = "split-tr-bdf2",
     fourier = model.phi_independent if fast is None else bool(fast)
     check_memory(p.size * (BYTES_PER_CELL[fourier] + 8 * times.size),
                  f"a solve on {grid.shape[0]} x {grid.shape[1]} cells", "use fewer cells")
-    run = Integrator.build(model, grid, scheme, times, dt, fast, p)
-    dt, backend = run.dt, run.backend
-    warn_time(times[-1] / dt * run.x0.size * SECONDS_PER_VALUE[run.fast], "this solve")
-    plan = _plan(times, dt)
-    state = dict(x=run.x0, t=0.0, n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0,
-                 segment=0, done=0, out=[], masses=[], n_partial=0, memory={})
-    state["mass0"] = backend.mass(state["x"])
-    signature = _run_signature(model, grid, p, scheme, run, times)
-    if resume:
-        state = load_checkpoint(checkpoint, signature)
-        run.recall(state["memory"])
-    save = None if checkpoint is None else (
-        lambda: save_checkpoint(checkpoint, signature, state))
-    bar = tqdm(total=int(round(times[-1] / dt)), initial=state["n_steps"],
-               disable=not (progress and sys.stderr.isatty()), desc="fpstt solve", unit="step")
-    for k, index in plan[state["segment"]:]:
-        x, t = _run_segment(run, state, k, bar, save, checkpoint_every)
-        x, t = _record(run, state, x, t, times[index])
-        state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory={})
-        if save is not None and state["segment"] < len(plan):
-            save()
+    state = dict(n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0, out=[], masses=[])
+    if pulse is not None and times[0] == 0:                  # the start is an output
+        _keep(state, p, grid)
+    bar = tqdm(total=0, disable=not (progress and sys.stderr.isatty()), desc="fpstt solve",
+               unit="step")
+    parts = []
+    for driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
+                                                              pulse):
+        run = Integrator.build(driven, grid, piece_scheme, piece_times, dt, fast, p)
+        warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
+                  "this solve")
+        bar.total += int(round(piece_times[-1] / run.dt))
+        state.update(x=run.x0, t=0.0, segment=0, done=0, memory={}, n_partial=0)
+        state.setdefault("mass0", run.backend.mass(run.x0))
+        save = None
+        if pulse is None:
+            signature = _run_signature(model, grid, p, piece_scheme, run, times)
+            if resume:
+                state = load_checkpoint(checkpoint, signature)
+                run.recall(state["memory"])
+                bar.update(state["n_steps"])
+            if checkpoint is not None:
+                save = lambda: save_checkpoint(checkpoint, signature, state)  # noqa: E731
+        p = _run_piece(run, state, piece_times, recorded, bar, save, checkpoint_every)
+        parts.append(run.diagnostics(state["n_partial"]))
     bar.close()
     masses = np.array(state["masses"])
     diagnostics = dict(
-        run.diagnostics(state["n_partial"]), n_steps=state["n_steps"], mass0=state["mass0"],
+        _combined(parts), n_steps=state["n_steps"], mass0=state["mass0"],
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - state["mass0"])))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         pole_rows_mass=pole_rows_mass(grid, state["out"]),
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
-    return Solution(grid, times, np.array(state["out"]), masses, diagnostics, dict(meta or {}))
+    meta = dict(meta or {})
+    if pulse is not None:
+        meta.setdefault("pulse", repr(pulse))
+    return Solution(grid, times, np.array(state["out"]), masses, diagnostics, meta)
+
+
+def _pieces(model, grid, times, scheme, pulse):
+    """[(model at the piece's drive, piece times from its start, which of them are outputs,
+    scheme)]: one piece at constant drive; under ``pulse`` one per piece of its
+    piecewise-constant drive, each run to its end (recorded where that is an output)."""
+    if pulse is None:
+        return [(model, times, np.ones(times.size, bool),
+                 scheme or grid_plan(model, grid).scheme)]
+    if grid.chart is not None:
+        raise ValueError("a pulse needs a z'-frame grid, default_grid(..., attractor=False): "
+                         "the Möbius chart of a field kept on changes with the drive")
+    pieces = []
+    for t0, t1, s in pulse.segments(float(times[-1])):
+        inside = times[(times > t0) & (times <= t1)]
+        piece_times = np.union1d(inside, [t1]) - t0
+        recorded = np.array([np.any(np.isclose(t, inside, rtol=0, atol=1e-12))
+                             for t in piece_times + t0])
+        driven = model.with_drive(s)
+        pieces.append((driven, piece_times, recorded,
+                       scheme or grid_plan(driven, grid).piece_scheme))
+    return pieces
+
+
+def _run_piece(run, state, times, recorded, bar, save, every):
+    """Run ``run`` through ``times`` (from its start), recording the outputs ``recorded``
+    and checkpointing with ``save``; returns the output density at the last time."""
+    plan = _plan(times, run.dt)
+    p_out = None
+    for k, index in plan[state["segment"]:]:
+        x, t = _run_segment(run, state, k, bar, save, every)
+        x, t, _, p_out = _reach(run, state, x, t, times[index])
+        if recorded[index]:
+            _keep(state, p_out, run.grid)
+        state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory={})
+        if save is not None and state["segment"] < len(plan):
+            save()
+    return p_out
+
+
+def _combined(parts: list[dict]) -> dict:
+    """The numerics of one piece, or of several added up (counts) or worst-case; the
+    scheme named is that of the piece with the largest cell Péclet number."""
+    if len(parts) == 1:
+        return parts[0]
+    peclets = [d["max_cell_peclet"] for d in parts if d["max_cell_peclet"] is not None]
+    worst = max(parts, key=lambda d: d["max_cell_peclet"] or 0.0)
+    return dict(parts[0], scheme=worst["scheme"], schemes=sorted({d["scheme"] for d in parts}),
+                pieces=len(parts), dt=max(d["dt"] for d in parts),
+                dt_min=min(d["dt"] for d in parts),
+                n_partial_steps=sum(d["n_partial_steps"] for d in parts),
+                n_factorizations=sum(d["n_factorizations"] for d in parts),
+                monotone=all(d["monotone"] for d in parts),
+                max_cell_peclet=max(peclets) if peclets else None,
+                line_residual=max(d.get("line_residual", 0.0) for d in parts))
 
 
 def _run_signature(model, grid, p0, scheme, run, times) -> dict:
@@ -204,16 +276,20 @@ def _run_segment(run, state, k, bar, save, every):
     return x, t
 
 
-def _record(run, state, x, t, t_out):
-    """Reach the output time t_out (a partial step if it is off the step lattice) and
-    record the output density, its mass and its sign."""
+def _reach(run, state, x, t, t_out):
+    """Reach the time t_out (a partial step if it is off the step lattice); (state, time,
+    state density, output density), the sign of the state density checked."""
     tau = t_out - t
     if tau > 1e-9 * run.dt:
         x, t = run.land(x, tau), t_out
         state["n_partial"] += 1
     density, p_out = run.output(x, t)
     state["worst_neg"] = min(state["worst_neg"], float(density.min()) / float(density.max()))
+    return x, t, density, p_out
+
+
+def _keep(state, p_out, grid):
+    """Record an output density, its mass and its sign."""
     state["out"].append(p_out)
-    state["masses"].append(float(np.sum(p_out * run.grid.cell_measure)))
+    state["masses"].append(float(np.sum(p_out * grid.cell_measure)))
     state["worst_out"] = min(state["worst_out"], float(p_out.min()) / float(p_out.max()))
-    return x, t

@@ -63,7 +63,7 @@ def test_pulse_and_initial_sections(tmp_path, capsys):
     assert out["wer"][1] == pytest.approx(out["wer"][0], rel=1e-2)   # the wells hold after it
     assert main(["solve", "--config", str(cfg), "--quiet", "--checkpoint",
                  str(tmp_path / "c.npz")]) == 2
-    assert "not supported under a [pulse]" in capsys.readouterr().err
+    assert "not supported under a pulse" in capsys.readouterr().err
     assert not (tmp_path / "c.npz").exists()
     for bad, message in [("[pulse]\nwidth = 1.0\nrise = 0.8\nfall = 0.8\n", "rise + fall"),
                          ("[initial]\nkind = \"vmf\"\n", "needs `theta`"),
