@@ -14,6 +14,7 @@ from .cli_checks import integer, number
 from .cli_options import (MC_STEP, add_json, add_out, add_seed, config_from_args, overwriting,
                           parse_times)
 from .io import to_jsonable
+from .magnet import TORQUE_FORMS
 
 __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
 
@@ -189,6 +190,8 @@ def add_switching_parsers(sub):
                    help="how Eq. 17 is read (default ito; stratonovich with --reading lab)")
     p.add_argument("--reading", choices=("eq17", "lab"), help="eq17: Eq. 17 as written; "
                    "lab: isotropic lab-smooth noise (default eq17)")
+    p.add_argument("--torque-form", choices=TORQUE_FORMS,
+                   help="with damping: gilbert (LLGS, default) or rates (Eq. 11 as written)")
     p.add_argument("--no-noise", action="store_true", help="C2 = 0 (the noiseless flow)")
     p.add_argument("--out", type=Path, help="JSON file with the full curve (default: none)")
     p.add_argument("--plot", type=Path, help="log-scale WER figure (default: none)")
