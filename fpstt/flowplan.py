@@ -37,8 +37,9 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
     The z' frame shifts the spin-transfer part, :mod:`fpstt.remap` the rest (a grid that must
     stay in z', e.g. for a pulse; a flow with no attractor chart).
 ``"unsplit"``
-    TR-BDF2 on the full operator by default (no torque on a flow with no Möbius chart, or an
-    easy axis along z' on the Fourier path).
+    TR-BDF2 on the full operator by default (no torque on a flow with no Möbius chart).  A
+    driven easy axis along z' (phi-independent) is ``"z-remapped"``: its remap acts on the
+    phi modes (:class:`~fpstt.remap.ModalRemap`), as cheap as the Fourier path of TR-BDF2.
 """
 
 SPLIT, UNSPLIT = "split-tr-bdf2", "tr-bdf2"
@@ -157,9 +158,11 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     else:
         chart, carries = _given_frame(model, own, frame)
     torque, axial = model.C1.imag != 0, model.phi_independent
-    scheme = SPLIT if own is not None or (torque and not axial) else UNSPLIT
+    # a driven flow is split: with no Möbius chart, the STT shifted exactly and the rest
+    # remapped (phi-independent: ModalRemap on the Fourier path), not TR-BDF2's SG fluxes
+    scheme = SPLIT if own is not None or torque else UNSPLIT
     exact = torque and own is not None and own.is_identity
-    piece = SPLIT if not chart.is_identity or not axial or exact else UNSPLIT
+    piece = SPLIT if not chart.is_identity or not axial or exact or torque else UNSPLIT
     if scheme == UNSPLIT:
         kind = "unsplit"
     elif carries:
