@@ -172,11 +172,13 @@ class Integrator:
         self.monotone, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
         # a chart that is not the flow's own (the z' frame, an attractor chart) moves its STT
-        # part, a remap the rest; on the fast path (a phi-independent flow) the remap acts on
-        # each phi mode alone (ModalRemap), so no mode feeds another there either
+        # part, a remap the rest: in real space when the flow depends on phi (every mode
+        # matters, even when the noise in the chart does not depend on phi), on each phi mode
+        # alone (ModalRemap) when it does not, so that no mode feeds another there either
         self.remap = self._remap(self.dt) if not carries_flow else None
         self.remap_first = True
-        if self.fast:                         # only the phi modes that the initial state uses
+        if self.fast and (self.remap is None or isinstance(self.remap, ModalRemap)):
+            # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
             self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
@@ -222,7 +224,9 @@ class Integrator:
                 (mu_t, mu_p), _ = chart.transform(flow.drift(theta, phi), (zero, zero, zero),
                                                   theta, phi, theta_c)
             return mu_t + rate * np.sin(theta_c), mu_p
-        return (ModalRemap if self.fast else FlowRemap)(self.grid, velocity, tau)
+        modal = (self.fast and chart is None      # the z' frame of a phi-independent flow
+                 and getattr(self.model, "base", self.model).phi_independent)
+        return (ModalRemap if modal else FlowRemap)(self.grid, velocity, tau)
 
     def _turn(self) -> int:
         """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
@@ -302,9 +306,12 @@ class Integrator:
         return np.roll(x, self.turn, axis=1) if self.turn else x
 
     def _remapped(self, remap, x):
-        """``remap`` applied to the state (on the fast path a :class:`ModalRemap`, on the
-        phi modes themselves)."""
-        return remap(x, self.implicit.tol)      # the rows the implicit pieces freeze
+        """``remap`` applied to the state: a :class:`ModalRemap` on the phi modes themselves,
+        a :class:`FlowRemap` in real space (the fast path's modes taken there and back)."""
+        tol = self.implicit.tol                 # the rows the implicit pieces freeze
+        if not self.fast or isinstance(remap, ModalRemap):
+            return remap(x, tol)
+        return self.backend.to_state(remap(self.backend.to_density(x), tol))
 
     def land(self, x, tau: float):
         """Reach an output time tau < dt past the step lattice.
