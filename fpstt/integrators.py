@@ -27,7 +27,7 @@ from .grid import SphereGrid
 from .guards import max_cell_peclet
 from .lines import LineBackend, LineScheme
 from .operator import directional_operators, fokker_planck_matrix, is_monotone
-from .remap import FlowRemap
+from .remap import FlowRemap, ModalRemap
 from .transport import Shift, mercator_du, turn_columns
 
 __all__ = ["Integrator", "ImplicitScheme", "WindowedImplicit"]
@@ -172,10 +172,13 @@ class Integrator:
         self.monotone, self.backend = self._operator(offset)
         self.x0 = self.backend.to_state(p)
         # a chart that is not the flow's own (the z' frame, an attractor chart) moves its STT
-        # part, a remap the rest, whose phi dependence makes every mode matter
+        # part, a remap the rest: in real space when the flow depends on phi (every mode
+        # matters, even when the noise in the chart does not depend on phi), on each phi mode
+        # alone (ModalRemap) when it does not, so that no mode feeds another there either
         self.remap = self._remap(self.dt) if not carries_flow else None
         self.remap_first = True
-        if self.fast and self.remap is None:  # only the phi modes that the initial state uses
+        if self.fast and (self.remap is None or isinstance(self.remap, ModalRemap)):
+            # only the phi modes that the initial state uses
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
             self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
@@ -204,9 +207,10 @@ class Integrator:
         L = fokker_planck_matrix(self.model, self.grid, n_phi=self.strip, drift_offset=offset)
         return is_monotone(L), self.Backend(L, self.grid)
 
-    def _remap(self, tau: float) -> FlowRemap:
+    def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
-        take (all but -Im C1 sin theta): a :class:`FlowRemap`."""
+        take (all but -Im C1 sin theta): a :class:`FlowRemap` in real space, or on the fast
+        path (a phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
         flow, chart, rate = self.model.base.with_options(C2=0, thermal_D=0.0), \
             self.grid.chart, self.model.C1.imag
 
@@ -220,7 +224,9 @@ class Integrator:
                 (mu_t, mu_p), _ = chart.transform(flow.drift(theta, phi), (zero, zero, zero),
                                                   theta, phi, theta_c)
             return mu_t + rate * np.sin(theta_c), mu_p
-        return FlowRemap(self.grid, velocity, tau)
+        modal = (self.fast and chart is None      # the z' frame of a phi-independent flow
+                 and getattr(self.model, "base", self.model).phi_independent)
+        return (ModalRemap if modal else FlowRemap)(self.grid, velocity, tau)
 
     def _turn(self) -> int:
         """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
@@ -300,9 +306,10 @@ class Integrator:
         return np.roll(x, self.turn, axis=1) if self.turn else x
 
     def _remapped(self, remap, x):
-        """``remap`` applied to the state (taken to real space and back on the fast path)."""
+        """``remap`` applied to the state: a :class:`ModalRemap` on the phi modes themselves,
+        a :class:`FlowRemap` in real space (the fast path's modes taken there and back)."""
         tol = self.implicit.tol                 # the rows the implicit pieces freeze
-        if not self.fast:
+        if not self.fast or isinstance(remap, ModalRemap):
             return remap(x, tol)
         return self.backend.to_state(remap(self.backend.to_density(x), tol))
 

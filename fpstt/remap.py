@@ -34,7 +34,7 @@ import numpy as np
 
 from .grid import SphereGrid, mercator_u
 
-__all__ = ["FlowRemap", "LineRemap"]
+__all__ = ["FlowRemap", "LineRemap", "ModalRemap"]
 
 _RK_SUBSTEPS_MAX = 4096      # RK4 steps per departure point (a local Courant of 0.2 each)
 _NEAR = 3                    # whole cells a new cell covers that are summed one by one
@@ -97,6 +97,81 @@ class FlowRemap:
         mass[lines] = remap(mass[lines], lines)
 
 
+class ModalRemap:
+    """:class:`FlowRemap` of a phi-independent flow, on the phi Fourier modes of the fast
+    path (the state of :class:`~fpstt.fourier.SpectralBackend`, shape (n_theta, modes)).
+
+    When the velocity is theta' = g(theta), phi' = h(theta), the three sweeps of the real-space
+    remap decouple by mode: a sweep along phi turns each row rigidly by h(theta) tau / 2,
+    which on mode m is the phase exp(-i m h tau / 2), exact (the real-space sweep does it
+    with PPM, to third order in dphi); the sweep along U is one and the same 1-D remap of every
+    column, so it acts on each mode's theta profile alone; pooling a cap into one cell keeps
+    its mode 0 and zeroes the others.  A run then keeps only the modes its initial state
+    needs (mode 0 alone for an axisymmetric one: one 1-D remap of the theta-marginal a step).
+
+    Mode 0 is the theta-marginal (its row masses are those of the density, ≥ 0): it is
+    remapped with the limited reconstruction of :class:`FlowRemap`, so it stays ≥ 0 and
+    equals the real-space remap of a phi-independent density to round-off.  Modes m ≠ 0
+    are signed: they are remapped linearly (the same PPM, no limiter, on the real and
+    imaginary parts), which is conservative per mode (each mode's sum over theta of
+    coefficient x cell width is kept, as mode 0's mass is) and, where the real-space limiter
+    does not act, equals the real-space U-sweep of that mode.  Positivity of the density
+    rebuilt from several modes is not guaranteed by any modal method; as everywhere on the
+    Fourier path (whose implicit steps are not positive either), the sign of p is checked at
+    output times (``min_p_ratio``).
+
+    ``tol`` of ``__call__`` is accepted for the interface of :class:`FlowRemap` and ignored:
+    every row and kept mode is remapped (a row costs one phase, a mode one 1-D sweep).
+    """
+
+    def __init__(self, grid: SphereGrid, velocity, tau: float):
+        self.grid, self.tau, self.n_phi = grid, float(tau), grid.n_phi
+        theta = grid.theta
+        turn = [np.broadcast_to(velocity(theta, np.full_like(theta, f))[1], theta.shape)
+                for f in (0.0, 1.0, 2.5, 4.0)]
+        drift = [np.broadcast_to(velocity(theta, np.full_like(theta, f))[0], theta.shape)
+                 for f in (0.0, 1.0, 2.5, 4.0)]
+        scale = max(float(np.max(np.abs(turn[0]))), float(np.max(np.abs(drift[0]))), 1e-300)
+        for rates in (turn, drift):                 # the same in every column, to round-off
+            if any(np.max(np.abs(r - rates[0])) > 1e-9 * scale for r in rates[1:]):
+                raise ValueError("ModalRemap needs a phi-independent velocity")
+        self.half_turn = np.asarray(turn[0], float) * self.tau / 2      # per row, rad
+        cell, frac = _theta_departures(velocity, grid, self.tau, phi=np.zeros(1))
+        self.cell, self.frac = cell, frac
+        self.width = grid.dtheta[:, None]                  # a row's mass per coefficient
+        self.marginal = LineRemap(cell, frac, grid.n_theta, periodic=False)
+        self._linear = {}
+
+    def _phase(self, x):
+        """Each row of the modes ``x`` turned by its half step (Nyquist kept real)."""
+        m = np.arange(x.shape[1])
+        out = x * np.exp(-1j * np.outer(self.half_turn, m))
+        if self.n_phi % 2 == 0 and x.shape[1] == self.n_phi // 2 + 1:
+            out[:, -1] = out[:, -1].real
+        return out
+
+    def _along_u(self, lines: int) -> LineRemap:
+        """The linear remap of ``lines`` profiles (modes m ≠ 0, real and imaginary parts)."""
+        if lines not in self._linear:
+            self._linear[lines] = LineRemap(np.tile(self.cell, (lines, 1)),
+                                            np.tile(self.frac, (lines, 1)),
+                                            self.grid.n_theta, periodic=False, limit=False)
+        return self._linear[lines]
+
+    def __call__(self, x, tol: float | None = None):
+        x = self._phase(x)
+        x[[0, -1], 1:] = 0.0                                 # each cap: one cell
+        mass = x * self.width
+        out = np.empty_like(x)
+        out[:, 0] = self.marginal(np.ascontiguousarray(mass[:, :1].real.T))[0]
+        k = x.shape[1] - 1
+        if k:
+            parts = np.concatenate([mass[:, 1:].real.T, mass[:, 1:].imag.T])
+            moved = self._along_u(2 * k)(np.ascontiguousarray(parts))
+            out[:, 1:] = (moved[:k] + 1j * moved[k:]).T
+        return self._phase(out / self.width)
+
+
 def _rk4_back(rate, y, tau: float, limits=None):
     """Points y (lines, points) traced back over tau along y' = rate(y, lines) by RK4, each
     line with as many steps (a power of 2) as keep each below a local Courant of 0.2;
@@ -134,16 +209,18 @@ def _phi_departures(velocity, theta, phi_edges, dphi: float, tau: float):
     return cell.astype(np.int64), s - cell
 
 
-def _theta_departures(velocity, grid: SphereGrid, tau: float):
-    """(cell, fraction) of the departure points of every column's theta edges, shape
-    (n_phi, n_theta + 1): in U between the caps, in solid angle inside a cap."""
-    e, phi, tiny = grid.theta_edges, grid.phi, 1e-12
+def _theta_departures(velocity, grid: SphereGrid, tau: float, phi=None):
+    """(cell, fraction) of the departure points of the theta edges of the columns at ``phi``
+    (None: every column of the grid), shape (columns, n_theta + 1): in U between the caps,
+    in solid angle inside a cap."""
+    e, tiny = grid.theta_edges, 1e-12
+    phi = grid.phi if phi is None else np.asarray(phi, float)
     rate = lambda t, cols: velocity(np.clip(t, tiny, math.pi - tiny), phi[cols, None])[0]  # noqa: E731,E501
-    foot = _rk4_back(rate, np.tile(e[1:-1], (grid.n_phi, 1)), tau, (0.0, math.pi))
+    foot = _rk4_back(rate, np.tile(e[1:-1], (phi.size, 1)), tau, (0.0, math.pi))
     foot = np.maximum.accumulate(foot, axis=1)
     n = grid.n_theta
-    cell = np.zeros((grid.n_phi, n + 1), np.int64)
-    frac = np.zeros((grid.n_phi, n + 1))
+    cell = np.zeros((phi.size, n + 1), np.int64)
+    frac = np.zeros((phi.size, n + 1))
     cell[:, -1], frac[:, -1] = n - 1, 1.0
     low, high = foot <= e[1], foot >= e[-2]
     mid = ~(low | high)
@@ -165,8 +242,8 @@ class LineRemap:
     mass between the departure points of its edges.  Non-periodic lines have flat (uniform)
     end cells, the caps."""
 
-    def __init__(self, cell, frac, n: int, *, periodic: bool):
-        self.n, self.periodic, self.frac = n, periodic, frac
+    def __init__(self, cell, frac, n: int, *, periodic: bool, limit: bool = True):
+        self.n, self.periodic, self.frac, self.limit = n, periodic, frac, limit
         self.local = cell % n if periodic else cell                # each edge's cell
         k1, k2 = cell[:, :-1], cell[:, 1:]
         self.same, gap = k1 == k2, k2 - k1
@@ -179,7 +256,8 @@ class LineRemap:
         pick = (lambda a: a) if lines is None else (lambda a: a[lines])      # noqa: E731
         base = (self.n * np.arange(mass.shape[0]))[:, None]
         at = base + pick(self.local)
-        a_left, a_right, a6 = (np.take(a, at) for a in _parabolas(mass, self.periodic))
+        a_left, a_right, a6 = (np.take(a, at) for a in _parabolas(mass, self.periodic,
+                                                                             self.limit))
         below = _segment(a_left, a_right, a6, 0.0, pick(self.frac))   # old mass below each foot
         lo, hi = below[:, :-1], below[:, 1:]
         new = np.where(pick(self.same), hi - lo, np.take(mass, at[:, :-1]) - lo + hi)
@@ -202,9 +280,10 @@ class LineRemap:
         return (t2 - t1) * total[rows, -1] + total[rows, r2] - total[rows, r1]
 
 
-def _parabolas(mass, periodic: bool):
+def _parabolas(mass, periodic: bool, limit: bool = True):
     """PPM parabolas of each cell (edge values a_left, a_right and a6, per unit fraction of
-    the cell), scaled toward the cell mean where they would dip below zero (Zhang-Shu)."""
+    the cell), scaled toward the cell mean where they would dip below zero (Zhang-Shu) when
+    ``limit`` (else linear in ``mass``)."""
     if periodic:
         padded = np.concatenate([mass[:, -2:], mass, mass[:, :2]], axis=1)
     else:                       # the caps take no part: their neighbours' values stand in
@@ -220,6 +299,8 @@ def _parabolas(mass, periodic: bool):
         for end in (0, -1):
             a_left[:, end] = a_right[:, end] = mass[:, end]
     a6 = 6 * mass - 3 * (a_left + a_right)
+    if not limit:
+        return a_left, a_right, a6
     # the parabola's least value: at an end, or at its vertex m + a6/12 + d^2/(4 a6) when
     # it is convex (a6 < 0) with the vertex inside (|d| < -a6)
     lowest = np.minimum(a_left, a_right)

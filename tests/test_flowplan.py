@@ -40,8 +40,12 @@ def test_tilted_easy_axis_with_current_gets_an_attractor_chart():
     assert plan_flow(model).kind == "z-remapped"            # no initial state: z'
 
 
-def test_easy_axis_along_z_prime_or_no_current_is_unsplit():
-    assert plan_flow(_model(B_k=0.05, alpha=0.02)).kind == "unsplit"
+def test_easy_axis_along_z_prime_is_remapped_and_no_current_is_unsplit():
+    axial = plan_flow(_model(B_k=0.05, alpha=0.02))      # driven, phi-independent: split
+    assert axial.kind == "z-remapped" and axial.chart.is_identity and axial.phi_independent
+    assert axial.scheme == axial.piece_scheme == "split-tr-bdf2"
+    off = plan_flow(_model(n_e=0.0, B_k=0.05, alpha=0.02))   # its drive-off pulse piece
+    assert off.kind == "unsplit" and off.piece_scheme == "tr-bdf2"
     still = plan_flow(_model(n_e=0.0, **TILTED))
     assert still.kind == "unsplit" and still.scheme == "tr-bdf2"
     assert still.piece_scheme == "split-tr-bdf2"      # a pulse's drive-off piece: remapped
