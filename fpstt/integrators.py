@@ -36,7 +36,7 @@ _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window
 _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
-_ADAPTIVE = ("substeps", "strict", "averaged_first")   # a line scheme's own settings
+_ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
 
 
@@ -97,12 +97,7 @@ class WindowedImplicit:
         """Rebuild the factorisations that :meth:`memory` listed."""
         self.factors.clear()
         for dt, lo, hi, settings in rows:
-            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme)
-            substeps = settings.get("substeps")
-            if substeps is not None and substeps != piece.substeps:
-                piece._factor(substeps)             # as many as the run had come to take
-            for key, value in settings.items():
-                setattr(piece, key, value)
+            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
             self.factors[dt] = (lo, hi, piece)
             self.pieces.append(piece)
             self.n_factorizations += piece.n_factorizations
@@ -113,7 +108,8 @@ class WindowedImplicit:
         if not (lo <= i0 and i1 <= hi):
             rows, ahead = x.shape[0], (_AHEAD if self.direction > 0 else 0)
             lo, hi = max(i0 - ahead, 0), min(i1 + _AHEAD - ahead, rows)
-            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme)
+            settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
+            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
             self.factors[dt] = (lo, hi, piece)
             self.pieces.append(piece)
             self.n_factorizations += piece.n_factorizations

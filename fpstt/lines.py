@@ -39,6 +39,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .averaged import TURN, PhiAveragedInverse
+from .direct import DirectInverse
 from .fourier import CellAverages
 
 __all__ = ["LineBackend", "LineScheme"]
@@ -47,7 +48,8 @@ _GAMMA = 2 - math.sqrt(2)
 _ORDER = ("theta", "diag+", "diag-", "phi")
 TOLERANCE = 1e-13            # residual of each implicit solve, relative to its right-hand side
 _MAX_ITERATIONS = 50
-_MAX_SUBSTEPS = 8
+_SLOW = 0.3                  # a residual falling by less than this a step has stalled ...
+_PATIENCE = 8                # ... as has a solve this many iterations long
 
 
 def _line_index(part: str, rows: range, n_phi: int) -> np.ndarray:
@@ -251,82 +253,65 @@ class LineBackend(CellAverages):
         return out
 
 
-class _Stalled(Exception):
-    """A defect-correction solve stopped converging, at this relative residual."""
-
-    def __init__(self, residual: float):
-        super().__init__(residual)
-        self.residual = residual
-
-
 class LineScheme:
     """One step tau of dp/dt = L p on a :class:`LineBackend`: TR-BDF2 or backward Euler of the
     whole operator (as :class:`~fpstt.integrators.ImplicitScheme`), each system solved by
-    defect correction with the product of the parts' dominant solves (module docstring).
+    defect correction (module docstring).
 
-    A solve whose residual falls by less than 10x in one iteration switches to the other
-    approximate inverse, the phi-averaged one (:mod:`fpstt.averaged`, for the stiff block
-    at a chart's pole) or back, and the next solve starts with the one that served last.
-    A solve is converged when its residual is below TOLERANCE of the right-hand side or
-    below the rounding of its own evaluation, eps (2 + b max_i sum_j |L_ij|) (stiff polar
-    rows put that above TOLERANCE).  The step is taken as ``substeps`` equal steps, at first
-    as many as make each at most ``longest``; when a solve stops converging (its residual
-    grows, or 50 iterations pass) the step is redone with twice as many, while that at least
-    halves the residual at which it stalled, up to 8 times as many; then the residual
-    reached is kept and reported.  ``iterations`` records the solves; ``worst_residual`` is
-    the largest relative residual of a solve that stopped short of convergence (0: none).
+    Three inverses serve, cheapest first: the product of the parts' dominant line solves;
+    the phi-averaged one (:mod:`fpstt.averaged`, for the stiff block at a chart's pole); and
+    the exact one, a sparse LU of the window's system (:mod:`fpstt.direct`).  A solve whose
+    residual falls by less than 10x in one iteration switches between the first two, once;
+    one that then stalls (its residual falls by less than _SLOW = 0.3x in an iteration, or
+    _PATIENCE = 8 iterations pass) switches to the exact inverse, with which it converges in
+    one iteration.
+    The next solve starts with the inverse that served last (``inverse``).  A solve is
+    converged when its residual is below TOLERANCE of the right-hand side or below the
+    rounding of its own evaluation, eps (2 + b max_i sum_j |L_ij|) (stiff polar rows put that
+    above TOLERANCE).  The step is taken as ``substeps`` equal steps, as many as make each at
+    most ``longest``.  ``iterations`` records the solves; ``worst_residual`` is the largest
+    relative residual of a solve that stopped short of convergence (0: none).
     """
 
+    INVERSES = ("lines", "averaged", "direct")
+
     def __init__(self, backend: LineBackend, tau: float, scheme: str,
-                 longest: float = math.inf):
+                 longest: float = math.inf, inverse: str = "lines"):
         if scheme not in ("tr-bdf2", "be"):
             raise ValueError(f"line schemes take 'tr-bdf2' or 'be', got {scheme!r}")
         self.backend, self.scheme, self.tau = backend, scheme, tau
         self.n_factorizations, self.iterations, self.worst_residual = 0, [], 0.0
-        self.strict = True                  # stalls raise _Stalled (and shorten the step)
-        self.averaged_first = False         # start each solve with the phi-averaged inverse
-        self._factor(max(1, math.ceil(tau / longest - 1e-9)))
-
-    def _factor(self, substeps: int):
-        self.substeps, self.h = substeps, self.tau / substeps
+        self.inverse = inverse              # the inverse each solve starts with
+        self.substeps = max(1, math.ceil(tau / longest - 1e-9))
+        self.h = tau / self.substeps
         self.b = (_GAMMA / 2 if self.scheme == "tr-bdf2" else 1.0) * self.h
         self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b))
                         for part in self.backend.lines.values()]
         self.n_factorizations += len(self.factors)
-        self._averaged = None                              # built when first needed
+        self._built = {"lines": self._approximate_inverse}      # the others when first needed
         row_sums = sum((np.abs(d) + np.abs(lo) + np.abs(up)
                         for _, d, lo, up in self.backend.grid_parts), np.zeros(self.backend.shape))
         self.tolerance = max(TOLERANCE, np.finfo(float).eps * (2 + self.b * row_sums.max()))
 
-    def _inverse(self, averaged: bool):
-        """The approximate inverse: the parts' line solves, or the phi-averaged one."""
-        if not averaged:
-            return self._approximate_inverse
-        if self._averaged is None:
-            self._averaged = PhiAveragedInverse(self.backend, self.b)
+    def _inverse(self, name: str):
+        """The inverse called ``name`` (one of INVERSES), factorised on first use."""
+        if name not in self._built:
+            build = PhiAveragedInverse if name == "averaged" else DirectInverse
+            self._built[name] = build(self.backend, self.b)
             self.n_factorizations += 1
-        return self._averaged
+        return self._built[name]
 
     def step(self, x):
-        stalled_at = math.inf
-        while True:
-            try:
-                y = x
-                for _ in range(self.substeps):
-                    y = self._one_step(y, strict=self.strict)
-                return y
-            except _Stalled as stall:          # shorter steps, while they help
-                self.strict = (self.substeps < _MAX_SUBSTEPS // 2
-                               and stall.residual < stalled_at / 2)
-                stalled_at = stall.residual
-                self._factor(2 * self.substeps)
+        for _ in range(self.substeps):
+            x = self._one_step(x)
+        return x
 
-    def _one_step(self, x, strict: bool):
+    def _one_step(self, x):
         if self.scheme == "be":
-            return self._solve(x, strict)
+            return self._solve(x)
         g, h = _GAMMA, self.h
-        mid = self._solve(x + 0.5 * g * h * self.backend.matvec(x), strict)
-        return self._solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * x, strict)
+        mid = self._solve(x + 0.5 * g * h * self.backend.matvec(x))
+        return self._solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * x)
 
     def _approximate_inverse(self, r):
         flat = r.ravel()
@@ -339,23 +324,24 @@ class LineScheme:
             flat[part.index] = y
         return flat.reshape(r.shape)
 
-    def _solve(self, rhs, strict: bool):
-        """(I - b L) y = rhs by defect correction, to ``tolerance`` of max |rhs|, switching
-        approximate inverse once when one converges slowly; _Stalled when ``strict`` and it
-        stops converging."""
+    def _solve(self, rhs):
+        """(I - b L) y = rhs by defect correction, to ``tolerance`` of max |rhs|, moving on
+        to the next inverse when one converges slowly (class docstring)."""
         scale = float(np.max(np.abs(rhs))) or 1.0
-        inverse, switched = self._inverse(self.averaged_first), False
+        inverse, switched = self._inverse(self.inverse), False
         y, previous = inverse(rhs), math.inf
         for k in range(_MAX_ITERATIONS):
             residual = rhs - y + self.b * self.backend.matvec(y)
             size = float(np.max(np.abs(residual))) / scale
             if size <= self.tolerance:
                 break
-            if size > 0.1 * previous and not switched:       # slow: the other inverse
-                self.averaged_first, switched = not self.averaged_first, True
-                inverse = self._inverse(self.averaged_first)
-            elif strict and (size >= previous or k == _MAX_ITERATIONS - 1):
-                raise _Stalled(size)
+            stalled = size > _SLOW * previous or k == _PATIENCE
+            if self.inverse != "direct" and not switched and size > 0.1 * previous:
+                self.inverse = "averaged" if self.inverse == "lines" else "lines"
+                inverse, switched = self._inverse(self.inverse), True
+            elif self.inverse != "direct" and stalled:
+                self.inverse = "direct"
+                inverse = self._inverse(self.inverse)
             previous = size
             y = y + inverse(residual)
         self.iterations.append(k)
