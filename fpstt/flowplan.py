@@ -43,7 +43,7 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """
 
 SPLIT, UNSPLIT = "split-tr-bdf2", "tr-bdf2"
-CHART_SPREAD = 2.1e-6        # D dt of the longest step in a chart, rad^2 (theory.md §9)
+CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
 _CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
@@ -173,7 +173,7 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     else:
         kind = "z-remapped" if chart.is_identity else "attractor"
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
-                    longest_chart_step(model), model)
+                    longest_chart_step(model, chart), model)
 
 
 def grid_plan(model, grid) -> FlowPlan:
@@ -186,17 +186,28 @@ def grid_plan(model, grid) -> FlowPlan:
     return plan_flow(model, frame=grid.chart)
 
 
-def longest_chart_step(model) -> float:
-    """Longest step (t_n) in a Möbius chart, chosen from the noise, not from the cell.
+def longest_chart_step(model, chart=None) -> float:
+    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
 
-    D dt ≤ CHART_SPREAD = 2.1e-6 rad^2 (0.015 t_n for Table I, D = |C2|^2 / 2 = 1.4e-4 per
-    t_n), and at most 0.1 t_n: there the implicit step's time error is a tenth of the grid's
-    (docs/theory.md §9), and its line solves converge in a few iterations (:mod:`fpstt.lines`).
+    A state that reaches the chart's pole (the attractor) contracts there at the rate
+    lambda = |shift rate| of ``chart`` (the model's own Möbius chart if None) against the
+    noise, to the variance D / lambda; the implicit part's time error is governed by
+    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
+    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
+    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
+    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
+    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
+    the state at the pole in proportion, and the step does not shrink with it.
     D = |C2|^2 / 2 + thermal D.
     """
     base = getattr(model, "base", model)
+    if chart is None:
+        chart = chart_for(model) if is_mobius(model) else None
+    rate = abs(chart.shift_rate) if chart is not None else 0.0
     noise = abs(base.C2) ** 2 / 2 + base.thermal_D
-    return min(CHART_SPREAD / noise, _CHART_STEP_MAX) if noise > 0 else _CHART_STEP_MAX
+    if noise == 0 or rate == 0:
+        return _CHART_STEP_MAX
+    return min(CHART_SPREAD / rate, _CHART_STEP_MAX)
 
 
 def _chosen_frame(model, own, initial, attractor: bool):

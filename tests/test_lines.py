@@ -89,7 +89,11 @@ def test_step_length_comes_from_the_noise_not_the_cell(table_i_model, table_i_gi
     field_on = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
     longest = longest_chart_step(field_on)
     assert longest == pytest.approx(0.0153, abs=1e-4)          # D dt = 2.1e-6 rad^2
-    assert longest_chart_step(field_on.with_options(C2=field_on.C2 / 10)) == 0.1   # capped
+    # the state's width at the pole scales with the noise, and the step does not
+    assert longest_chart_step(field_on.with_options(C2=field_on.C2 / 10)) == longest
+    assert longest_chart_step(field_on.with_options(C2=0)) == 0.1    # nothing to diffuse
+    slow = field_on.with_options(C1=field_on.C1 / 100)            # contracts 100x slower
+    assert longest_chart_step(slow) == 0.1                         # capped
     grid = fpstt.default_grid(field_on, [0, 1], initial=table_i_gibbs)
     rows = rows_per_step(grid.chart, mercator_du(grid), field_on)
     row_dt = mercator_du(grid) / abs(grid.chart.shift_rate)

@@ -35,7 +35,7 @@ def write(name, data):
 
 def refined_solve(model, grid, p0_of_grid, times):
     """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
-    phi cells, and in a chart the step halved too (D dt ≤ CHART_SPREAD / 2, the
+    phi cells, and in a chart the step halved too (CHART_SPREAD / 2, the
     implicit step's bound, fpstt.flowplan.longest_chart_step; the z' frame's step is one
     row, so du/2 halves it)."""
     from fpstt import flowplan
