@@ -83,10 +83,6 @@ class WindowedImplicit:
         self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
-    def clear(self):
-        """Forget the factorisations (each segment of a run starts afresh)."""
-        self.factors.clear()
-
     def memory(self) -> list:
         """The factorisations in use, as JSON-able rows (dt, lo, hi, the piece's adaptive
         settings): what :meth:`recall` needs to continue bit for bit."""
@@ -106,9 +102,13 @@ class WindowedImplicit:
         i0, i1 = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
         if not (lo <= i0 and i1 <= hi):
-            rows, ahead = x.shape[0], (_AHEAD if self.direction > 0 else 0)
-            lo, hi = max(i0 - ahead, 0), min(i1 + _AHEAD - ahead, rows)
             settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
+            rows = x.shape[0]
+            # an exact inverse is dear to factorise: its window reaches the end of the grid
+            # the state moves to, so that one factorisation serves the rest of the segment
+            reach = rows if settings.get("inverse") == "direct" else _AHEAD
+            ahead = reach if self.direction > 0 else 0
+            lo, hi = max(i0 - ahead, 0), min(i1 + reach - ahead, rows)
             piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
             self.factors[dt] = (lo, hi, piece)
             self.pieces.append(piece)
@@ -252,14 +252,14 @@ class Integrator:
         """Steps ``start`` .. k-1 of a segment of k steps from state x, yielding the state
         after each.  A split segment is one Strang sequence H S (G S)^(k-1) H: the states
         before its last step are open (the next step's first half step is in them), and
-        ``start`` > 0 continues such a state (with the numerics of :meth:`memory`)."""
+        ``start`` > 0 continues such a state.  The windows factorised so far serve on (their
+        list is part of :meth:`memory`, which a resumed run recalls)."""
         if not self.split:
             for _ in range(start, k):
                 x = self.stepper.step(x)
                 yield x
             return
         if start == 0:
-            self.implicit.clear()          # each segment starts afresh: resumable bit for bit
             self.remap_first = True
             x = self.implicit.step(self.dt / 2, x.copy())
         else:

@@ -50,6 +50,7 @@ TOLERANCE = 1e-13            # residual of each implicit solve, relative to its 
 _MAX_ITERATIONS = 50
 _SLOW = 0.3                  # a residual falling by less than this a step has stalled ...
 _PATIENCE = 8                # ... as has a solve this many iterations long
+_KEPT_EXACT = 4              # exact inverses a backend keeps (each up to ~1e7 LU entries)
 
 
 def _line_index(part: str, rows: range, n_phi: int) -> np.ndarray:
@@ -217,10 +218,16 @@ class _Tridiagonal:
 class LineBackend(CellAverages):
     """State: cell averages (n_theta, n_phi); the operator as the four directional parts of
     :func:`~fpstt.operator.directional_operators`, each a set of tridiagonal lines (the
-    approximate inverse takes their dominant versions, :meth:`_Lines.limited`)."""
+    approximate inverse takes their dominant versions, :meth:`_Lines.limited`).
+
+    ``exact`` holds the exact inverses (:mod:`fpstt.direct`) factorised on this backend's
+    windows, by (rows, b), so that a window met again (each segment of a run starts its
+    windows afresh) is not factorised again: the last _KEPT_EXACT of them.
+    """
 
     def __init__(self, parts: dict, grid):
         self.shape, self.measure = grid.shape, grid.cell_measure
+        self.exact, self.rows = {}, (0, grid.shape[0])
         lines = {name: _Lines.from_matrix(parts[name], name, grid.shape) for name in _ORDER}
         self.lines = {name: part for name, part in lines.items() if not part.empty}
         self.row_measure = self.measure[:, 0]
@@ -230,6 +237,7 @@ class LineBackend(CellAverages):
         """The parts on theta rows i0..i1-1 alone, with no flux through the window's edges."""
         view = object.__new__(LineBackend)
         view.shape, view.measure = (i1 - i0, self.shape[1]), self.measure[i0:i1]
+        view.exact, view.rows = self.exact, (i0, i1)
         view.row_measure = view.measure[:, 0]
         view.lines = {name: part.window(i0, i1, self.row_measure, self.shape[1], name)
                       for name, part in self.lines.items()}
@@ -295,11 +303,23 @@ class LineScheme:
 
     def _inverse(self, name: str):
         """The inverse called ``name`` (one of INVERSES), factorised on first use."""
-        if name not in self._built:
-            build = PhiAveragedInverse if name == "averaged" else DirectInverse
-            self._built[name] = build(self.backend, self.b)
-            self.n_factorizations += 1
+        if name in self._built:
+            return self._built[name]
+        if name == "averaged":
+            self._built[name] = PhiAveragedInverse(self.backend, self.b)
+        else:
+            self._built[name] = self._exact()
+        self.n_factorizations += 1
         return self._built[name]
+
+    def _exact(self) -> DirectInverse:
+        """The window's exact inverse, from the backend's store or factorised (and stored)."""
+        key, store = (self.backend.rows, self.b), self.backend.exact
+        if key not in store:
+            while len(store) >= _KEPT_EXACT:
+                store.pop(next(iter(store)))
+            store[key] = DirectInverse(self.backend, self.b)
+        return store[key]
 
     def step(self, x):
         for _ in range(self.substeps):

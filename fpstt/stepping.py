@@ -196,7 +196,7 @@ def _run_piece(run, state, times, recorded, bar, save, every):
         x, t, _, p_out = _reach(run, state, x, t, times[index])
         if recorded[index]:
             _keep(state, p_out, run.grid)
-        state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory={})
+        state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory=run.memory())
         if save is not None and state["segment"] < len(plan):
             save()
     return p_out
