@@ -68,7 +68,7 @@ def health_warnings(grid, p, diagnostics) -> list[str]:
     residual = diagnostics.get("line_residual", 0.0)
     if residual > 0:
         messages.append(f"the implicit solves stopped at a residual of {residual:.1e} of their "
-                        "right-hand sides (at 8 sub-steps); the result is not converged")
+                        "right-hand sides; the result is not converged")
     pole = diagnostics.get("pole_rows_mass", 0.0)
     if diagnostics.get("chart") and diagnostics["chart"]["shear"] and pole > 1e-6:
         messages.append(f"{pole:.1e} of the mass lies in the pole cap of the Möbius chart or "
