@@ -26,7 +26,7 @@ from .io import save, to_jsonable
 from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
                         TABLE_I_PRINTED)
 from .quantities import MAGNET_UNITS, magnet_quantities
-from .model import derived_coefficients, table_i
+from .microscopic import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
 from .stepping import solve
 

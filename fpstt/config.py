@@ -3,7 +3,7 @@
 A TOML file may hold the sections below; every key is optional and unknown keys are errors
 (named with their line).  Example::
 
-    [microscopic]          # SI inputs, see fpstt.model.Microscopic
+    [microscopic]          # SI inputs, see fpstt.microscopic.Microscopic
     n_e = 2.0e5
     T = 3.0
     [model]
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field, fields
 from .flowplan import grid_plan, plan_flow
 from .initial import initial_state
 from .magnet import Pulse
-from .model import Microscopic, SpinTorqueModel, table_i
+from .microscopic import Microscopic, table_i
+from .model import SpinTorqueModel
 from .stepping import default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .grid import SphereGrid, unit_vector
-from .model import Microscopic, derived_coefficients
+from .microscopic import Microscopic, derived_coefficients
 
 __all__ = ["GibbsState", "BoltzmannState", "initial_state", "unit_vector", "langevin_function"]
 

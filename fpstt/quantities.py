@@ -9,7 +9,7 @@ import math
 from .constants import GYROMAGNETIC_RATIO
 from .magnet import (brown_diffusion, critical_drive, magnet_moment, spin_torque_rates,
                      thermal_stability)
-from .model import derived_coefficients
+from .microscopic import derived_coefficients
 
 __all__ = ["MAGNET_UNITS", "magnet_quantities"]
 
