@@ -61,6 +61,15 @@ class Microscopic:
         Uniaxial anisotropy field, T (≥ 0); energy -(M B_k / 2)(n . e)^2.
     easy_theta, easy_phi : float
         Easy axis e about z', rad.
+    B_d : float
+        Hard-axis (easy-plane) anisotropy field, T (≥ 0): the shape anisotropy mu0 M_s of a
+        thin film (~1 T); energy +(M B_d / 2)(n . h)^2 (:mod:`fpstt.magnet`).  0: uniaxial.
+    hard_theta, hard_phi : float
+        Hard axis h about z', rad (default x'); must be perpendicular to e when B_d > 0.
+    field_like_ratio : float, optional
+        beta = Re C1 / Im C1, the field-like over the damping-like coefficient of Eq. (11)'s
+        spin torque (C_F / C_D; b_J / a_J of LLGS codes, docs/theory.md §13).  Given, it sets
+        Re C1 = beta Im C1 (Im C1 and C2 stay Eq. 14's); None: Eq. (14a)'s own ratio.
     current_A : float, optional
         Charge current, A: if given, n_e = I t_n / e (the alternative to ``n_e``).
     t_n : float
@@ -85,6 +94,10 @@ class Microscopic:
     B_k: float = 0.0
     easy_theta: float = 0.0
     easy_phi: float = 0.0
+    B_d: float = 0.0
+    hard_theta: float = math.pi / 2
+    hard_phi: float = 0.0
+    field_like_ratio: float | None = None
     current_A: float | None = None
     t_n: float = 1e-9
     hbar: float = HBAR
@@ -93,13 +106,26 @@ class Microscopic:
     def __post_init__(self):
         for name in ("lam", "J", "k_F", "T", "t_n", "hbar", "m_e"):
             check_positive(name, getattr(self, name))
-        for name in ("n_e", "B", "alpha", "B_k"):
+        for name in ("n_e", "B", "alpha", "B_k", "B_d"):
             check_positive(name, getattr(self, name), allow_zero=True)
         if self.current_A is not None:
             current = check_positive("current_A", self.current_A, allow_zero=True)
             object.__setattr__(self, "n_e", current * self.t_n / ELEMENTARY_CHARGE)
-        if not (math.isfinite(self.easy_theta) and math.isfinite(self.easy_phi)):
-            raise ValueError("`easy_theta` and `easy_phi` must be finite")
+        angles = (self.easy_theta, self.easy_phi, self.hard_theta, self.hard_phi)
+        if not all(map(math.isfinite, angles)):
+            raise ValueError("`easy_theta`, `easy_phi`, `hard_theta` and `hard_phi` must be "
+                             f"finite, got {angles!r}")
+        overlap = abs(math.sin(self.easy_theta) * math.sin(self.hard_theta)
+                      * math.cos(self.easy_phi - self.hard_phi)
+                      + math.cos(self.easy_theta) * math.cos(self.hard_theta))
+        if self.B_d > 0 and overlap > 1e-9:
+            raise ValueError("the hard axis (`hard_theta`, `hard_phi`) must be perpendicular to "
+                             f"the easy axis when `B_d` > 0, got |h . e| = {overlap:.3g}")
+        if self.field_like_ratio is not None:
+            ratio = float(self.field_like_ratio)
+            if not math.isfinite(ratio):
+                raise ValueError(f"`field_like_ratio` must be finite, got {ratio!r}")
+            object.__setattr__(self, "field_like_ratio", ratio)
         if not math.isfinite(self.lambda0):
             raise ValueError(f"`lambda0` must be finite, got {self.lambda0!r}")
         if not (0.0 <= self.B_theta <= math.pi) or not math.isfinite(self.B_phi):
@@ -139,7 +165,7 @@ class DerivedCoefficients:
     delta_mu_spin_J : float
         Delta mu_spin t_n = 2 pi hbar n_e, J s (i.e. Delta mu_spin in J per t_n).
     C1 : complex
-        Per t_n, Eq. (14a).
+        Per t_n, Eq. (14a); its real part is beta Im C1 when ``field_like_ratio`` beta is given.
     C2 : complex
         Per sqrt(t_n), Eq. (14b).
     kappa : float
@@ -170,7 +196,9 @@ def derived_coefficients(micro: Microscopic) -> DerivedCoefficients:
               \\sqrt{\\frac{\\Delta\\mu\\, m}{16 \\pi \\epsilon_F}},
 
     with Delta mu = 2 pi hbar n_e / t_n, so that C1 t_n and C2 sqrt(t_n) do not depend on t_n.
-    Inputs for which one of these leaves the floating-point range raise a ValueError naming
+    With ``micro.field_like_ratio`` = beta the field-like coefficient of Eq. (11), C_F = Re C1
+    (Eq. 12a), is set to beta times the damping-like one, Im C1 (Eq. 12b): C1 = Im C1 (beta + i);
+    C2 is Eq. (14b)'s either way (docs/theory.md §13).  Inputs for which one of these leaves the floating-point range raise a ValueError naming
     the inputs that differ from Table I.
     """
     try:
@@ -194,6 +222,8 @@ def _derived(micro: Microscopic) -> DerivedCoefficients:
     dmu_tn = 2 * math.pi * hbar * micro.n_e               # J s; Delta mu = dmu_tn / t_n
     mix = t_down * np.conj(t_up)
     C1 = complex(mix * dmu_tn * micro.lam * m / (4 * math.pi * micro.k_F * hbar ** 3))
+    if micro.field_like_ratio is not None:                  # C_F = beta C_D in Eq. (11)
+        C1 = complex(micro.field_like_ratio * C1.imag, C1.imag)
     C2 = complex(mix * micro.lam / hbar ** 1.5 * math.sqrt(dmu_tn * m / (16 * math.pi * eps_F)))
     kappa = GYROMAGNETIC_RATIO * hbar * micro.J * micro.B / (BOLTZMANN * micro.T)
     ou = abs(C2) ** 2 / (2 * C1.imag) if C1.imag > 0 else math.inf

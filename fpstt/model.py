@@ -25,7 +25,8 @@ import numpy as np
 
 from .constants import GYROMAGNETIC_RATIO
 from .grid import unit_vector
-from .magnet import TORQUE_FORMS, brown_diffusion, landau_lifshitz_velocity, spin_torque_rates
+from .magnet import (TORQUE_FORMS, brown_diffusion, effective_omega, landau_lifshitz_velocity,
+                     spin_torque_rates)
 from .microscopic import Microscopic, check_positive, derived_coefficients, table_i
 
 __all__ = ["SpinTorqueModel", "INTERPRETATIONS", "READINGS", "check_choice", "TORQUE_FORMS"]
@@ -85,6 +86,12 @@ class SpinTorqueModel:
         gamma B_k t_n, rad per t_n, of a uniaxial anisotropy along ``easy_axis`` (z' frame).
     easy_axis : tuple of 3 floats
         Unit easy axis (default z').
+    hard_anisotropy : float
+        gamma B_d t_n, rad per t_n, of a hard axis (easy plane) along ``hard_axis``: the
+        energy term +(M B_d / 2)(n . h)^2 of :mod:`fpstt.magnet` (issue 25).
+    hard_axis : tuple of 3 floats
+        Unit hard axis (default x'; any direction here, :class:`~fpstt.microscopic.Microscopic`
+        asks for one perpendicular to the easy axis).
     """
 
     C1: complex
@@ -96,6 +103,8 @@ class SpinTorqueModel:
     alpha: float = 0.0
     anisotropy: float = 0.0
     easy_axis: tuple = (0.0, 0.0, 1.0)
+    hard_anisotropy: float = 0.0
+    hard_axis: tuple = (1.0, 0.0, 0.0)
     label: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -113,10 +122,13 @@ class SpinTorqueModel:
         check_positive("thermal_D", self.thermal_D, allow_zero=True)
         check_positive("alpha", self.alpha, allow_zero=True)
         check_positive("anisotropy", self.anisotropy, allow_zero=True)
-        axis = np.asarray(self.easy_axis, float)
-        if axis.shape != (3,) or not np.all(np.isfinite(axis)) or np.linalg.norm(axis) == 0:
-            raise ValueError(f"`easy_axis` must be a non-zero 3-vector, got {self.easy_axis!r}")
-        object.__setattr__(self, "easy_axis", tuple(float(v) for v in axis / np.linalg.norm(axis)))
+        check_positive("hard_anisotropy", self.hard_anisotropy, allow_zero=True)
+        for name in ("easy_axis", "hard_axis"):
+            axis = np.asarray(getattr(self, name), float)
+            if axis.shape != (3,) or not np.all(np.isfinite(axis)) or not np.any(axis):
+                raise ValueError(f"`{name}` must be a non-zero 3-vector, "
+                                 f"got {getattr(self, name)!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in axis / np.linalg.norm(axis)))
         if self.omega is not None:
             om = tuple(float(w) for w in self.omega)
             if len(om) != 3 or not all(math.isfinite(w) for w in om):
@@ -131,7 +143,8 @@ class SpinTorqueModel:
 
         ``field_on``: the field precesses (and, with alpha, damps) the magnet during the
         dynamics; ``thermal``: Brown noise at T during the dynamics (needs alpha > 0).  The
-        anisotropy B_k, when non-zero, always acts during the dynamics (it is the magnet's).
+        anisotropies B_k and B_d, when non-zero, always act during the dynamics (they are the
+        magnet's).
         ``torque_form``: "gilbert" (default) puts Eq. (11)'s spin torque, noise included, inside
         Gilbert's equation as LLGS codes do; "rates" adds it as the paper writes it
         (:func:`~fpstt.magnet.spin_torque_rates`; identical for alpha = 0).
@@ -151,7 +164,9 @@ class SpinTorqueModel:
                      w * math.cos(micro.B_theta))
         return cls(C1, C2, omega=omega, label="Table I" if micro == table_i() else "custom",
                    alpha=micro.alpha, anisotropy=GYROMAGNETIC_RATIO * micro.B_k * micro.t_n,
-                   easy_axis=unit_vector(micro.easy_theta, micro.easy_phi), **options)
+                   easy_axis=unit_vector(micro.easy_theta, micro.easy_phi),
+                   hard_anisotropy=GYROMAGNETIC_RATIO * micro.B_d * micro.t_n,
+                   hard_axis=unit_vector(micro.hard_theta, micro.hard_phi), **options)
 
     def with_drive(self, s: float) -> "SpinTorqueModel":
         """The model at drive s ≥ 0 (a current pulse): C1 s and C2 sqrt(s) (Eq. 14)."""
@@ -166,10 +181,23 @@ class SpinTorqueModel:
     @property
     def phi_independent(self) -> bool:
         """True when drift and diffusion do not depend on phi (no field, or field along z';
-        no anisotropy, or an easy axis along z')."""
+        no anisotropy, or an easy axis along z'; no hard axis, or one along z')."""
         field_axial = self.omega is None or (self.omega[0] == 0.0 and self.omega[1] == 0.0)
         easy_axial = self.anisotropy == 0 or (self.easy_axis[0] == self.easy_axis[1] == 0.0)
-        return field_axial and easy_axial
+        hard_axial = self.hard_anisotropy == 0 or (self.hard_axis[0] == self.hard_axis[1] == 0.0)
+        return field_axial and easy_axial and hard_axial
+
+    @property
+    def magnet_on(self) -> bool:
+        """True when a field or an anisotropy acts during the dynamics (:meth:`effective_omega`)."""
+        return ((self.omega is not None and any(self.omega)) or self.anisotropy != 0
+                or self.hard_anisotropy != 0)
+
+    def effective_omega(self, n):
+        """Omega(n) = gamma B_eff t_n, rad per t_n, at unit vectors n of shape (3, ...) (z'
+        frame): the field kept on and both anisotropies (:func:`~fpstt.magnet.effective_omega`)."""
+        return effective_omega(n, self.omega or (0.0, 0.0, 0.0), self.anisotropy,
+                               self.easy_axis, self.hard_anisotropy, self.hard_axis)
 
     @property
     def tangent_diffusion(self) -> float:
@@ -205,10 +233,9 @@ class SpinTorqueModel:
         mu_p = np.full_like(theta, self.C1.real)
         if self.reading == "eq17" and self.interpretation == "stratonovich":
             mu_t = mu_t - 0.5 * self.C2.real ** 2 * s * c
-        if self.omega is not None or self.anisotropy != 0:
+        if self.magnet_on:
             n = np.array([s * np.cos(phi), s * np.sin(phi), c])
-            v = landau_lifshitz_velocity(n, self.omega or (0.0, 0.0, 0.0), self.anisotropy,
-                                         self.easy_axis, self.alpha)
+            v = landau_lifshitz_velocity(n, self.effective_omega(n), self.alpha)
             # theta' = v . e_theta,  phi' = v . e_phi / sin(theta)
             cp, sp = np.cos(phi), np.sin(phi)
             mu_t = mu_t + v[0] * c * cp + v[1] * c * sp - v[2] * s
