@@ -68,8 +68,11 @@ class Microscopic:
         Hard axis h about z', rad (default x'); must be perpendicular to e when B_d > 0.
     field_like_ratio : float, optional
         beta = Re C1 / Im C1, the field-like over the damping-like coefficient of Eq. (11)'s
-        spin torque (C_F / C_D; b_J / a_J of LLGS codes, docs/theory.md §13).  Given, it sets
-        Re C1 = beta Im C1 (Im C1 and C2 stay Eq. 14's); None: Eq. (14a)'s own ratio.
+        spin torque, C_F / C_D (Eq. 12).  With p = z', Eq. (11) is the LLGS torque
+        -a_J n x (n x p) - b_J n x p with a_J = Im C1, b_J = Re C1, so beta = b_J / a_J; a_J > 0
+        pulls n toward p, b_J > 0 precesses n like a field along +p (MuMax3's eps'/eps;
+        docs/theory.md §13).  Given, it sets Re C1 = beta Im C1 (Im C1 and C2 stay Eq. 14's);
+        None: Eq. (14a)'s own ratio (0.601 for Table I), bit for bit.
     current_A : float, optional
         Charge current, A: if given, n_e = I t_n / e (the alternative to ``n_e``).
     t_n : float
