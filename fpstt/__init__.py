@@ -8,8 +8,8 @@ carry sin theta, Eq. 16) with sum p dtheta dphi = 1.
 from . import config, observables, pushforward
 from .grid import SphereGrid, mercator_theta, mercator_u
 from .initial import GibbsState
-from .model import (Microscopic, SpinTorqueModel, derived_coefficients, table_i,
-                    transmission_amplitude)
+from .microscopic import Microscopic, derived_coefficients, table_i, transmission_amplitude
+from .model import SpinTorqueModel
 from .operator import central_difference_matrix, fokker_planck_matrix, is_monotone
 
 __version__ = "0.1.0"

@@ -14,7 +14,8 @@ import numpy as np
 from .constants import ELECTRON_MASS_TABLE_I, HBAR_TABLE_I
 from .grid import SphereGrid
 from .initial import GibbsState
-from .model import SpinTorqueModel, derived_coefficients, table_i
+from .microscopic import derived_coefficients, table_i
+from .model import SpinTorqueModel
 from .montecarlo import simulate
 from .observables import l1_distance, moments, theta_statistics
 from .operator import stationary_density

@@ -26,7 +26,7 @@ from .io import save, to_jsonable
 from .constants import (ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR, HBAR_TABLE_I,
                         TABLE_I_PRINTED)
 from .quantities import MAGNET_UNITS, magnet_quantities
-from .model import derived_coefficients, table_i
+from .microscopic import derived_coefficients, table_i
 from .resolution import advice, coarsening_estimate
 from .stepping import solve
 
@@ -114,6 +114,7 @@ def beyond_eq15(cfg) -> list[str]:
     return [what for what, present in [
         ("a field kept on (field_on)", m["field_on"]),
         (f"an anisotropy (B_k = {cfg.micro.B_k:g} T)", cfg.micro.B_k),
+        (f"a hard-axis anisotropy (B_d = {cfg.micro.B_d:g} T)", cfg.micro.B_d),
         ("Brown noise (thermal)", m["thermal"]),
         (f"Brown diffusion (thermal_D = {m['thermal_D']:g})", m["thermal_D"]),
         ("a [pulse]", cfg.build_pulse())] if present]

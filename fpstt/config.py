@@ -3,9 +3,12 @@
 A TOML file may hold the sections below; every key is optional and unknown keys are errors
 (named with their line).  Example::
 
-    [microscopic]          # SI inputs, see fpstt.model.Microscopic
+    [microscopic]          # SI inputs, see fpstt.microscopic.Microscopic
     n_e = 2.0e5
     T = 3.0
+    # B_d = 1.0              # hard-axis (easy-plane) anisotropy, T, along (hard_theta,
+    #                        # hard_phi), perpendicular to the easy axis; 0: uniaxial
+    # field_like_ratio = 0.3 # Re C1 = beta Im C1 (Eq. 11's C_F / C_D); absent: Eq. 14a's
     [model]
     interpretation = "ito"     # or "stratonovich"
     reading = "eq17"           # or "lab"
@@ -41,7 +44,8 @@ from dataclasses import dataclass, field, fields
 from .flowplan import grid_plan, plan_flow
 from .initial import initial_state
 from .magnet import Pulse
-from .model import Microscopic, SpinTorqueModel, table_i
+from .microscopic import Microscopic, table_i
+from .model import SpinTorqueModel
 from .stepping import default_grid
 
 __all__ = ["RunConfig", "load_config", "DEFAULTS"]
@@ -110,6 +114,9 @@ class RunConfig:
         """One line naming the model a figure shows."""
         m, micro, pulse = self.model, self.micro, self.build_pulse()
         extra = "".join([f", B_k = {micro.B_k:g} T" if micro.B_k else "",
+                         f", B_d = {micro.B_d:g} T" if micro.B_d else "",
+                         f", beta = {micro.field_like_ratio:g}"
+                         if micro.field_like_ratio is not None else "",
                          f", alpha = {micro.alpha:g} ({m['torque_form']} torque)"
                          if micro.alpha else "",
                          ", Brown noise" if m["thermal"] else "",

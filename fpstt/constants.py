@@ -2,7 +2,7 @@
 
 All SI inputs of fpstt are converted to the package's units (time in units of
 ``t_n``, rates per ``t_n``, noise amplitudes per ``sqrt(t_n)``) in
-:mod:`fpstt.model`, using only the constants defined here.
+:mod:`fpstt.microscopic` and :mod:`fpstt.model`, using only the constants defined here.
 """
 
 from scipy import constants as _c

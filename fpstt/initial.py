@@ -1,5 +1,5 @@
 """Initial states: the Gibbs state of Eq. (13), a von Mises-Fisher law on the sphere, and its
-generalisation exp(-E / k_B T) with a uniaxial anisotropy (:class:`BoltzmannState`)."""
+generalisation exp(-E / k_B T) with easy- and hard-axis anisotropies (:class:`BoltzmannState`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import BOLTZMANN
 from .grid import SphereGrid, unit_vector
-from .model import Microscopic, derived_coefficients
+from .magnet import magnet_moment, thermal_stability
+from .microscopic import Microscopic, derived_coefficients
 
 __all__ = ["GibbsState", "BoltzmannState", "initial_state", "unit_vector", "langevin_function"]
 
@@ -161,21 +163,25 @@ def _rotation_to(b: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BoltzmannState:
-    """P(n) ∝ exp(-E(n) / k_B T) = exp(kappa n . b + delta (n . e)^2): Eq. (13) with a uniaxial
-    anisotropy (:mod:`fpstt.magnet`; kappa = M B / k_B T, delta = M B_k / 2 k_B T).
+    """P(n) ∝ exp(-E(n) / k_B T) = exp(kappa n . b + delta (n . e)^2 - hard (n . h)^2): Eq. (13)
+    with the anisotropies of :mod:`fpstt.magnet` (kappa = M B / k_B T, delta = M B_k / 2 k_B T,
+    hard = M B_d / 2 k_B T).
 
     The normaliser is computed by quadrature (512 Gauss-Legendre nodes in cos theta, 512 in
-    phi: exact to round-off for delta + kappa up to a few hundred).  ``theta_b``, ``phi_b``
-    locate the most probable direction (the deeper well), used to size grids.
+    phi: exact to round-off for delta + kappa + hard up to a few hundred).  ``theta_b``,
+    ``phi_b`` locate the most probable direction (the deeper well), used to size grids;
+    ``mean_direction`` is <n> by the same quadrature.
     """
 
     kappa: float
     field_direction: tuple
     delta: float
     easy_axis: tuple
+    hard: float = 0.0
+    hard_axis: tuple = (1.0, 0.0, 0.0)
 
     def __post_init__(self):
-        for name in ("kappa", "delta"):
+        for name in ("kappa", "delta", "hard"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"`{name}` must be finite and ≥ 0, got {value!r}")
@@ -187,19 +193,27 @@ class BoltzmannState:
                                                                       * weights))))
         object.__setattr__(self, "theta_b", float(grid_t[best]))
         object.__setattr__(self, "phi_b", float(grid_f[best]))
+        mean = np.einsum("ijk,jk->i", unit_vector(grid_t, grid_f),
+                         np.exp(log_f - self._log_z) * weights)
+        object.__setattr__(self, "mean_direction", mean)
 
     @classmethod
     def from_microscopic(cls, micro: Microscopic) -> "BoltzmannState":
-        from .magnet import thermal_stability
+        hard = magnet_moment(micro) * micro.B_d / (2 * BOLTZMANN * micro.T)
         return cls(derived_coefficients(micro).kappa,
                    tuple(unit_vector(micro.B_theta, micro.B_phi).tolist()),
                    thermal_stability(micro),
-                   tuple(unit_vector(micro.easy_theta, micro.easy_phi).tolist()))
+                   tuple(unit_vector(micro.easy_theta, micro.easy_phi).tolist()),
+                   hard, tuple(unit_vector(micro.hard_theta, micro.hard_phi).tolist()))
 
     def _exponent(self, n):
         b, e = np.asarray(self.field_direction, float), np.asarray(self.easy_axis, float)
         along = np.tensordot(e, n, axes=1)
-        return self.kappa * np.tensordot(b, n, axes=1) + self.delta * along * along
+        log_p = self.kappa * np.tensordot(b, n, axes=1) + self.delta * along * along
+        if self.hard:
+            across = np.tensordot(np.asarray(self.hard_axis, float), n, axes=1)
+            log_p = log_p - self.hard * across * across
+        return log_p
 
     @property
     def direction(self) -> np.ndarray:
@@ -253,7 +267,7 @@ def _sphere_quadrature(n: int):
 
 def initial_state(micro: Microscopic, kind: str = "gibbs", theta=None, phi=None, kappa=None):
     """The initial state of a run: ``"gibbs"``, exp(-E / k_B T) over the sphere (Eq. 13; a
-    :class:`BoltzmannState` when B_k > 0), or ``"vmf"``, a von Mises-Fisher state about
+    :class:`BoltzmannState` when B_k > 0 or B_d > 0), or ``"vmf"``, a von Mises-Fisher state about
     (theta, phi) with concentration kappa."""
     if kind == "vmf":
         if None in (theta, phi, kappa):
@@ -261,6 +275,6 @@ def initial_state(micro: Microscopic, kind: str = "gibbs", theta=None, phi=None,
         return GibbsState(float(kappa), float(theta), float(phi))
     if kind != "gibbs":
         raise ValueError(f"`kind` must be 'gibbs' or 'vmf', got {kind!r}")
-    if micro.B_k > 0:
+    if micro.B_k > 0 or micro.B_d > 0:
         return BoltzmannState.from_microscopic(micro)
     return GibbsState.from_microscopic(micro)

@@ -1,11 +1,14 @@
 """The magnet beyond the paper (issue 14): energy, Landau-Lifshitz-Gilbert precession and
 damping, Brown's thermal noise and current pulses.
 
-Energy (SI), with M = gamma hbar J the magnet's moment (the paper's M = gamma J, hbar = 1):
+Energy (SI), with M = gamma hbar J the magnet's moment (the paper's M = gamma J, hbar = 1), an
+easy axis e and a hard axis h perpendicular to it (issue 25; B_d = mu0 M_s for a thin film):
 
 .. math::
-    E(n) = -M\\, B\\cdot n - \\tfrac{1}{2} M B_k (n\\cdot\\hat e)^2,
-    \\qquad B_{eff} = -\\frac{1}{M}\\frac{\\partial E}{\\partial n} = B + B_k (n\\cdot\\hat e)\\hat e .
+    E(n) = -M\\, B\\cdot n - \\tfrac{1}{2} M B_k (n\\cdot\\hat e)^2
+           + \\tfrac{1}{2} M B_d (n\\cdot\\hat h)^2,\\\\
+    B_{eff} = -\\frac{1}{M}\\frac{\\partial E}{\\partial n}
+            = B + B_k (n\\cdot\\hat e)\\hat e - B_d (n\\cdot\\hat h)\\hat h .
 
 Dynamics (Landau-Lifshitz form; Omega = gamma B_eff t_n in rad per t_n):
 
@@ -82,7 +85,9 @@ def magnet_moment(micro) -> float:
 
 
 def thermal_stability(micro) -> float:
-    """Delta = M B_k / (2 k_B T), the anisotropy barrier in units of k_B T."""
+    """Delta = M B_k / (2 k_B T), the zero-field barrier in units of k_B T, with or without the
+    hard axis: from the wells ±e the lowest path crosses at e x h, where (n . h) = 0, so B_d
+    does not raise the barrier (it shapes the wells and the escape rate's prefactor)."""
     return magnet_moment(micro) * micro.B_k / (2 * BOLTZMANN * micro.T)
 
 
@@ -94,24 +99,34 @@ def brown_diffusion(micro) -> float:
 
 def critical_drive(micro) -> float:
     """The damping-like rate (per t_n, Landau-Lifshitz form: Im of :func:`spin_torque_rates`)
-    above which STT destabilises the well at -z' in the axially symmetric case (e ∥ B ∥ z'):
-    alpha gamma (B_k + B_z) t_n / (1 + alpha^2), with B_z = B cos(B_theta) taken toward -z'
-    (linearising theta' at theta = pi)."""
+    above which STT destabilises the well at -z' when e ∥ B ∥ z' (a hard axis, then ⊥ z',
+    allowed): alpha gamma (B_k + B_z + B_d / 2) t_n / (1 + alpha^2), with B_z = B cos(B_theta)
+    taken toward -z'.  Linearised at -z' the damping contracts at the mean of the two
+    stiffnesses, B_k + B_z and B_k + B_z + B_d (the in-plane junction's alpha (H_k + H + 2 pi M_s));
+    without B_d this is linearising theta' at theta = pi."""
     a = micro.alpha
     b_z = -micro.B * math.cos(micro.B_theta)
-    return a * GYROMAGNETIC_RATIO * (micro.B_k + b_z) * micro.t_n / (1 + a * a)
+    stiffness = micro.B_k + b_z + micro.B_d / 2
+    return a * GYROMAGNETIC_RATIO * stiffness * micro.t_n / (1 + a * a)
 
 
-def effective_omega(n, omega, anisotropy: float, easy_axis):
-    """Omega(n) = omega + anisotropy (n . e) e, rad per t_n (gamma B_eff t_n), shape (3, ...).
+def effective_omega(n, omega, anisotropy: float, easy_axis, hard: float = 0.0,
+                    hard_axis=(1.0, 0.0, 0.0)):
+    """Omega(n) = omega + anisotropy (n . e) e - hard (n . h) h, rad per t_n (gamma B_eff t_n
+    of the energy above), shape (3, ...).
 
     n : array (3, ...) of unit vectors (z' frame); omega : 3 rad per t_n (gamma B t_n);
-    anisotropy : gamma B_k t_n; easy_axis : unit 3-vector e.
+    anisotropy : gamma B_k t_n; easy_axis : unit 3-vector e; hard : gamma B_d t_n;
+    hard_axis : unit 3-vector h.
     """
     n = np.asarray(n, float)
     shape = (3,) + (1,) * (n.ndim - 1)
     e = np.reshape(np.asarray(easy_axis, float), shape)
-    return np.reshape(np.asarray(omega, float), shape) + anisotropy * np.sum(n * e, axis=0) * e
+    big = np.reshape(np.asarray(omega, float), shape) + anisotropy * np.sum(n * e, axis=0) * e
+    if hard:
+        h = np.reshape(np.asarray(hard_axis, float), shape)
+        big = big - hard * np.sum(n * h, axis=0) * h
+    return big
 
 
 def damping_velocity(n, big, alpha: float):
@@ -119,11 +134,10 @@ def damping_velocity(n, big, alpha: float):
     return alpha * (big - np.sum(n * big, axis=0) * n) / (1 + alpha * alpha)
 
 
-def landau_lifshitz_velocity(n, omega, anisotropy: float, easy_axis, alpha: float):
-    """dn/dt of precession and Gilbert damping about Omega(n) (:func:`effective_omega`):
-    [Omega x n - alpha n x (n x Omega)] / (1 + alpha^2), shape (3, ...), tangent."""
-    n = np.asarray(n, float)
-    big = effective_omega(n, omega, anisotropy, easy_axis)
+def landau_lifshitz_velocity(n, big, alpha: float):
+    """dn/dt of precession and Gilbert damping about Omega(n) = ``big`` (rad per t_n,
+    :func:`effective_omega` at n): [Omega x n - alpha n x (n x Omega)] / (1 + alpha^2),
+    shape (3, ...), tangent."""
     return np.cross(big, n, axis=0) / (1 + alpha * alpha) + damping_velocity(n, big, alpha)
 
 

@@ -39,7 +39,7 @@ from .initial import GibbsState
 from .io import atomic_savez, read_npz
 from .pushforward import flow
 from .stepping import check_times
-from .magnet import damping_velocity, effective_omega
+from .magnet import damping_velocity
 from .switching import switching_stderr
 
 __all__ = ["MonteCarloResult", "simulate"]
@@ -138,13 +138,11 @@ def _rotate(n, omega, h):
 
 def _magnet_flow(model, n, h):
     """The field and anisotropy terms over h (Strang): half a Heun step of the damping,
-    the precession as an exact rotation about Omega taken at the half-step point (second
+    the precession as an exact rotation about Omega (the model's
+    :meth:`~fpstt.model.SpinTorqueModel.effective_omega`) taken at the half-step point (second
     order, norm-preserving at any |Omega| h), half a Heun step of the damping."""
-    w = model.omega or (0.0, 0.0, 0.0)
     scale = 1.0 / (1 + model.alpha ** 2)
-
-    def big(m):                                               # Omega(n), rad per t_n
-        return effective_omega(m, w, model.anisotropy, model.easy_axis)
+    big = model.effective_omega                               # Omega(n), rad per t_n
 
     def damp(m, tau):
         if model.alpha == 0:
@@ -168,7 +166,7 @@ def _step(model, theta, phi, h, rng):
     theta, phi = _half_flow(model, theta, phi, h / 2)
     if model.reading == "eq17" and model.C2 != 0:
         theta, phi = _eq17_noise(model, theta, phi, h, rng)
-    magnet = model.anisotropy != 0 or (model.omega is not None and any(model.omega))
+    magnet = model.magnet_on
     if model.tangent_diffusion > 0 or magnet:
         n = _unit(theta, phi)
         if model.tangent_diffusion > 0:

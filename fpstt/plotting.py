@@ -17,6 +17,7 @@ COMPONENTS = ("$n_x$", "$n_y$", "$n_z$")
 UNITS = {"n_e": "electrons per $t_n$", "T": "K", "B": "T", "B_theta": "rad", "B_phi": "rad",
          "lam": "J m", "lambda0": "J m", "k_F": "1/m", "t_n": "s", "current_A": "A",
          "B_k": "T", "alpha": "Gilbert", "easy_theta": "rad", "easy_phi": "rad",
+         "B_d": "T", "hard_theta": "rad", "hard_phi": "rad", "field_like_ratio": "",
          "width": "$t_n$", "rise": "$t_n$", "fall": "$t_n$"}
 
 

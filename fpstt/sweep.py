@@ -1,6 +1,6 @@
 """Parameter sweeps of the switching probability, serial, on local processes, or on Dask.
 
-A sweep is a list of points, each a dict of :class:`~fpstt.model.Microscopic` overrides
+A sweep is a list of points, each a dict of :class:`~fpstt.microscopic.Microscopic` overrides
 (e.g. ``{"n_e": 5e4, "T": 3.0}``, or ``current_A``, ``B_k``, ``alpha``) and, optionally,
 the ``width`` (and ``rise``, ``fall``) of a current pulse in t_n.  Every point runs the Fokker-Planck solver on its own
 flow-adapted grid and yields one row: the parameters, P_sw at the requested times, the median
@@ -37,7 +37,8 @@ from .budget import warn_time
 from .driven import solve_pulse
 from .initial import initial_state
 from .magnet import Pulse
-from .model import Microscopic, SpinTorqueModel, table_i
+from .microscopic import Microscopic, table_i
+from .model import SpinTorqueModel
 from .io import publish, temporary_for, to_jsonable
 from .stepping import check_times, default_grid
 from .switching import switching_probability, unswitched_probability

@@ -21,10 +21,11 @@ def test_params_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"t_up", "t_down", "C1", "C2", "delta_mu_spin_J", "eps_F_J", "kappa",
                         "ou_variance", "constants", "paper", "n_e", "moment_M", "Delta",
-                        "omega_B", "omega_k", "brown_D", "damping_like_rate",
-                        "field_like_rate", "critical_damping_like",
+                        "omega_B", "omega_k", "omega_d", "brown_D", "field_like_ratio",
+                        "damping_like_rate", "field_like_rate", "critical_damping_like",
                         "damping_like_over_critical"}
     assert out["C1"][1] == pytest.approx(5.51, abs=0.01)
+    assert out["field_like_ratio"] == pytest.approx(0.6014, abs=1e-4)
 
 
 def test_params_of_a_device(tmp_path, capsys):

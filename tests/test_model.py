@@ -5,7 +5,7 @@ import pytest
 
 import fpstt
 from fpstt.constants import ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR_TABLE_I
-from fpstt.model import derived_coefficients, transmission_amplitude
+from fpstt.microscopic import derived_coefficients, transmission_amplitude
 
 # Table I of the paper: references with the half-unit of the last printed digit as tolerance.
 TABLE_I = dict(t_up=(0.067 - 0.251j, 5e-4), t_down=(0.924 - 0.265j, 5e-4),

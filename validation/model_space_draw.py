@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 
 from fpstt.config import RunConfig, load_config
-from fpstt.model import table_i
+from fpstt.microscopic import table_i
 
 TABLE_I_NE = 1.5e5
 TIMES = [0.5, 1.0, 1.5, 2.0]                 # output times, t_n (to 2 t_n)
