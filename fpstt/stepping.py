@@ -47,7 +47,7 @@ from .model import check_choice
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
            "DEFAULT_DU"]
 
-SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
+SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "adaptive-tr-bdf2", "split-be", "split-tr-bdf2")
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, pulse=None,
