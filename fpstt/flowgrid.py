@@ -119,8 +119,8 @@ def _relaxation_cells(width, du, n_phi, u_min, u_max):
     square cells of that width (n_phi a multiple of 8), and pole caps of radius half a
     cell (u = ±ln tan(width / 4)): rows nearer a pole, narrower than a cell, resolve
     nothing a state of this width needs and stiffen the operator.  Values given win."""
-    n_phi = n_phi if n_phi is not None else 8 * math.ceil(2 * math.pi / width / 8)
-    du = 2 * math.pi / n_phi
+    cells = 8 * math.ceil(2 * math.pi / width / 8)
+    du, n_phi = 2 * math.pi / cells, cells if n_phi is None else n_phi
     edge = -math.log(math.tan(du / 4))
     return du, n_phi, -edge if u_min is None else u_min, edge if u_max is None else u_max
 

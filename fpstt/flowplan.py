@@ -224,10 +224,12 @@ def relaxation_cell_width(model, initial=None) -> float | None:
 
     and a von Mises-Fisher start (concentration kappa, :class:`~fpstt.initial.GibbsState`)
     has width 1 / sqrt(kappa).  The width is the smaller of w_inf / 11.8 and w_0 / 5, at
-    most 0.1 rad: on the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24) the null
-    vector of the operator on cells w_inf / 11.8 is 3.4e-4 from exp(-E / k_B T) in L1
-    (second order: 1.5e-4 at half the width), and w_0 / 5 met Monte Carlo within 4 s.e. while
-    the start was still narrow.  None without damping, Brown noise or a field.
+    most 0.1 rad.  On the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24, w_inf =
+    0.386 rad) the operator's null vector was 5.3e-4 from exp(-E / k_B T) in L1 on cells of
+    about w_inf / 11.8, and 3.5e-4 on the plan's 0.028 rad (set by its start, kappa = 50),
+    second order (8.7e-5 at half the width); cells of w_0 / 5 met Monte Carlo within 4 s.e.
+    while that start was still narrow (``tests/test_magnet.py``).  None without damping,
+    Brown noise or a field.
     """
     base = getattr(model, "base", model)
     rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
