@@ -128,7 +128,7 @@ def config_from_args(args):
     if getattr(args, "n_theta", None) is not None:
         if args.n_theta < 8:
             raise ValueError(f"`--n-theta` must be ≥ 8, got {args.n_theta}")
-        span = (cfg.grid["u_max"] or 3.5) - cfg.grid["u_min"]
+        span = (cfg.grid["u_max"] or 3.5) - (cfg.grid["u_min"] or -9.0)
         cfg.grid["du"], cfg.grid["steps_per_unit"] = span / args.n_theta, None
     return cfg
 

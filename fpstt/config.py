@@ -27,7 +27,7 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     # du = 0.0184              # cell width in U = ln tan(theta_c/2) (the accuracy knob;
                                # default 0.0184, half that in an attractor chart)
     # n_phi = 384              # default 384, 256 in a Möbius chart (a field kept on)
-    u_min = -9.0
+    u_min = -9.0               # default -9 (a relaxation: pole caps half a cell wide)
     # u_max = 3.5              # default: covers the initial state (far cap <= 1e-14)
     # steps_per_unit = 300     # instead of du: dt <= 1/300 t_n and du = rate dt
     [solve]
@@ -53,7 +53,7 @@ __all__ = ["RunConfig", "load_config", "DEFAULTS"]
 DEFAULTS = {
     "model": {"interpretation": "ito", "reading": "eq17", "noise": True, "field_on": False,
               "thermal_D": 0.0, "thermal": False, "torque_form": "gilbert"},
-    "grid": {"du": None, "steps_per_unit": None, "n_phi": None, "u_min": -9.0,
+    "grid": {"du": None, "steps_per_unit": None, "n_phi": None, "u_min": None,
              "u_max": None},
     "solve": {"times": [0.0, 1 / 3, 2 / 3, 1.0], "scheme": None},
     "pulse": {"width": None, "rise": 0.0, "fall": 0.0},

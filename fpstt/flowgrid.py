@@ -41,7 +41,7 @@ _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to 
 
 
 def default_grid(model, times, *, du: float | None = None, steps_per_unit: int | None = None,
-                 n_phi: int | None = None, u_min: float = -9.0, u_max: float | None = None,
+                 n_phi: int | None = None, u_min: float | None = None, u_max: float | None = None,
                  initial=None, cap_error: float = _CAP_ERROR,
                  attractor: bool = True, plan=None) -> SphereGrid:
     """Flow-adapted grid for the split schemes: cells uniform in U = ln tan(theta_c/2).
@@ -79,6 +79,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         raise ValueError("`plan` was made for another model")
     chart = plan.chart
     times = check_times(times)
+    if plan.cell_width is not None and du is None and steps_per_unit is None:
+        du, n_phi, u_min, u_max = _relaxation_cells(plan.cell_width, du, n_phi, u_min, u_max)
+    u_min = -9.0 if u_min is None else u_min
     if n_phi is None:
         n_phi = _MOBIUS_N_PHI if plan.kind == "mobius" else DEFAULT_N_PHI
     rate = abs(chart.shift_rate)
@@ -109,6 +112,17 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     _check_size(du, u_min, u_max, n_phi, model)
     return SphereGrid.mercator(du, u_min, u_max, n_phi,
                                chart=None if chart.is_identity else chart, plan=plan)
+
+
+def _relaxation_cells(width, du, n_phi, u_min, u_max):
+    """(du, n_phi, u_min, u_max) of a relaxation (:attr:`~fpstt.flowplan.FlowPlan.cell_width`):
+    square cells of that width (n_phi a multiple of 8), and pole caps of radius half a
+    cell (u = ±ln tan(width / 4)): rows nearer a pole, narrower than a cell, resolve
+    nothing a state of this width needs and stiffen the operator.  Values given win."""
+    cells = 8 * math.ceil(2 * math.pi / width / 8)
+    du, n_phi = 2 * math.pi / cells, cells if n_phi is None else n_phi
+    edge = -math.log(math.tan(du / 4))
+    return du, n_phi, -edge if u_min is None else u_min, edge if u_max is None else u_max
 
 
 def _check_size(du, u_min, u_max, n_phi, model) -> None:

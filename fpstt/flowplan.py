@@ -13,13 +13,14 @@ plan: :func:`grid_plan` makes one in the grid's own frame.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .attractor import attractor_chart
 from .chart import MobiusChart, chart_for, is_mobius
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
-           "CHART_SPREAD"]
+           "relaxation_cell_width", "CHART_SPREAD"]
 
 KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """The kinds of :attr:`FlowPlan.kind`:
@@ -37,16 +38,20 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
     The z' frame shifts the spin-transfer part, :mod:`fpstt.remap` the rest (a grid that must
     stay in z', e.g. for a pulse; a flow with no attractor chart).
 ``"unsplit"``
-    TR-BDF2 on the full operator by default (no torque on a flow with no Möbius chart).  A
+    TR-BDF2 on the full operator with error-controlled steps by default (no torque on a
+    flow with no Möbius chart: it relaxes, :mod:`fpstt.adaptive`), on cells sized by
+    :attr:`FlowPlan.cell_width`.  A
     driven easy axis along z' (phi-independent) is ``"z-remapped"``: its remap acts on the
     phi modes (:class:`~fpstt.remap.ModalRemap`), as cheap as the Fourier path of TR-BDF2.
 """
 
-SPLIT, UNSPLIT = "split-tr-bdf2", "tr-bdf2"
+SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
 CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
 _CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
+_CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # cell_width (below)
+_WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +90,11 @@ class FlowPlan:
         Drift and diffusion do not depend on phi (the Fourier path; write-error curves).
     longest_step : float
         Longest split step in a Möbius chart, t_n (:func:`longest_chart_step`).
+    cell_width : float or None
+        Kind ``"unsplit"`` with damping and Brown noise (a relaxation to exp(-E / k_B T)):
+        the cell width in rad (du = dphi) that resolves the narrowest state of the run
+        (:func:`relaxation_cell_width`); None: the grid defaults of
+        :func:`~fpstt.flowgrid.default_grid`.
     model : object
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
     """
@@ -98,6 +108,7 @@ class FlowPlan:
     phi_independent: bool
     longest_step: float
     model: object = field(default=None, repr=False)
+    cell_width: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -163,17 +174,18 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     torque, axial = model.C1.imag != 0, model.phi_independent
     # a driven flow is split: with no Möbius chart, the STT shifted exactly and the rest
     # remapped (phi-independent: ModalRemap on the Fourier path), not TR-BDF2's SG fluxes
-    scheme = SPLIT if own is not None or torque else UNSPLIT
+    scheme = SPLIT if own is not None or torque else RELAX
     exact = torque and own is not None and own.is_identity
     piece = SPLIT if not chart.is_identity or not axial or exact or torque else UNSPLIT
-    if scheme == UNSPLIT:
+    if scheme == RELAX:
         kind = "unsplit"
     elif carries:
         kind = "z-exact" if chart.is_identity else "mobius"
     else:
         kind = "z-remapped" if chart.is_identity else "attractor"
+    width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
-                    longest_chart_step(model, chart), model)
+                    longest_chart_step(model, chart), model, width)
 
 
 def grid_plan(model, grid) -> FlowPlan:
@@ -208,6 +220,38 @@ def longest_chart_step(model, chart=None) -> float:
     if noise == 0 or rate == 0:
         return _CHART_STEP_MAX
     return min(CHART_SPREAD / rate, _CHART_STEP_MAX)
+
+
+def relaxation_cell_width(model, initial=None) -> float | None:
+    """Cell width (rad, du = dphi) of a run that relaxes to exp(-E / k_B T), or None.
+
+    With Gilbert damping alpha and Brown's D (Landau-Lifshitz form, :mod:`fpstt.magnet`) the
+    stationary state exp(-E / k_B T) is no narrower than its width at the curvature of the
+    field plus the anisotropy,
+
+    .. math::
+        w_\\infty = \\sqrt{k_B T / (M (B + B_k))}
+                  = \\sqrt{D (1 + \\alpha^2) / (\\alpha (\\gamma B + \\gamma B_k) t_n)},
+
+    and a von Mises-Fisher start (concentration kappa, :class:`~fpstt.initial.GibbsState`)
+    has width 1 / sqrt(kappa).  The width is the smaller of w_inf / 11.8 and w_0 / 5, at
+    most 0.1 rad.  On the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24, w_inf =
+    0.386 rad) the operator's null vector was 5.3e-4 from exp(-E / k_B T) in L1 on cells of
+    about w_inf / 11.8, and 3.5e-4 on the plan's 0.028 rad (set by its start, kappa = 50),
+    second order (8.7e-5 at half the width); cells of w_0 / 5 met Monte Carlo within 4 s.e.
+    while that start was still narrow (``tests/test_magnet.py``).  None without damping,
+    Brown noise or a field.
+    """
+    base = getattr(model, "base", model)
+    rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
+    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
+        return None
+    stationary = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
+    width = stationary / _CELLS_PER_WIDTH["stationary"]
+    kappa = getattr(initial, "kappa", None) if hasattr(initial, "theta_b") else None
+    if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
+        width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
+    return min(width, _WIDEST_CELL)
 
 
 def _chosen_frame(model, own, initial, attractor: bool):

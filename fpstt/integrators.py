@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .adaptive import MACRO_STEP, AdaptiveTRBDF2
 from .chart import ChartModel
 from .flowgrid import default_dt
 from .flowplan import grid_plan
@@ -38,6 +39,8 @@ _WINDOW_TOL = 1e-13          # rows holding less mass than this (relative) are f
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
 _ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
+_UNSPLIT = {"adaptive-tr-bdf2": AdaptiveTRBDF2}    # unsplit schemes not of ImplicitScheme
+_LONGEST = {"adaptive-tr-bdf2": MACRO_STEP}       # their default step (else 0.01 t_n)
 
 
 class ImplicitScheme:
@@ -190,7 +193,7 @@ class Integrator:
                 functools.partial(LineScheme, longest=self.plan.longest_step)
                 if self.lines else ImplicitScheme)
         else:
-            self.stepper = ImplicitScheme(self.backend, self.dt, scheme)
+            self.stepper = _UNSPLIT.get(scheme, ImplicitScheme)(self.backend, self.dt, scheme)
         return self
 
     def _operator(self, offset):
@@ -243,7 +246,7 @@ class Integrator:
                                  "schemes")
             if model.C1.imag != 0:
                 return self.plan.step(mercator_du(self.grid))
-        dt = default_dt(times) if dt is None else float(dt)
+        dt = default_dt(times, _LONGEST.get(self.scheme, 0.01)) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         return dt
@@ -317,6 +320,8 @@ class Integrator:
         (:meth:`Shift.fraction`).  Unsplit schemes: one backward-Euler step over tau.
         """
         if not self.split:
+            if isinstance(self.stepper, AdaptiveTRBDF2):          # its own substeps
+                return self.stepper.step(x, tau)
             return ImplicitScheme(self.backend, tau, "be").step(x)
         if not isinstance(self.shift, Shift):             # no translation to follow
             return self.implicit.step(tau, x.copy())
@@ -366,6 +371,8 @@ class Integrator:
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
             monotone=self.monotone, max_cell_peclet=self.peclet,
+            **(self.stepper.work() if isinstance(getattr(self, "stepper", None),
+                                                 AdaptiveTRBDF2) else {}),
             **(self._line_solves() if self.lines else {}))
 
     def _line_solves(self) -> dict:

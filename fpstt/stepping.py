@@ -10,6 +10,10 @@ Schemes (registry :data:`SCHEMES`)
     Backward Euler, Crank-Nicolson, BDF2 (BE start) and TR-BDF2 (gamma = 2 - sqrt 2) on the
     full operator of :func:`~fpstt.operator.fokker_planck_matrix`, one sparse LU per step
     size, reused.  Any model and grid.
+``"adaptive-tr-bdf2"``
+    TR-BDF2 on the full operator over macro steps of at most 0.5 t_n (dividing the output
+    times), each tiled by error-controlled substeps (:mod:`fpstt.adaptive`): the default of
+    a relaxation (plan kind ``"unsplit"``, :mod:`fpstt.flowplan`).
 ``"split-be"``, ``"split-tr-bdf2"``
     On a grid uniform in U = ln tan(theta_c/2) of the flow's Möbius chart
     (:func:`default_grid`; the z' frame without a field): the noiseless flow of Eq. (11) is
@@ -47,7 +51,7 @@ from .model import check_choice
 __all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
            "DEFAULT_DU"]
 
-SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "split-be", "split-tr-bdf2")
+SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "adaptive-tr-bdf2", "split-be", "split-tr-bdf2")
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, pulse=None,

@@ -47,7 +47,8 @@ def test_easy_axis_along_z_prime_is_remapped_and_no_current_is_unsplit():
     off = plan_flow(_model(n_e=0.0, B_k=0.05, alpha=0.02))   # its drive-off pulse piece
     assert off.kind == "unsplit" and off.piece_scheme == "tr-bdf2"
     still = plan_flow(_model(n_e=0.0, **TILTED))
-    assert still.kind == "unsplit" and still.scheme == "tr-bdf2"
+    assert still.kind == "unsplit" and still.scheme == "adaptive-tr-bdf2"   # a relaxation
+    assert still.cell_width is None or 0 < still.cell_width <= 0.1
     assert still.piece_scheme == "split-tr-bdf2"      # a pulse's drive-off piece: remapped
 
 

@@ -181,7 +181,7 @@ def test_off_grid_output_time_is_reached(table_i_model, table_i_gibbs):
 def test_bad_arguments(table_i_model):
     g = fpstt.SphereGrid.uniform(8, 8)
     p0 = np.full(g.shape, 1 / (2 * math.pi ** 2))
-    with pytest.raises(ValueError, match=r"`scheme` must be one of \['bdf2', 'be', 'cn', 'split-be'"):
+    with pytest.raises(ValueError, match=r"`scheme` must be one of \['adaptive-tr-bdf2', 'bdf2', 'be', 'cn', 'split-be'"):
         fpstt.solve(table_i_model, g, p0, [1.0], scheme="rk4")
     with pytest.raises(ValueError, match="`times` must be finite, ≥ 0 and strictly increasing"):
         fpstt.solve(table_i_model, g, p0, [1.0, 0.5])
