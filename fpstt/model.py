@@ -219,6 +219,19 @@ class SpinTorqueModel:
             a = b = 0.0
         return np.array([[-a * c, -b * np.ones_like(c)], [-b * c / s, a / s]])
 
+    def noiseless_velocity(self, n):
+        """The noiseless flow's velocity dn/dt as a Cartesian tangent vector at unit vectors n
+        (3, ...) of the z' frame, per t_n: Eq. (11) without noise, Im C1 (z' - (n.z') n) +
+        Re C1 z' x n, plus the field and anisotropy terms.  Regular at the poles, where
+        :meth:`drift`'s (theta, phi) components are not (a fixed point at z')."""
+        n = np.asarray(n, dtype=float)
+        velocity = np.stack([-self.C1.real * n[1] - self.C1.imag * n[2] * n[0],
+                             self.C1.real * n[0] - self.C1.imag * n[2] * n[1],
+                             self.C1.imag * (1 - n[2] ** 2)])
+        if self.magnet_on:
+            velocity = velocity + landau_lifshitz_velocity(n, self.effective_omega(n), self.alpha)
+        return velocity
+
     def drift(self, theta, phi=0.0):
         """Itô drift (mu_theta, mu_phi) per t_n at (theta, phi), vectorised.
 

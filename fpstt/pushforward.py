@@ -126,12 +126,16 @@ def mean_trajectory(gibbs: GibbsState, C1: complex, times, n_radial=64, n_azimut
 
 # ---- any smooth noiseless flow: characteristics integrated numerically ----------------------
 def _tangent_velocity(flow, n):
-    """The drift of ``flow`` at unit vectors n (3, ...) as a Cartesian tangent vector."""
+    """The drift of ``flow`` (noiseless) at unit vectors n (3, ...) as a Cartesian tangent
+    vector, and the tangent basis (e_theta, e_phi); a :class:`~fpstt.model.SpinTorqueModel`
+    gives it directly (regular at the poles: a fixed point at z', e.g. a biaxial magnet)."""
     theta, phi = np.arccos(np.clip(n[2], -1, 1)), np.arctan2(n[1], n[0])
-    mu_t, mu_p = flow.drift(theta, phi)
     s, c, cp, sp = np.sin(theta), np.cos(theta), np.cos(phi), np.sin(phi)
     e_t = np.array([c * cp, c * sp, -s])
     e_p = np.array([-sp, cp, np.zeros_like(sp)])
+    if hasattr(flow, "noiseless_velocity"):
+        return flow.noiseless_velocity(n), (e_t, e_p)
+    mu_t, mu_p = flow.drift(theta, phi)
     return mu_t * e_t + s * mu_p * e_p, (e_t, e_p)
 
 

@@ -287,3 +287,26 @@ def test_monte_carlo_relaxes_to_boltzmann():
     assert np.abs(mc.mean[0] - exact.mean_direction).max() > 0.5
     z = np.abs(mc.mean[-1] - exact.mean_direction) / mc.stderr[-1]
     assert z.max() <= 4
+
+
+def test_an_attractor_at_the_pole_gets_its_chart():
+    """A driven biaxial magnet with its easy axis along z' flows to the pole, where the
+    (theta, phi) drift is 0/0: the attractor search follows the Cartesian velocity, which
+    equals the drift elsewhere and is regular there."""
+    micro = fpstt.table_i(B_d=1.0, B_k=0.1, alpha=0.1)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True).with_options(C2=0)
+    rng = np.random.default_rng(1)
+    theta, phi = rng.uniform(0.1, 3.0, 50), rng.uniform(0, 2 * np.pi, 50)
+    s, c = np.sin(theta), np.cos(theta)
+    mu_t, mu_p = model.drift(theta, phi)
+    e_t = np.array([c * np.cos(phi), c * np.sin(phi), -s])
+    e_p = np.array([-np.sin(phi), np.cos(phi), 0 * phi])
+    n = np.array([s * np.cos(phi), s * np.sin(phi), c])
+    assert np.allclose(model.noiseless_velocity(n), mu_t * e_t + s * mu_p * e_p,
+                       rtol=0, atol=1e-12)
+    driven = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(B_d=1.0))
+    with np.errstate(divide="raise", invalid="raise"):
+        grid = fpstt.default_grid(driven, [0, 1],
+                                  initial=fpstt.GibbsState.from_microscopic(fpstt.table_i()))
+    assert grid.plan.kind == "attractor"
+    assert abs(grid.chart.zeta_s) < 1e-9                 # its pole is z' itself
