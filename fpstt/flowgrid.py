@@ -15,7 +15,7 @@ import numpy as np
 
 from .budget import BYTES_PER_CELL, check_memory
 from .chart import MobiusChart
-from .flowplan import longest_chart_step, plan_flow
+from .flowplan import DEFAULT_DU, longest_chart_step, plan_flow
 from .grid import SphereGrid, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
@@ -32,7 +32,6 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 DEFAULT_N_PHI = 384          # phi cells, but in a Möbius chart (below)
 _MOBIUS_N_PHI = 256          # there the state ends round the pole (docs/validation.md §5)
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
