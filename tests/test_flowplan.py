@@ -79,3 +79,21 @@ def test_is_mobius_is_called_from_one_module():
                 if name == "is_mobius":
                     callers.add(path.name)
     assert callers == {"flowplan.py"}
+
+
+def test_noise_that_outweighs_the_drive_is_not_split():
+    """Brown noise at 300 K (D = 1.9 per t_n) against a drive of 0.1 per t_n: one row of the
+    drive's translation would be a step of 0.17 t_n (seed 2 row 6 of the model-space check,
+    39 s.e. off Monte Carlo split); the plan takes TR-BDF2 on the whole operator.  Table I
+    and a field kept on (its own chart) stay split."""
+    from fpstt.flowplan import noise_dominated
+    micro = fpstt.table_i(B=0.0, alpha=0.87, T=300.0, n_e=2719.0)
+    noisy = fpstt.SpinTorqueModel.from_microscopic(micro, thermal=True, reading="lab",
+                                                  interpretation="stratonovich")
+    assert noise_dominated(noisy) and plan_flow(noisy).scheme != "split-tr-bdf2"
+    table_i = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i())
+    assert not noise_dominated(table_i) and plan_flow(table_i).scheme == "split-tr-bdf2"
+    field = fpstt.SpinTorqueModel.from_microscopic(
+        fpstt.table_i(B=0.052, alpha=0.3, T=300.0, n_e=2250.0), field_on=True, thermal=True,
+        reading="lab", interpretation="stratonovich")
+    assert noise_dominated(field) and plan_flow(field).kind == "mobius"
