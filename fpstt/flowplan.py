@@ -209,7 +209,7 @@ def noise_dominated(model) -> bool:
     if noise <= 0:
         return False
     magnet = (math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + abs(base.anisotropy)
-              + abs(getattr(base, "hard_anisotropy", 0.0))) * (1 + base.alpha)
+              + abs(base.hard_anisotropy)) * (1 + base.alpha)
     return (abs(base.C1) + magnet) * DEFAULT_DU / noise <= 1.0
 
 

@@ -281,8 +281,6 @@ class LineScheme:
     relative residual of a solve that stopped short of convergence (0: none).
     """
 
-    INVERSES = ("lines", "averaged", "direct")
-
     def __init__(self, backend: LineBackend, tau: float, scheme: str,
                  longest: float = math.inf, inverse: str = "lines"):
         if scheme not in ("tr-bdf2", "be"):
@@ -302,14 +300,13 @@ class LineScheme:
         self.tolerance = max(TOLERANCE, np.finfo(float).eps * (2 + self.b * row_sums.max()))
 
     def _inverse(self, name: str):
-        """The inverse called ``name`` (one of INVERSES), factorised on first use."""
-        if name in self._built:
-            return self._built[name]
-        if name == "averaged":
+        """The inverse called ``name`` ("lines", "averaged" or "direct"), factorised on first
+        use; the exact one is held by the backend's store alone (so its cap frees memory)."""
+        if name == "direct":
+            return self._exact()
+        if name not in self._built:
             self._built[name] = PhiAveragedInverse(self.backend, self.b)
-        else:
-            self._built[name] = self._exact()
-        self.n_factorizations += 1
+            self.n_factorizations += 1
         return self._built[name]
 
     def _exact(self) -> DirectInverse:
@@ -319,6 +316,7 @@ class LineScheme:
             while len(store) >= _KEPT_EXACT:
                 store.pop(next(iter(store)))
             store[key] = DirectInverse(self.backend, self.b)
+            self.n_factorizations += 1
         return store[key]
 
     def step(self, x):
