@@ -27,7 +27,6 @@ import math
 import multiprocessing
 import os
 import signal
-import threading
 import warnings
 from pathlib import Path
 
@@ -203,20 +202,27 @@ def _reusable(csv_path: Path, inputs: str) -> dict:
     return rows
 
 
-@contextlib.contextmanager
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker_signals():
-    """While workers are forked (they inherit it): Ctrl-C is the parent's to handle (it
-    terminates the pool), and SIGTERM ends a worker at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    kept = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    """Run in each worker as it starts: Ctrl-C is the parent's to handle (it terminates
+    the pool), SIGTERM ends a worker at once; then the stop signals held while the pool
+    was forked (`_stop_signals_held`) are let through."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def _stop_signals_held():
+    """While a process pool is forked: Ctrl-C / SIGTERM wait, and reach the parent's
+    handlers once the workers exist (so no worker is left behind, none is cut mid-fork)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, kept[0])
-        signal.signal(signal.SIGTERM, kept[1])
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -276,18 +282,22 @@ def sweep(points: list[dict], times, *, executor: str = "processes", workers: in
         for point in todo:
             finished(run_point(point, times, **point_options))
     elif executor == "processes":
-        with _worker_signals():
-            pool = multiprocessing.Pool(workers or os.cpu_count())
+        pool = None
         try:
+            with _stop_signals_held():
+                pool = multiprocessing.Pool(workers or os.cpu_count(),
+                                            initializer=_worker_signals)
             for row in pool.imap_unordered(
                     functools.partial(run_point, times=times, **point_options), todo):
                 finished(row)
             pool.close()
         except BaseException:           # Ctrl-C, SIGTERM, an error: the workers stop now
-            pool.terminate()
+            if pool is not None:
+                pool.terminate()
             raise
         finally:
-            pool.join()
+            if pool is not None:
+                pool.join()
     else:
         from distributed import Client, as_completed as dask_completed
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
