@@ -215,3 +215,15 @@ def test_unsplit_scheme_on_a_drift_dominated_model_says_so(table_i_model, table_
     assert sol.diagnostics["max_cell_peclet"] > 100
     split = fpstt.solve(table_i_model, g, table_i_gibbs.cell_averages(g), [0.1])
     assert split.diagnostics["max_cell_peclet"] is None
+
+
+def test_peclet_leaves_out_the_geometric_drift_of_lab_noise():
+    """Pure lab-smooth diffusion transports nothing: its drift D_t cot(theta) only carries the
+    sin(theta) of the measure, so its cell Péclet number is 0, not ~2 on the pole rows; a
+    real drift is still counted (Péclet = |mu| h / D)."""
+    from fpstt.guards import max_cell_peclet
+    grid = fpstt.SphereGrid.uniform(90, 32)
+    still = fpstt.SpinTorqueModel(0j, 0j, "stratonovich", "lab", thermal_D=0.5)
+    assert max_cell_peclet(still, grid) < 1e-9
+    drawn = fpstt.SpinTorqueModel(-3j, 0j, "stratonovich", "lab", thermal_D=0.5)
+    assert max_cell_peclet(drawn, grid) == pytest.approx(3 * math.pi / 90 / 0.5, rel=1e-3)
