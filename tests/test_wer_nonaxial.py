@@ -21,13 +21,19 @@ MICRO = fpstt.table_i(B_d=0.01, hard_theta=math.pi / 2, hard_phi=0.0)
 MODEL = fpstt.SpinTorqueModel.from_microscopic(MICRO)
 GIBBS = fpstt.GibbsState.from_microscopic(MICRO)
 HORIZON = 0.7
-N_PHI = 96                   # phi cells of the default-suite runs (default 384: slow tests)
+N_PHI = 96                   # phi cells of the default-suite run (the default 384: slow)
 TIMES = np.round(np.arange(0.3, HORIZON + 1e-9, 0.025), 4)
 
 
 @pytest.fixture(scope="module")
 def curve():
     return switching_curve(MODEL, GIBBS, HORIZON, n_phi=N_PHI)
+
+
+@pytest.fixture(scope="module")
+def default_curve():
+    """The curve a user gets (384 phi cells): 45 s."""
+    return switching_curve(MODEL, GIBBS, HORIZON)
 
 
 def test_model_is_not_axial_and_runs_in_real_space(curve):
@@ -54,29 +60,31 @@ def test_rows_are_the_solution_cells_at_the_horizon():
     assert 1e-9 < curve.wer[-1] < 1e-2
 
 
-def test_wer_against_monte_carlo(curve):
-    """Within 4 standard errors (binomial, plus 1/N) wherever WER ≥ 1e-4."""
+@pytest.mark.parametrize("which", ["curve", pytest.param("default_curve",
+                                                           marks=pytest.mark.slow)])
+def test_wer_against_monte_carlo(which, request):
+    """Within 4 standard errors (binomial, plus 1/N) wherever WER ≥ 1e-4, 0.3-0.4 t_n
+    (measured: 96 phi cells max 1.9 s.e., the default 384 max 1.3 s.e.)."""
+    curve = request.getfixturevalue(which)
     n = 100_000
     mc = simulate(MODEL, GIBBS, TIMES, n, dt=0.0025, seed=5)
     wer = curve.at(TIMES)
     se = np.sqrt(np.maximum(wer * (1 - wer), 0) / n) + 1 / n
     reach = wer >= 1e-4
-    assert reach.sum() >= 5 and np.any((wer < 0.9) & reach)
+    assert reach.sum() >= 4 and np.any((wer < 0.9) & reach)
     z = np.abs((1 - mc.p_switch) - wer) / se
     assert np.all(z[reach] <= 4), np.round(z[reach], 2)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_phi", [N_PHI, None])
-def test_wer_against_a_refined_run_down_to_1e12(n_phi):
-    """Refined 2x in u (so in t) and in phi: ≤ 1 % relative wherever WER ≥ 1e-12."""
-    base = switching_curve(MODEL, GIBBS, HORIZON, n_phi=n_phi)
-    cells = base.diagnostics["grid"][1]
-    fine = switching_curve(MODEL, GIBBS, HORIZON, n_phi=2 * cells, du=DEFAULT_DU / 4)
+def test_wer_against_a_refined_run_down_to_1e12(default_curve):
+    """The default curve against one refined 2x in u (so in t) and in phi (768 cells, 6 min):
+    ≤ 1 % relative wherever WER ≥ 1e-12 (measured: max 0.10 %, at 2e-12 to 1)."""
+    fine = switching_curve(MODEL, GIBBS, HORIZON, n_phi=768, du=DEFAULT_DU / 4)
     ref = fine.at(TIMES)
     checked = ref >= 1e-12
     assert checked.sum() >= 10 and ref.min() < 1e-12
-    assert np.all(np.abs(base.at(TIMES)[checked] / ref[checked] - 1) <= 0.01)
+    assert np.all(np.abs(default_curve.at(TIMES)[checked] / ref[checked] - 1) <= 0.01)
 
 
 def test_switching_command_takes_a_hard_axis(tmp_path, capsys):
