@@ -97,3 +97,17 @@ def test_switching_command_takes_a_hard_axis(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["diagnostics"]["grid"][1] == 32 and 0 < out["wer"][1] < out["wer"][0] < 1
     assert out["diagnostics"]["n_steps"] > 50
+
+
+def test_sweep_point_of_a_hard_axis_is_its_curve():
+    """A sweep point without axial symmetry: its WER and switching times are the curve's on
+    the point's du and n_phi (it was P_sw of chart cells, with NaN switching times)."""
+    from fpstt.sweep import run_point
+    point = {"B_d": 0.01, "hard_theta": math.pi / 2}
+    row = run_point(point, [0.3, 0.4], du=0.06, n_phi=32)
+    assert row["status"] == "ok", row.get("error")
+    start = fpstt.initial_state(MICRO)        # the configs' default: Boltzmann, with B_d
+    curve = switching_curve(MODEL, start, 0.4, du=0.06, n_phi=32)
+    assert row["WER(t=0.4)"] == curve.at([0.4])[0] and 1e-6 < row["WER(t=0.4)"] < 1e-1
+    assert row["t_switch_median"] == curve.statistics()["quantiles"]["0.5"]
+    assert row["grid"] == f"{curve.diagnostics['grid'][0]}x32"
