@@ -210,7 +210,7 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         du = DEFAULT_DU / 2
     grid = default_grid(model, [0.0, horizon], du=du, n_phi=n_phi, initial=initial,
                         cap_error=TAIL_CAP_ERROR, attractor=False, plan=plan)
-    _check_budget(grid, horizon)
+    _check_budget(grid, horizon, dt)
     rows = UnswitchedRows(grid)
     sol = solve(model, grid, initial.cell_averages(grid), [horizon], pulse=pulse, dt=dt,
                 scheme=None if pulse is not None else plan.piece_scheme, progress=progress,
@@ -229,11 +229,11 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
              wall_time_s=_time.perf_counter() - start))
 
 
-def _check_budget(grid, horizon: float) -> None:
+def _check_budget(grid, horizon: float, dt: float) -> None:
     """Refuse a curve whose rows (one per step) the machine cannot hold (:mod:`fpstt.budget`);
     the run's time is estimated by :func:`~fpstt.stepping.solve`."""
     plan = grid.plan                    # split at full drive: the exact shift's step
-    step = plan.step(grid.du) if plan.piece_scheme != "tr-bdf2" else 2e-3
+    step = plan.step(grid.du) if plan.piece_scheme != "tr-bdf2" else dt
     n_steps = horizon / step
     check_memory(n_steps * (8 * grid.n_theta + 100),
                  f"a WER curve of {n_steps:.3g} steps (horizon {horizon:g} t_n)",
