@@ -78,7 +78,7 @@ def test_wer_against_monte_carlo(which, request):
 
 @pytest.mark.slow
 def test_wer_against_a_refined_run_down_to_1e12(default_curve):
-    """The default curve against one refined 2x in u (so in t) and in phi (768 cells, 6 min):
+    """The default curve against one refined 2x in u (so in t) and in phi (768 cells, 10 min):
     ≤ 1 % relative wherever WER ≥ 1e-12 (measured: max 0.10 %, at 2e-12 to 1)."""
     fine = switching_curve(MODEL, GIBBS, HORIZON, n_phi=768, du=DEFAULT_DU / 4)
     ref = fine.at(TIMES)
