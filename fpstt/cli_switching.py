@@ -21,9 +21,9 @@ __all__ = ["add_switching_parsers", "cmd_switching", "cmd_sweep"]
 
 def _fp_switching(cfg, model, args, horizon, times):
     from .wer import switching_curve
-    du = cfg.grid["du"]                                   # None: the curve's own default
     curve = switching_curve(model, cfg.build_gibbs(), horizon, threshold=args.threshold,
-                            du=du, pulse=cfg.build_pulse(), progress=not args.quiet)
+                            du=cfg.grid["du"], n_phi=cfg.grid["n_phi"],   # None: defaults
+                            pulse=cfg.build_pulse(), progress=not args.quiet)
     stats = curve.statistics()
     return curve, dict(
         method="fp", times=times, p_switch=curve.p_switch_at(times), wer=curve.at(times),

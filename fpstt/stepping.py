@@ -2,7 +2,15 @@
 
 One entry point, :func:`solve`, returning one result type, :class:`Solution`.  This module
 is the run loop (segments, outputs, checkpoints, diagnostics); the numerics are the pieces
-of :mod:`fpstt.integrators`.
+of :mod:`fpstt.integrators`.  Trackers observe the loop at every step (as py-pde's do):
+a tracker is a callable ``tracker(t, x, run)``, called with the state at t = 0 and after
+every step and every partial step that lands on an output or a pulse piece's end, after
+the loop's own health checks of that state (finite, mass, sign); ``t`` is in t_n from the
+start, ``x`` the integrator's state (on the fast path the phi Fourier modes of the cell
+averages, else the (n_theta, n_phi) cell averages of the (theta, phi) density, which
+carries sin theta) and ``run`` the :class:`~fpstt.integrators.Integrator` (its ``backend``
+converts the state: ``run.backend.to_density(x)``).  A tracker must not modify ``x``.
+Write-error curves are such a tracker (:class:`fpstt.wer.UnswitchedRows`).
 
 Schemes (registry :data:`SCHEMES`)
 ---------------------------------
@@ -57,7 +65,8 @@ SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "adaptive-tr-bdf2", "split-be", "split
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, pulse=None,
           dt: float | None = None, fast: bool | None = None, progress: bool = False,
           checkpoint=None, checkpoint_every: int | None = None, resume: bool = False,
-          meta: dict | None = None) -> Solution:
+          meta: dict | None = None, trackers=(), tails: bool = False,
+          n_modes: int | None = None) -> Solution:
     """Evolve a (theta, phi) density under the Fokker-Planck equation (E3) of ``model``.
 
     Parameters
@@ -105,6 +114,16 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     resume : bool
         Continue from ``checkpoint``; the result is bit-for-bit that of an uninterrupted run
         with the same arguments.
+    trackers : sequence of callable
+        Observers ``tracker(t, x, run)`` of every step (module docstring).  Not with
+        ``checkpoint`` (a resumed run would not replay the steps they saw).
+    tails : bool
+        Step every theta row: no row is frozen by the split schemes' mass window (rows
+        holding < 1e-13 of the mass each), as probabilities far below 1e-12 need.
+    n_modes : int, optional
+        On the fast path, keep only this many leading phi modes (1: the phi-average alone,
+        which no other mode feeds when the model is phi-independent; the outputs are then
+        phi averages).  None: the modes the initial state uses (``fast`` above).
 
     Returns
     -------
@@ -119,6 +138,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
         raise ValueError(f"`checkpoint_every` must be an integer ≥ 1, got {checkpoint_every!r}")
     if pulse is not None and (checkpoint is not None or resume):
         raise ValueError("checkpoints are not supported under a pulse (yet)")
+    trackers = tuple(trackers)
+    if trackers and (checkpoint is not None or resume):
+        raise ValueError("`trackers` cannot be combined with `checkpoint` or `resume`")
+    if n_modes is not None and (int(n_modes) != n_modes or n_modes < 1):
+        raise ValueError(f"`n_modes` must be an integer ≥ 1, got {n_modes!r}")
     p = grid.cell_average(p0) if callable(p0) else np.array(p0, dtype=float)
     if p.shape != grid.shape:
         raise ValueError(f"`p0` must have shape {grid.shape}, got {p.shape}")
@@ -128,22 +152,26 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     fourier = model.phi_independent if fast is None else bool(fast)
     check_memory(p.size * (BYTES_PER_CELL[fourier] + 8 * times.size),
                  f"a solve on {grid.shape[0]} x {grid.shape[1]} cells", "use fewer cells")
-    state = dict(n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0, out=[], masses=[])
+    state = dict(n_steps=0, worst_neg=0.0, worst_out=0.0, worst_mass=0.0, out=[], masses=[],
+                 trackers=trackers)
     if pulse is not None and times[0] == 0:                  # the start is an output
         _keep(state, p, grid)
     bar = tqdm(total=0, disable=not (progress and sys.stderr.isatty()), desc="fpstt solve",
                unit="step")
     parts = []
-    for driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
-                                                              pulse):
-        run = Integrator.build(driven, grid, piece_scheme, piece_times, dt, fast, p)
+    for t0, driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
+                                                                  pulse):
+        run = Integrator.build(driven, grid, piece_scheme, piece_times, dt, fast, p,
+                               tails=tails, n_modes=n_modes)
         warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
                   "this solve")
         bar.total += int(round(piece_times[-1] / run.dt))
-        state.update(x=run.x0, t=0.0, segment=0, done=0, memory={}, n_partial=0)
-        state.setdefault("mass0", run.backend.mass(run.x0))
+        state.update(x=run.x0, t=0.0, t0=t0, segment=0, done=0, memory={}, n_partial=0)
+        if "mass0" not in state:                                 # the start of the run
+            state["mass0"] = run.backend.mass(run.x0)
+            _observe(state, 0.0, run.x0, run)
         save = None
-        if pulse is None:
+        if pulse is None and (resume or checkpoint is not None):
             signature = _run_signature(model, grid, p, piece_scheme, run, times)
             if resume:
                 state = load_checkpoint(checkpoint, signature)
@@ -169,11 +197,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
 
 
 def _pieces(model, grid, times, scheme, pulse):
-    """[(model at the piece's drive, piece times from its start, which of them are outputs,
-    scheme)]: one piece at constant drive; under ``pulse`` one per piece of its
+    """[(start of the piece, model at its drive, piece times from its start, which of them
+    are outputs, scheme)]: one piece at constant drive; under ``pulse`` one per piece of its
     piecewise-constant drive, each run to its end (recorded where that is an output)."""
     if pulse is None:
-        return [(model, times, np.ones(times.size, bool),
+        return [(0.0, model, times, np.ones(times.size, bool),
                  scheme or grid_plan(model, grid).scheme)]
     if grid.chart is not None:
         raise ValueError("a pulse needs a z'-frame grid, default_grid(..., attractor=False): "
@@ -185,7 +213,7 @@ def _pieces(model, grid, times, scheme, pulse):
         recorded = np.array([np.any(np.isclose(t, inside, rtol=0, atol=1e-12))
                              for t in piece_times + t0])
         driven = model.with_drive(s)
-        pieces.append((driven, piece_times, recorded,
+        pieces.append((t0, driven, piece_times, recorded,
                        scheme or grid_plan(driven, grid).piece_scheme))
     return pieces
 
@@ -268,12 +296,10 @@ def _run_segment(run, state, k, bar, save, every):
         state["done"] += 1
         bar.update(1)
         t += run.dt
-        if not np.all(np.isfinite(x)):
-            raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
-                                     f"(t = {t:.6g} t_n)")
-        state["worst_mass"] = max(state["worst_mass"], abs(run.backend.mass(x) - state["mass0"]))
+        _check(state, x, t, run)
         if not run.fast:
             state["worst_neg"] = min(state["worst_neg"], float(x.min()) / float(x.max()))
+        _observe(state, t, x, run)
         if save and every and state["done"] < k and state["n_steps"] % every == 0:
             state.update(x=x, t=t, memory=run.memory())
             save()
@@ -284,12 +310,30 @@ def _reach(run, state, x, t, t_out):
     """Reach the time t_out (a partial step if it is off the step lattice); (state, time,
     state density, output density), the sign of the state density checked."""
     tau = t_out - t
-    if tau > 1e-9 * run.dt:
+    landed = tau > 1e-9 * run.dt
+    if landed:
         x, t = run.land(x, tau), t_out
         state["n_partial"] += 1
+        _check(state, x, t, run)
     density, p_out = run.output(x, t)
     state["worst_neg"] = min(state["worst_neg"], float(density.min()) / float(density.max()))
+    if landed:
+        _observe(state, t, x, run)
     return x, t, density, p_out
+
+
+def _check(state, x, t, run):
+    """The health of a state at time t (from the piece's start): finite, and its mass."""
+    if not np.all(np.isfinite(x)):
+        raise FloatingPointError(f"p became non-finite at step {state['n_steps']} "
+                                 f"(t = {state.get('t0', 0.0) + t:.6g} t_n)")
+    state["worst_mass"] = max(state["worst_mass"], abs(run.backend.mass(x) - state["mass0"]))
+
+
+def _observe(state, t, x, run):
+    """Call the run's trackers with the state x at time t from the piece's start."""
+    for tracker in state.get("trackers", ()):           # none in a resumed checkpoint
+        tracker(state.get("t0", 0.0) + t, x, run)
 
 
 def _keep(state, p_out, grid):

@@ -7,8 +7,10 @@ flow-adapted grid and yields one row: the parameters, P_sw at the requested time
 and mean switching times, and solver diagnostics.  P_sw, the write-error rate WER =
 Prob(n_z ≤ threshold) and the switching times come from :func:`fpstt.wer.switching_curve`
 (the solver's own time resolution, WER accurate down to its floor: columns ``WER(t=...)``,
-``WER_floor``) when the model is phi-independent; otherwise from the solution's cells
-(each side summed on its own) and the switching times are NaN.  A point that fails is
+``WER_floor``).  For a phi-independent model the diagnostics columns are those of a solve on
+the point's grid (``du``, ``n_phi``) and the curve takes its own defaults; for any other
+model (a field kept on, a tilted easy axis, a hard axis) the curve steps every cell of a
+z'-frame grid with the point's ``du`` and ``n_phi``, and its run gives the diagnostics.  A point that fails is
 reported in its row (``status = "failed"`` and the message) and does not stop the sweep.  With a CSV path, the
 table is rewritten atomically after every finished point, and a re-run skips the points whose
 rows are already there with ``status = "ok"`` and were computed from the same other inputs
@@ -40,7 +42,6 @@ from .microscopic import Microscopic, table_i
 from .model import SpinTorqueModel
 from .io import publish, temporary_for, to_jsonable
 from .stepping import check_times, default_grid
-from .switching import switching_probability, unswitched_probability
 from .wer import switching_curve
 
 __all__ = ["grid_points", "check_sweep", "run_point", "sweep", "EXECUTORS", "MAX_POINTS"]
@@ -138,27 +139,27 @@ def run_point(point: dict, times, *, threshold: float = 0.0, du: float = 0.03,
         model = SpinTorqueModel.from_microscopic(micro, **(model_options or {}))
         gibbs = initial_state(micro, **(initial or {}))
         t_out = np.asarray(times, float)
-        grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs,
-                            attractor=pulse is None)      # a chart is one drive's
-        sol = solve_pulse(model, grid, gibbs.cell_averages(grid), t_out, pulse)
-        prob = switching_probability(grid, sol.p, threshold)
-        wer = unswitched_probability(grid, sol.p, threshold)
-        median = mean = np.nan
-        if grid.plan.phi_independent:           # WER at the step resolution, to its floor
+        if model.phi_independent:       # a solve for the diagnostics, the curve for WER
+            grid = default_grid(model, t_out, du=du, n_phi=n_phi, initial=gibbs,
+                                attractor=pulse is None)      # a chart is one drive's
+            run = solve_pulse(model, grid, gibbs.cell_averages(grid), t_out, pulse).diagnostics
             curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold,
                                     pulse=pulse)
-            prob, wer = curve.p_switch_at(t_out), curve.at(t_out)
-            stats = curve.statistics()
-            median, mean = stats["quantiles"]["0.5"], stats["mean"]
-            row["WER_floor"] = curve.floor
+            cells = grid.shape
+        else:                           # the curve's run (real space, z' frame) is the solve
+            curve = switching_curve(model, gibbs, float(t_out.max()), threshold=threshold,
+                                    du=du, n_phi=n_phi, pulse=pulse)
+            run, cells = curve.diagnostics, curve.diagnostics["grid"]
+        prob, wer = curve.p_switch_at(t_out), curve.at(t_out)
+        stats = curve.statistics()
+        row["WER_floor"] = curve.floor
         for t, p_t, w_t in zip(t_out, np.clip(prob, 0, 1), np.clip(wer, 0, 1)):
             row[f"P_sw(t={t:g})"], row[f"WER(t={t:g})"] = float(p_t), float(w_t)
-        row.update(t_switch_median=median, t_switch_mean=mean,
-                   kappa=gibbs.kappa, Im_C1=model.C1.imag, grid=f"{grid.n_theta}x{grid.n_phi}",
-                   solver_s=sol.diagnostics["wall_time_s"],
-                   mass_error=sol.diagnostics["max_mass_error"],
-                   min_p_ratio=sol.diagnostics["min_p_ratio_output"],
-                   warnings=" | ".join(sol.diagnostics["warnings"]), status="ok", error="")
+        row.update(t_switch_median=stats["quantiles"]["0.5"], t_switch_mean=stats["mean"],
+                   kappa=gibbs.kappa, Im_C1=model.C1.imag, grid=f"{cells[0]}x{cells[1]}",
+                   solver_s=run["wall_time_s"], mass_error=run["max_mass_error"],
+                   min_p_ratio=run.get("min_p_ratio_output", run["min_p_ratio"]),
+                   warnings=" | ".join(run["warnings"]), status="ok", error="")
     except Exception as exc:                                   # reported, not raised
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     return row

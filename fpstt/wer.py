@@ -1,14 +1,19 @@
 """Write-error rates and switching-time statistics, at the solver's own time resolution.
 
-:func:`switching_curve` runs the solver once to a horizon (piece by piece under a current
-pulse, :mod:`fpstt.driven`) and records, after every step, the write-error rate WER(t) =
-Prob(n . z' ≤ threshold) as a sum over the unswitched rows
-(:func:`~fpstt.switching.split_rows`), never as 1 - P_sw.  Nothing that would cut a tail
-is on: no frozen rows, a far pole cap bounded to 1e-22 in L1 (as far as u = 16), and, since
-the model is phi-independent, only the phi-average of the density (mode 0, which no other
-mode feeds) is stepped — the same discretisation as :func:`fpstt.stepping.solve`, exactly, for the
-theta-marginal.  Values at other times are interpolated (monotone cubic in log WER), so a
-result does not depend on which times a user asks for.
+:func:`switching_curve` runs :func:`fpstt.stepping.solve` once to a horizon (under a current
+pulse, its pieces one after the other, :mod:`fpstt.driven`), with the same health checks as
+any run, and an :class:`UnswitchedRows` tracker records, after every step, the write-error
+rate WER(t) = Prob(n . z' ≤ threshold) as a sum over the unswitched theta rows of a z'-frame
+grid (:func:`~fpstt.switching.split_rows`), never as 1 - P_sw.  Nothing that would cut a
+tail is on: no frozen rows, a far pole cap bounded to 1e-22 in L1 (as far as u = 16), and,
+when the model is phi-independent, only the phi-average of the density (mode 0, which no
+other mode feeds) is stepped — the same discretisation as :func:`fpstt.stepping.solve`,
+exactly, for the theta-marginal.  A model without axial symmetry (a field kept on, a tilted
+easy axis, a hard axis) steps every cell (all its phi modes) on the same z'-frame grid, its
+flow's part that the z' shift does not carry remapped in real space (:class:`~fpstt.flowplan.FlowPlan` kind
+``"z-remapped"``), and its rows are the sums over phi of its cells.  Values at other times
+are interpolated (monotone cubic in log WER), so a result does not depend on which times a
+user asks for.
 
 Switching time.  With tau the time at which a trajectory switches, Prob(tau ≤ t) = 1 -
 WER(t) when switching is irreversible (damping holds a switched magnet near z'; a
@@ -19,21 +24,19 @@ quantiles of tau follow from the curve.
 from __future__ import annotations
 
 import math
-import sys
 import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
-from tqdm.auto import tqdm
 
-from .budget import SECONDS_PER_VALUE, check_memory, warn_time
+from .budget import check_memory
 from .flowgrid import DEFAULT_DU, cap_error_bound, default_grid
-from .flowplan import grid_plan, plan_flow
-from .integrators import Integrator
+from .flowplan import plan_flow
+from .stepping import solve
 from .switching import split_rows
 
-__all__ = ["SwitchingCurve", "switching_curve", "TAIL_CAP_ERROR"]
+__all__ = ["SwitchingCurve", "UnswitchedRows", "switching_curve", "TAIL_CAP_ERROR"]
 
 TAIL_CAP_ERROR = 1e-22        # L1 the far pole cap may cost in a WER run
 _FLOOR_FACTOR = 100.0         # WER is quoted to 1 % down to 100 x the bounded errors
@@ -115,25 +118,66 @@ class SwitchingCurve:
                     quantiles={f"{q:g}": self.time_to(1 - q) for q in quantiles})
 
 
+class UnswitchedRows:
+    """Tracker of :func:`fpstt.stepping.solve`: the signed mass of every theta row, summed
+    over phi, at every step (the rows of a z'-frame grid).
+
+    A state is the cell averages of a (theta, phi) density (it carries sin theta), or on the
+    fast path their phi Fourier modes, of which mode 0 is the sum over phi; a row's mass is
+    that sum times dtheta dphi.  :func:`~fpstt.switching.split_rows` turns the rows into
+    (P_sw, WER), each a sum over its own side of the threshold.
+
+    Parameters
+    ----------
+    grid : SphereGrid
+        A z'-frame grid (no chart): ValueError otherwise, since a chart's rows are not rows
+        of n . z' (classifying cells by their centre would cost up to the mass of the cells
+        the threshold cuts, no bound on a tail's relative error).
+
+    Attributes
+    ----------
+    t : list of float
+        Times of the rows, t_n.
+    rows : list of ndarray
+        Row masses, shape (n_theta,) each.
+    """
+
+    def __init__(self, grid):
+        if grid.chart is not None:
+            raise ValueError("write-error rates sum the theta rows of a z'-frame grid, and "
+                             "this grid is in a Möbius chart; build it with "
+                             "default_grid(..., attractor=False)")
+        self.t, self.rows = [], []
+        self.row_measure = grid.dtheta * grid.dphi
+
+    def __call__(self, t, x, run):
+        total = x[:, 0].real if run.fast else x.sum(axis=1)
+        self.t.append(float(t))
+        self.rows.append(total * self.row_measure)
+
+
 def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
-                    du: float | None = None, pulse=None, dt: float = 2e-3,
-                    progress: bool = False) -> SwitchingCurve:
-    """WER(t) from t = 0 to ``horizon`` (t_n) at every step of the solver.
+                    du: float | None = None, n_phi: int | None = None, pulse=None,
+                    dt: float = 2e-3, progress: bool = False) -> SwitchingCurve:
+    """WER(t) from t = 0 to ``horizon`` (t_n) at every step of :func:`fpstt.stepping.solve`.
 
     Parameters
     ----------
     model : SpinTorqueModel
-        Must be phi-independent (no field during the dynamics, or a field along z'; an
-        anisotropy along z'); the WER of other flows comes from
-        :func:`fpstt.switching.unswitched_probability` of a :func:`~fpstt.stepping.solve`
-        result.  At full drive when there is a ``pulse``.
+        Any model, at full drive when there is a ``pulse``.  Phi-independent ones (no field
+        during the dynamics or one along z', anisotropies along z') step the phi-average
+        alone on the Fourier path; others (a field with a component off z', a tilted easy
+        axis, a hard axis) step every cell (all phi modes, the flow remapped in real space)
+        on a z'-frame grid of
+        :data:`~fpstt.flowgrid.DEFAULT_N_PHI` phi cells.
     initial
         The initial state (:class:`~fpstt.initial.GibbsState` or ``BoltzmannState``).
     horizon : float
-        Last time, t_n.  Driven pieces take the split scheme's step du / |Im C1 s| (a flow with
-        no Möbius chart, an anisotropy along z': the STT shifted exactly, the rest remapped on
-        phi mode 0, :class:`~fpstt.remap.ModalRemap`); drive-off pieces of a flow with no
-        Möbius chart step ``dt`` with TR-BDF2.
+        Last time, t_n.  Driven pieces take the split scheme's step du / |Im C1 s| (a flow
+        with no Möbius chart or one whose fixed points are not ±z': the STT shifted
+        exactly, the rest remapped, on phi mode 0 (:class:`~fpstt.remap.ModalRemap`) when
+        the model is phi-independent); drive-off pieces of a phi-independent flow with no
+        Möbius chart step ``dt`` with TR-BDF2 (a last partial step by backward Euler).
     threshold : float
         Switched means n . z' > threshold.  With an anisotropy along z' and threshold 0 this
         is "in the well of z'"; read WER after the pulse and a relaxation time.
@@ -142,74 +186,55 @@ def switching_curve(model, initial, horizon: float, *, threshold: float = 0.0,
         with no Möbius chart: measured on the device example with TR-BDF2's
         Scharfetter-Gummel fluxes, 1.2 % -> 0.4 % in a WER of 2.4e-14; with the split scheme
         remapped on mode 0, 0.51 % -> 0.27 % at 12 t_n of a 14 t_n pulse, 1.6 s -> 9 s).
+    n_phi : int, optional
+        Phi cells (default :data:`~fpstt.flowgrid.DEFAULT_N_PHI`).  A phi-independent model
+        steps mode 0 alone, whose cost does not depend on it; for the others the cost is
+        proportional to it.
     pulse : Pulse, optional
         Current pulse (:mod:`fpstt.driven`); None: constant drive.
+    dt : float
+        Step of the unsplit (TR-BDF2) pieces, t_n.
+    progress : bool
+        Show a progress bar (on a terminal).
+
+    Returns
+    -------
+    SwitchingCurve
+        Its ``diagnostics`` add the run's (scheme, factorisations, warnings) to the curve's.
     """
-    plan = plan_flow(model, initial, attractor=False)
-    if not plan.phi_independent:
-        raise ValueError("WER curves need a phi-independent model (no field during the "
-                         "dynamics, or a field along z'); with a field kept on, use "
-                         "fpstt.switching.unswitched_probability on a solve() result")
     if not (horizon > 0 and math.isfinite(horizon)):
         raise ValueError(f"`horizon` must be finite and > 0, got {horizon!r}")
     start = _time.perf_counter()
+    plan = plan_flow(model, initial, attractor=False)     # the z' frame: rows of n . z'
     if du is None and not plan.mobius:       # a remapped flow (and drive-off TR-BDF2): finer
         du = DEFAULT_DU / 2
-    grid = default_grid(model, [0.0, horizon], du=du, initial=initial,
+    grid = default_grid(model, [0.0, horizon], du=du, n_phi=n_phi, initial=initial,
                         cap_error=TAIL_CAP_ERROR, attractor=False, plan=plan)
     _check_budget(grid, horizon, dt)
-    pieces = pulse.segments(horizon) if pulse is not None else [(0.0, horizon, 1.0)]
-    density = initial.cell_averages(grid)
-    t, rows = [0.0], None
-    shown = progress and len(pieces) > 1 and sys.stderr.isatty()       # one piece: no bar
-    for t0, t1, s in tqdm(pieces, disable=not shown, desc="fpstt switching", unit="piece"):
-        driven = model.with_drive(s)
-        piece_dt = (t1 - t0) / max(math.ceil((t1 - t0) / dt - 1e-9), 1)     # divides the piece
-        run = Integrator.build(driven, grid, grid_plan(driven, grid).piece_scheme,
-                               [0.0, t1 - t0], piece_dt, True, density, tails=True, n_modes=1)
-        if rows is None:
-            rows = [_rows(run, run.x0)]
-        times, x = _advance(run, t1 - t0, rows)
-        t += [t0 + tau for tau in times]
-        density = run.backend.to_density(x)
-    rows = np.array(rows)
-    p_switch, wer = split_rows(grid, rows, threshold)
+    rows = UnswitchedRows(grid)
+    sol = solve(model, grid, initial.cell_averages(grid), [horizon], pulse=pulse, dt=dt,
+                scheme=None if pulse is not None else plan.piece_scheme, progress=progress,
+                trackers=[rows], tails=True, n_modes=1 if plan.phi_independent else None)
+    t, masses = np.array(rows.t), np.array(rows.rows)
+    p_switch, wer = split_rows(grid, masses, threshold)
     cap = cap_error_bound(plan.chart, initial, grid.u_range[1])
+    run = sol.diagnostics
     return SwitchingCurve(
-        np.array(t), wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
+        t, wer, p_switch, max(_FLOOR_FACTOR * cap, 1e-300), threshold,
         dict(dt=float(np.max(np.diff(t))), n_steps=len(t) - 1, grid=list(grid.shape),
-             horizon=horizon, cap_error_bound=cap, pieces=len(pieces),
-             max_mass_error=float(np.max(np.abs(rows.sum(axis=1) - rows[0].sum()))),
+             horizon=horizon, cap_error_bound=cap, pieces=run.get("pieces", 1),
+             scheme=run["scheme"], fast=run["fast"], n_factorizations=run["n_factorizations"],
+             max_mass_error=float(np.max(np.abs(masses.sum(axis=1) - masses[0].sum()))),
+             min_p_ratio=run["min_p_ratio"], warnings=run["warnings"],
              wall_time_s=_time.perf_counter() - start))
 
 
 def _check_budget(grid, horizon: float, dt: float) -> None:
-    """Refuse a curve whose rows (one per step) the machine cannot hold; warn when it
-    should take more than a minute (:mod:`fpstt.budget`)."""
+    """Refuse a curve whose rows (one per step) the machine cannot hold (:mod:`fpstt.budget`);
+    the run's time is estimated by :func:`~fpstt.stepping.solve`."""
     plan = grid.plan                    # split at full drive: the exact shift's step
     step = plan.step(grid.du) if plan.piece_scheme != "tr-bdf2" else dt
     n_steps = horizon / step
     check_memory(n_steps * (8 * grid.n_theta + 100),
                  f"a WER curve of {n_steps:.3g} steps (horizon {horizon:g} t_n)",
                  "shorten the horizon")
-    warn_time(n_steps * grid.n_theta * SECONDS_PER_VALUE[True], "the WER curve")
-
-
-def _advance(run, length: float, rows: list):
-    """Step ``run`` over ``length`` (t_n), appending each state's row masses to ``rows``;
-    a split step off the lattice ends the piece.  Returns (times within the piece, state)."""
-    step = run.dt
-    k = int(math.floor(length / step + 1e-9))
-    x, times = run.x0, list(step * np.arange(1, k + 1))
-    for x in run.advance(x, k):
-        rows.append(_rows(run, x))
-    if k * step < length - 1e-9 * step:
-        x = run.land(x, length - k * step)
-        rows.append(_rows(run, x))
-        times.append(length)
-    return times, x
-
-
-def _rows(run, x):
-    """Signed mass of each theta row of a one-mode (phi-average) state."""
-    return x[:, 0].real * run.backend.row_measure

@@ -122,14 +122,15 @@ def test_grid_points_validation():
 
 def test_a_pulse_with_the_field_kept_on_is_a_valid_point():
     """A sweep point with a pulse and the field kept on runs on the z' frame (it was refused:
-    the Möbius chart belongs to one drive) and agrees with the same run by hand."""
-    from fpstt.driven import solve_pulse
+    the Möbius chart belongs to one drive): its row is the write-error curve of that run on
+    the point's du and n_phi (1.2e-7 in P_sw from a solve_pulse on the point's grid, which
+    freezes rows and stops nearer the far pole)."""
     point = {"n_e": 1.5e5, "width": 0.5}
     row = run_point(point, [1.0], model_options={"field_on": True})
     assert row["status"] == "ok", row.get("error")
     model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
     gibbs = fpstt.GibbsState.from_microscopic(fpstt.table_i())
-    grid = fpstt.default_grid(model, [1.0], du=0.03, n_phi=128, initial=gibbs,
-                              attractor=False)
-    sol = solve_pulse(model, grid, gibbs.cell_averages(grid), [1.0], fpstt.Pulse(0.5))
-    assert row["P_sw(t=1)"] == switching_probability(grid, sol.p)[0]
+    curve = switching_curve(model, gibbs, 1.0, du=0.03, n_phi=128, pulse=fpstt.Pulse(0.5))
+    assert row["P_sw(t=1)"] == curve.p_switch_at([1.0])[0]
+    assert row["WER(t=1)"] == curve.at([1.0])[0] and row["WER_floor"] == curve.floor
+    assert row["grid"] == "x".join(map(str, curve.diagnostics["grid"])) and row["solver_s"] > 0

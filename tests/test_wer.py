@@ -10,7 +10,7 @@ import fpstt
 from fpstt.grid import mercator_theta, mercator_u
 from fpstt.montecarlo import simulate
 from fpstt.switching import split_rows, switching_probability, unswitched_probability
-from fpstt.wer import switching_curve
+from fpstt.wer import UnswitchedRows, switching_curve
 
 from oracle_1d import wer_curve
 
@@ -105,9 +105,13 @@ def test_floor_and_bad_input(curves):
     assert math.isnan(curve.time_to(curve.floor / 10))
     with pytest.raises(ValueError, match="horizon"):
         curve.at([1.5])
+    with pytest.raises(ValueError, match="horizon"):
+        switching_curve(fpstt.SpinTorqueModel.from_microscopic(MICRO), GIBBS, -1.0)
     field = fpstt.SpinTorqueModel.from_microscopic(MICRO, field_on=True)
-    with pytest.raises(ValueError, match="phi-independent"):
-        switching_curve(field, GIBBS, 1.0)
+    chart_grid = fpstt.default_grid(field, [1.0], initial=GIBBS)        # its Möbius chart
+    assert chart_grid.chart is not None
+    with pytest.raises(ValueError, match="z'-frame grid"):
+        UnswitchedRows(chart_grid)
 
 
 def test_switching_command(tmp_path, capsys):
@@ -131,11 +135,8 @@ def test_switching_command(tmp_path, capsys):
 
 def test_switching_command_bad_input(tmp_path, capsys):
     from fpstt.cli import main
-    cfg = tmp_path / "field.toml"
-    cfg.write_text("[model]\nfield_on = true\n")
     for argv, message in [(["--threshold", "1.5"], "threshold"),
-                          (["--times", "0.5,2"], "horizon"),
-                          (["--config", str(cfg)], "phi-independent")]:
+                          (["--times", "0.5,2"], "horizon")]:
         try:
             code = main(["switching", "--quiet", *argv])
         except SystemExit as exc:                 # argparse refuses a bad --threshold
