@@ -3,6 +3,7 @@ generalisation exp(-E / k_B T) with easy- and hard-axis anisotropies (:class:`Bo
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -256,13 +257,19 @@ class BoltzmannState:
         return unit_vector(np.arccos(np.clip(cos_t, -1, 1)), phi).T
 
 
+@functools.lru_cache(maxsize=4)
 def _sphere_quadrature(n: int):
     """(theta, phi, weights) of an n x n product rule on the sphere (Gauss-Legendre in
-    cos theta, trapezoid in phi); the weights sum to 4 pi."""
+    cos theta, trapezoid in phi); the weights sum to 4 pi.  Cached, read-only: numpy's
+    leggauss(512) takes 1.3-2.7 s, paid by every BoltzmannState (three times per run of
+    ``fpstt solve --config``: validation, grid, initial state)."""
     x, w = np.polynomial.legendre.leggauss(n)
     phi = np.arange(n) * 2 * np.pi / n
-    return (np.arccos(x)[:, None] + 0 * phi[None, :], phi[None, :] + 0 * x[:, None],
-            w[:, None] * np.full(n, 2 * np.pi / n)[None, :])
+    out = (np.arccos(x)[:, None] + 0 * phi[None, :], phi[None, :] + 0 * x[:, None],
+           w[:, None] * np.full(n, 2 * np.pi / n)[None, :])
+    for array in out:
+        array.flags.writeable = False
+    return out
 
 
 def initial_state(micro: Microscopic, kind: str = "gibbs", theta=None, phi=None, kappa=None):
