@@ -138,7 +138,9 @@ def landau_lifshitz_velocity(n, big, alpha: float):
     """dn/dt of precession and Gilbert damping about Omega(n) = ``big`` (rad per t_n,
     :func:`effective_omega` at n): [Omega x n - alpha n x (n x Omega)] / (1 + alpha^2),
     shape (3, ...), tangent."""
-    return np.cross(big, n, axis=0) / (1 + alpha * alpha) + damping_velocity(n, big, alpha)
+    turn = np.array([big[1] * n[2] - big[2] * n[1], big[2] * n[0] - big[0] * n[2],
+                     big[0] * n[1] - big[1] * n[0]])           # Omega x n (np.cross: 3x slower)
+    return turn / (1 + alpha * alpha) + damping_velocity(n, big, alpha)
 
 
 @dataclass(frozen=True)
