@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 import fpstt
-from fpstt.flowplan import KINDS, grid_plan, plan_flow
+from fpstt.flowplan import KINDS, grid_plan, noise_dominated, plan_flow
 
 
 def _model(**micro):
@@ -97,3 +97,17 @@ def test_noise_that_outweighs_the_drive_is_not_split():
         fpstt.table_i(B=0.052, alpha=0.3, T=300.0, n_e=2250.0), field_on=True, thermal=True,
         reading="lab", interpretation="stratonovich")
     assert noise_dominated(field) and plan_flow(field).kind == "mobius"
+
+
+def test_noise_dominated_flow_without_a_moebius_chart_relaxes_in_the_z_frame():
+    """Model-space seed 2 row 12 (field on, easy axis along z', alpha 0.44, Brown noise at
+    300 K, drive n_e x 0.014): noise-dominated, so it relaxes unsplit, in the z' frame; in
+    the attractor chart it settled 76 s.e. from Monte Carlo (and from exp(-E/k_B T))."""
+    from fpstt.initial import GibbsState
+    model = fpstt.SpinTorqueModel(
+        0.010432125190080866 + 0.07952332478778316j, 0.00023086065997130438 + 0.0017598338698116905j,
+        "stratonovich", "eq17", omega=(6.505316317534174, -0.4974706579257, 16.124496280586893),
+        thermal_D=1.4386135354480019, alpha=0.43586914371373153, anisotropy=5.749351385585318)
+    plan = plan_flow(model, GibbsState(10.0, 0.3844836349704023, 6.206862449604143))
+    assert noise_dominated(model)
+    assert plan.kind == "unsplit" and plan.chart.is_identity
