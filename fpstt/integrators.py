@@ -150,6 +150,9 @@ class Integrator:
         other mode feeds when the model is phi-independent)."""
         self = cls()
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
+        if not self.split and grid.chart is not None:
+            raise ValueError(f"scheme {scheme!r} steps the z'-frame operator, but this grid "
+                             "carries a chart: use a split scheme on it, or a z'-frame grid")
         carries_flow, self.plan = True, None
         if self.split:          # the flow's plan (fpstt.flowplan): its chart, and what it moves
             self.plan = grid_plan(model, grid)

@@ -3,6 +3,7 @@
 import ast
 import pathlib
 
+import numpy as np
 import pytest
 
 import fpstt
@@ -111,3 +112,13 @@ def test_noise_dominated_flow_without_a_moebius_chart_relaxes_in_the_z_frame():
     plan = plan_flow(model, GibbsState(10.0, 0.3844836349704023, 6.206862449604143))
     assert noise_dominated(model)
     assert plan.kind == "unsplit" and plan.chart.is_identity
+
+
+def test_unsplit_scheme_refuses_a_chart_grid():
+    """The unsplit schemes step the z'-frame operator; on a chart grid they settled on wrong
+    states (model-space seed 2 rows 5 and 12: 398 and 76 s.e.), so they refuse it."""
+    model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
+    grid = fpstt.default_grid(model, [0.1], du=0.1, n_phi=16)
+    assert grid.chart is not None
+    with pytest.raises(ValueError, match="carries a chart"):
+        fpstt.solve(model, grid, np.ones(grid.shape) / 40.0, [0.1], scheme="be", dt=0.05)
