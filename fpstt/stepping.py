@@ -17,7 +17,7 @@ Schemes (registry :data:`SCHEMES`)
 ``"be"``, ``"cn"``, ``"bdf2"``, ``"tr-bdf2"``
     Backward Euler, Crank-Nicolson, BDF2 (BE start) and TR-BDF2 (gamma = 2 - sqrt 2) on the
     full operator of :func:`~fpstt.operator.fokker_planck_matrix`, one sparse LU per step
-    size, reused.  Any model and grid.
+    size, reused.  Any model, on a z'-frame grid (a chart grid is refused).
 ``"adaptive-tr-bdf2"``
     TR-BDF2 on the full operator over macro steps of at most 0.5 t_n (dividing the output
     times), each tiled by error-controlled substeps (:mod:`fpstt.adaptive`): the default of
