@@ -36,7 +36,8 @@ def chart_cell_averages(grid: SphereGrid, functions, order: int = 4, chunk: int 
         part = [f_w.sum(axis=(2, 4))]
         if offsets:
             half_t = 0.5 * grid.dtheta[rows][:, None, None, None] * x[None, :, None, None]
-            part += [(f_w * half_t).sum(axis=(2, 4)), (f_w * (0.5 * grid.dphi * x)).sum(axis=(2, 4))]
+            half_f = 0.5 * grid.dphi * x
+            part += [(f_w * half_t).sum(axis=(2, 4)), (f_w * half_f).sum(axis=(2, 4))]
         parts.append(part)
     averages = [np.concatenate(part, axis=1) for part in zip(*parts)]
     return averages if offsets else averages[0]
@@ -77,6 +78,8 @@ def _cell_integrals(grid: SphereGrid):
 
 
 def _integrals(edges, functions, order: int = 6):
+    """{name: (integral of g over each cell, integral of g times the offset from the cell's
+    centre)} for the cells between ``edges``; Gauss-Legendre with ``order`` points."""
     x, w = np.polynomial.legendre.leggauss(order)
     half = np.diff(edges) / 2
     offsets = half[:, None] * x
