@@ -6,10 +6,10 @@ import pytest
 
 import fpstt
 from fpstt.cli import main
-from fpstt.config import load_config
-from fpstt.initial import BoltzmannState
-from fpstt.observables import l1_distance
-from fpstt.operator import stationary_density
+from fpstt.runs.config import load_config
+from fpstt.physics.initial import BoltzmannState
+from fpstt.analysis.observables import l1_distance
+from fpstt.numerics.operator import stationary_density
 
 RELAX = """
 [microscopic]              # tests/test_magnet.py::_tilted(0.1, 0.5): Delta = 2.24

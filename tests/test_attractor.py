@@ -1,13 +1,13 @@
-"""The attractor search (fpstt.attractor): fixed points of the noiseless flow, found fast."""
+"""The attractor search (fpstt.flow.attractor): fixed points of the noiseless flow, found fast."""
 
 import time
 
 import numpy as np
 import pytest
 
-from fpstt.attractor import _fast_velocity, _noiseless, attractor_chart, settle
-from fpstt.config import RunConfig
-from fpstt.microscopic import table_i
+from fpstt.flow.attractor import _fast_velocity, _noiseless, attractor_chart, settle
+from fpstt.runs.config import RunConfig
+from fpstt.physics.microscopic import table_i
 
 # model-space seed 2 (validation/results/model_space_seed2.json): row 4, an undamped tilted
 # easy axis with a weak drive (contraction 0.115 per t_n against precession at 82 rad per

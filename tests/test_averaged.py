@@ -1,4 +1,4 @@
-"""The phi-averaged approximate inverse (fpstt.averaged) and the line scheme's switch to it
+"""The phi-averaged approximate inverse (fpstt.numerics.averaged) and the line scheme's switch to it
 at a chart's pole, where the product of line solves fails."""
 
 import numpy as np
@@ -7,11 +7,11 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 import fpstt
-from fpstt.averaged import PhiAveragedInverse
-from fpstt.chart import ChartModel
-from fpstt.initial import chart_state_averages
-from fpstt.lines import LineBackend, LineScheme
-from fpstt.operator import directional_operators, fokker_planck_matrix
+from fpstt.numerics.averaged import PhiAveragedInverse
+from fpstt.sphere.chart import ChartModel
+from fpstt.physics.initial import chart_state_averages
+from fpstt.numerics.lines import LineBackend, LineScheme
+from fpstt.numerics.operator import directional_operators, fokker_planck_matrix
 
 
 def _exact(whole, b, x):

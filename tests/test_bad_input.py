@@ -2,7 +2,7 @@
 stderr naming the option or key, no traceback, before any work, and nothing in the folder
 is written or changed (each runs beside pre-existing outputs whose bytes are compared).
 
-Most cases call ``fpstt.cli.main(argv)`` in-process; a few run ``python -m fpstt``.
+Most cases call ``fpstt.cli.commands.main(argv)`` in-process; a few run ``python -m fpstt``.
 """
 
 import os

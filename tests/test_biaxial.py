@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.config import load_config
-from fpstt.constants import BOLTZMANN, GYROMAGNETIC_RATIO
-from fpstt.grid import SphereGrid, unit_vector
-from fpstt.initial import BoltzmannState, initial_state
-from fpstt.magnet import critical_drive, magnet_moment, thermal_stability
-from fpstt.montecarlo import simulate
-from fpstt.operator import fokker_planck_matrix
-from fpstt.quantities import magnet_quantities
+from fpstt.runs.config import load_config
+from fpstt.physics.constants import BOLTZMANN, GYROMAGNETIC_RATIO
+from fpstt.sphere.grid import SphereGrid, unit_vector
+from fpstt.physics.initial import BoltzmannState, initial_state
+from fpstt.physics.magnet import critical_drive, magnet_moment, thermal_stability
+from fpstt.runs.montecarlo import simulate
+from fpstt.numerics.operator import fokker_planck_matrix
+from fpstt.physics.quantities import magnet_quantities
 
 Z = np.array([0.0, 0.0, 1.0])
 EASY = (1.1, 2.0)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.chart import ChartModel, MobiusChart, chart_for, conformal_coefficients
-from fpstt.observables import l1_distance
-from fpstt.pushforward import general_pushforward_cell_averages, pushforward_cell_averages
+from fpstt.sphere.chart import ChartModel, MobiusChart, chart_for, conformal_coefficients
+from fpstt.analysis.observables import l1_distance
+from fpstt.physics.pushforward import general_pushforward_cell_averages, pushforward_cell_averages
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_general_pushforward_is_eq16_without_field(table_i_model, table_i_gibbs)
     g = table_i_gibbs
     rho = lambda n: g.per_area(np.arccos(np.clip(n[2], -1, 1)),        # noqa: E731
                                np.arctan2(n[1], n[0]))
-    nodes, w = fpstt.pushforward.gibbs_quadrature(g, 24, 24)
+    nodes, w = fpstt.physics.pushforward.gibbs_quadrature(g, 24, 24)
     general = general_pushforward_cell_averages(table_i_model, rho, grid, 0.25,
                                                 support=nodes[:, w > 1e-22], pad=4)
     exact = pushforward_cell_averages(g, table_i_model.C1, grid, 0.25)
@@ -110,7 +110,7 @@ def test_field_on_noiseless_solve_matches_general_pushforward(field_on, table_i_
     sol = fpstt.solve(model, grid, g.cell_averages(grid), times)
     rho = lambda n: g.per_area(np.arccos(np.clip(n[2], -1, 1)),        # noqa: E731
                                np.arctan2(n[1], n[0]))
-    nodes, w = fpstt.pushforward.gibbs_quadrature(g, 24, 24)
+    nodes, w = fpstt.physics.pushforward.gibbs_quadrature(g, 24, 24)
     ref = general_pushforward_cell_averages(model, rho, grid, 0.2, support=nodes[:, w > 1e-22],
                                             pad=6)
     assert grid.integrate(ref) == pytest.approx(1, abs=1e-6)
@@ -131,7 +131,7 @@ def test_field_on_noisy_solve_is_positive_and_conservative(field_on, table_i_gib
 def test_z_prime_grid_remaps_an_off_axis_field(field_on, table_i_gibbs):
     """On a z'-frame grid (what pulses use) a field off z' is remapped, not refused: noise
     off, its means and stds against the exact run in the flow's Möbius chart at t_n / 6."""
-    from fpstt.observables import moments
+    from fpstt.analysis.observables import moments
     model, gibbs, times = field_on.with_options(C2=0), table_i_gibbs, [0, 1 / 6]
     results = []
     for attractor in (False, True):
@@ -163,7 +163,7 @@ def test_antipodal_state_is_covered(table_i_model):
     for initial, bound in ((None, 2e-3), (gibbs, 1e-4)):
         grid = fpstt.default_grid(table_i_model, [0, 1], initial=initial, n_phi=64)
         p0 = gibbs.cell_averages(grid)
-        mean, _ = fpstt.observables.moments(grid, p0)
+        mean, _ = fpstt.analysis.observables.moments(grid, p0)
         assert (np.max(np.abs(mean - gibbs.mean_direction)) < bound) == (initial is not None)
     assert grid.integrate(p0) == pytest.approx(1, abs=1e-9)
     sol = fpstt.solve(table_i_model, grid, p0, [0, 0.2])
@@ -226,7 +226,7 @@ def test_free_diffusion_in_a_sheared_chart_decays_exactly(field_on, shear):
     Mercator rows are uniform; in theta it was inconsistent near the chart pole (error 2e-2)."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
-    from fpstt.operator import fokker_planck_matrix
+    from fpstt.numerics.operator import fokker_planck_matrix
     base = chart_for(field_on)
     chart = MobiusChart(base.zeta_s, base.zeta_u, base.lam,
                         base.shear if shear is None else shear)
@@ -240,7 +240,7 @@ def test_free_diffusion_in_a_sheared_chart_decays_exactly(field_on, shear):
     x = gibbs.cell_averages(grid).ravel()
     for _ in range(n):
         x = lu.solve(x)
-    mean, _ = fpstt.observables.moments(grid, x.reshape(grid.shape))
+    mean, _ = fpstt.analysis.observables.moments(grid, x.reshape(grid.shape))
     assert np.max(np.abs(mean - gibbs.mean_direction * np.exp(-2 * D * t))) < 1e-4
 
 
@@ -249,7 +249,7 @@ def test_z_prime_only_observables_refuse_chart_grids(field_on, table_i_model):
     plain = fpstt.default_grid(table_i_model, [0, 1], n_phi=32)
     p = np.ones(chart_grid.shape)
     with pytest.raises(ValueError, match="Möbius chart"):
-        fpstt.observables.theta_statistics(chart_grid, p)
+        fpstt.analysis.observables.theta_statistics(chart_grid, p)
     with pytest.raises(ValueError, match="different charts"):
         fpstt.observables.remap(p, chart_grid, plain)
     assert fpstt.observables.remap(p, chart_grid, chart_grid).shape == chart_grid.shape
@@ -262,8 +262,8 @@ def test_precession_alone_is_an_exact_rotation_on_the_default_path():
     config, against the exact rotation of the initial mean."""
     from scipy.spatial.transform import Rotation
 
-    from fpstt.config import RunConfig
-    from fpstt.observables import moments
+    from fpstt.runs.config import RunConfig
+    from fpstt.analysis.observables import moments
     cfg = RunConfig(micro=fpstt.table_i(n_e=0.0))
     cfg.model["field_on"] = True
     cfg.initial.update(kind="vmf", theta=1.0, phi=0.5, kappa=200.0)

@@ -242,7 +242,7 @@ def test_montecarlo_takes_the_checkpoint_options_the_readme_names(tmp_path):
 
 def test_every_option_says_what_it_does_and_its_default():
     import argparse
-    from fpstt.cli import build_parser
+    from fpstt.cli.commands import build_parser
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in sub.choices.items():
         for action in parser._actions:

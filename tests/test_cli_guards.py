@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import fpstt
-import fpstt.montecarlo as mc_module
-import fpstt.sweep as sweep_module
+import fpstt.runs.montecarlo as mc_module
+import fpstt.runs.sweep as sweep_module
 from fpstt.cli import main
-from fpstt.io import atomic_savez
-from fpstt.wer import SwitchingCurve
+from fpstt.analysis.io import atomic_savez
+from fpstt.runs.wer import SwitchingCurve
 
 ROOT = Path(fpstt.__file__).parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
@@ -139,7 +139,7 @@ def test_resumed_montecarlo_reports_its_own_rate(tmp_path, monkeypatch, table_i_
 def test_montecarlo_wer_figure_fills_both_panels_over_the_horizon():
     """Item 14: the right panel is drawn and the x axis spans the horizon."""
     import matplotlib.pyplot as plt
-    from fpstt.plotting import plot_wer
+    from fpstt.analysis.plotting import plot_wer
     t = np.linspace(0, 1, 11)
     wer = np.where(t < 0.4, 1 - t / 0.4, 0.0)
     fig = plot_wer(dict(times=t, wer=wer, stderr=0 * t + 1e-3, wer_floor=1e-5))

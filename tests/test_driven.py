@@ -1,4 +1,4 @@
-"""Runs under a current pulse (fpstt.driven): the models the config accepts with a pulse."""
+"""Runs under a current pulse (fpstt.integration.driven): the models the config accepts with a pulse."""
 
 import math
 
@@ -6,10 +6,10 @@ import numpy as np
 
 import fpstt
 from fpstt.cli import main
-from fpstt.config import RunConfig
-from fpstt.driven import solve_pulse
-from fpstt.montecarlo import simulate
-from fpstt.observables import moments
+from fpstt.runs.config import RunConfig
+from fpstt.integration.driven import solve_pulse
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import moments
 
 
 def test_pulse_with_a_field_kept_on_against_monte_carlo():

@@ -1,4 +1,4 @@
-"""The flow plan (fpstt.flowplan): one classification of the flow, read everywhere."""
+"""The flow plan (fpstt.flow.flowplan): one classification of the flow, read everywhere."""
 
 import ast
 import pathlib
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.flowplan import KINDS, grid_plan, noise_dominated, plan_flow
+from fpstt.flow.flowplan import KINDS, grid_plan, noise_dominated, plan_flow
 
 
 def _model(**micro):
@@ -70,9 +70,9 @@ def test_default_grid_keeps_its_plan_and_a_hand_built_grid_gets_one(table_i_mode
 
 
 def test_is_mobius_is_called_from_one_module():
-    """The flow is classified in one place: only fpstt/flowplan.py calls is_mobius."""
+    """The flow is classified in one place: only fpstt/flow/flowplan.py calls is_mobius."""
     callers = set()
-    for path in sorted(pathlib.Path(fpstt.__file__).parent.glob("*.py")):
+    for path in sorted(pathlib.Path(fpstt.__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 f = node.func
@@ -87,7 +87,7 @@ def test_noise_that_outweighs_the_drive_is_not_split():
     drive's translation would be a step of 0.17 t_n (seed 2 row 6 of the model-space check,
     39 s.e. off Monte Carlo split); the plan takes TR-BDF2 on the whole operator.  Table I
     and a field kept on (its own chart) stay split."""
-    from fpstt.flowplan import noise_dominated
+    from fpstt.flow.flowplan import noise_dominated
     micro = fpstt.table_i(B=0.0, alpha=0.87, T=300.0, n_e=2719.0)
     noisy = fpstt.SpinTorqueModel.from_microscopic(micro, thermal=True, reading="lab",
                                                   interpretation="stratonovich")
@@ -104,7 +104,7 @@ def test_noise_dominated_flow_without_a_moebius_chart_relaxes_in_the_z_frame():
     """Model-space seed 2 row 12 (field on, easy axis along z', alpha 0.44, Brown noise at
     300 K, drive n_e x 0.014): noise-dominated, so it relaxes unsplit, in the z' frame; in
     the attractor chart it settled 76 s.e. from Monte Carlo (and from exp(-E/k_B T))."""
-    from fpstt.initial import GibbsState
+    from fpstt.physics.initial import GibbsState
     model = fpstt.SpinTorqueModel(
         0.010432125190080866 + 0.07952332478778316j, 0.00023086065997130438 + 0.0017598338698116905j,
         "stratonovich", "eq17", omega=(6.505316317534174, -0.4974706579257, 16.124496280586893),

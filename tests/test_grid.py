@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.grid import mercator_theta, mercator_u
+from fpstt.sphere.grid import mercator_theta, mercator_u
 
 
 def test_no_centre_on_a_pole_and_measures():
@@ -54,7 +54,7 @@ def test_bad_sizes():
 def test_angles_keep_their_precision_at_the_poles():
     """theta = 1e-12 and pi - 1e-12 come back to 1e-4 relative (arccos gave 0 and pi, and
     Eq. 17's 1/sin theta then made the Monte Carlo NaN)."""
-    from fpstt.grid import angles, unit_vector
+    from fpstt.sphere.grid import angles, unit_vector
     theta = np.array([1e-12, 1e-9, 0.3, np.pi - 1e-9])
     back, _ = angles(unit_vector(theta, 0.7))
     assert np.all(np.abs(back[:2] / theta[:2] - 1) <= 1e-4)

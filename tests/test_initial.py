@@ -5,7 +5,7 @@ import pytest
 
 import fpstt
 from conftest import observed_order
-from fpstt.initial import langevin_function
+from fpstt.physics.initial import langevin_function
 
 
 @pytest.mark.parametrize("shape", [(16, 16), (64, 48), (200, 128)])
@@ -29,7 +29,7 @@ def test_gibbs_mean_is_langevin_function(kappa):
     errors = []
     for n in (100, 200, 400):
         g = fpstt.SphereGrid.uniform(n, n)
-        mean, _ = fpstt.observables.moments(g, gb.cell_averages(g))
+        mean, _ = fpstt.analysis.observables.moments(g, gb.cell_averages(g))
         errors.append(np.max(np.abs(mean - gb.mean_direction)))
     assert errors[-1] < 1e-4
     assert observed_order([1, 0.5, 0.25], errors) > 1.8

@@ -1,19 +1,19 @@
-"""The implicit step on chart grids solved line by line (fpstt.lines), and the fractional
+"""The implicit step on chart grids solved line by line (fpstt.numerics.lines), and the fractional
 shift that reaches output times off the step lattice."""
 
 import numpy as np
 import pytest
 
 import fpstt
-from fpstt.chart import ChartModel
-from fpstt.flowgrid import longest_chart_step, rows_per_step
-from fpstt.fourier import RealBackend
-from fpstt.integrators import ImplicitScheme
-from fpstt.transport import Shift, mercator_du
-from fpstt.lines import TOLERANCE, LineBackend, LineScheme
-from fpstt.observables import l1_distance
-from fpstt.operator import directional_operators, fokker_planck_matrix, is_monotone
-from fpstt.pushforward import pushforward_cell_averages
+from fpstt.sphere.chart import ChartModel
+from fpstt.flow.flowgrid import longest_chart_step, rows_per_step
+from fpstt.numerics.fourier import RealBackend
+from fpstt.integration.integrators import ImplicitScheme
+from fpstt.numerics.transport import Shift, mercator_du
+from fpstt.numerics.lines import TOLERANCE, LineBackend, LineScheme
+from fpstt.analysis.observables import l1_distance
+from fpstt.numerics.operator import directional_operators, fokker_planck_matrix, is_monotone
+from fpstt.physics.pushforward import pushforward_cell_averages
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_output_off_the_step_lattice_is_second_order(table_i_model, table_i_gibb
     Before the fractional shift, one backward-Euler step: L1 4e-3, 9e-3, 1.6e-2."""
     model = table_i_model.with_options(C2=0)
     grid = fpstt.default_grid(model, [0, 1], initial=table_i_gibbs, n_phi=128)
-    dt = fpstt.stepping.mercator_step(grid, model)
+    dt = fpstt.integration.stepping.mercator_step(grid, model)
     t = (100 + fraction) * dt
     sol = fpstt.solve(model, grid, table_i_gibbs.cell_averages(grid), [t])
     ref = pushforward_cell_averages(table_i_gibbs, model.C1, grid, t)
@@ -140,7 +140,7 @@ def test_output_off_the_step_lattice_is_second_order(table_i_model, table_i_gibb
 def test_a_solve_that_does_not_converge_is_reported(table_i_gibbs, monkeypatch):
     """No silent answer: solves held to an unreachable tolerance are kept, and the run
     warns with the residual reached."""
-    from fpstt import lines
+    from fpstt.numerics import lines
     monkeypatch.setattr(lines, "TOLERANCE", 1e-30)
     monkeypatch.setattr(lines, "_MAX_ITERATIONS", 1)   # no correction at all
     model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)

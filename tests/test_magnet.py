@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.constants import BOLTZMANN, GYROMAGNETIC_RATIO
-from fpstt.driven import solve_pulse
-from fpstt.fourier import SpectralBackend
-from fpstt.initial import BoltzmannState, initial_state
-from fpstt.magnet import Pulse, critical_drive, thermal_stability
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, moments
-from fpstt.operator import fokker_planck_matrix
-from fpstt.switching import unswitched_probability
-from fpstt.wer import switching_curve
+from fpstt.physics.constants import BOLTZMANN, GYROMAGNETIC_RATIO
+from fpstt.integration.driven import solve_pulse
+from fpstt.numerics.fourier import SpectralBackend
+from fpstt.physics.initial import BoltzmannState, initial_state
+from fpstt.physics.magnet import Pulse, critical_drive, thermal_stability
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, moments
+from fpstt.numerics.operator import fokker_planck_matrix
+from fpstt.analysis.switching import unswitched_probability
+from fpstt.runs.wer import switching_curve
 
 from oracle_1d import marginal_in_cos_theta
 
@@ -201,7 +201,7 @@ def test_tilted_magnet_against_monte_carlo():
 
 
 def test_pulse_pieces_and_a_user_drive():
-    from fpstt.magnet import FunctionDrive
+    from fpstt.physics.magnet import FunctionDrive
     pulse = Pulse(2.0, rise=0.4, fall=0.2)
     pieces = pulse.segments(3.0)
     assert pieces[0][0] == 0.0 and pieces[-1][1] == 3.0 and pieces[-1][2] == 0.0

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.constants import ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR_TABLE_I
-from fpstt.microscopic import derived_coefficients, transmission_amplitude
+from fpstt.physics.constants import ELECTRON_MASS, ELECTRON_MASS_TABLE_I, HBAR_TABLE_I
+from fpstt.physics.microscopic import derived_coefficients, transmission_amplitude
 
 # Table I of the paper: references with the half-unit of the last printed digit as tolerance.
 TABLE_I = dict(t_up=(0.067 - 0.251j, 5e-4), t_down=(0.924 - 0.265j, 5e-4),
@@ -47,7 +47,7 @@ def test_unitarity_of_scattering(barrier):
     k = 13.6e9
     t = transmission_amplitude(k, barrier)
     # Eq. (A4a), hbar restored
-    r = 1.0 / (-1.0 + 1j * fpstt.constants.HBAR ** 2 * k / (ELECTRON_MASS * barrier)) \
+    r = 1.0 / (-1.0 + 1j * fpstt.physics.constants.HBAR ** 2 * k / (ELECTRON_MASS * barrier)) \
         if barrier else 0.0
     assert abs(t) ** 2 + abs(r) ** 2 == pytest.approx(1.0, abs=1e-14)
 

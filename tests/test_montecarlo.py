@@ -5,8 +5,8 @@ import pytest
 
 import fpstt
 from conftest import observed_order
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, moments
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, moments
 
 TIMES = np.linspace(0.0, 1.0, 11)
 READINGS = [("ito", "eq17"), ("stratonovich", "eq17"), ("stratonovich", "lab")]

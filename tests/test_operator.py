@@ -6,8 +6,8 @@ import scipy.sparse as sp
 
 import fpstt
 from conftest import observed_order
-from fpstt.fourier import phi_blocks
-from fpstt.operator import bernoulli, stationary_density
+from fpstt.numerics.fourier import phi_blocks
+from fpstt.numerics.operator import bernoulli, stationary_density
 
 SMOOTH = fpstt.SpinTorqueModel(0.3 + 0.4j, 0.5 + 0.3j, thermal_D=0.6)
 
@@ -87,7 +87,7 @@ def test_stationary_state_is_von_mises_fisher():
         g = fpstt.SphereGrid.uniform(n, 8)
         p = stationary_density(model, g)
         assert np.all(p >= -1e-14) and g.integrate(p) == pytest.approx(1.0, abs=1e-12)
-        errs.append(fpstt.observables.l1_distance(g, p, exact.cell_averages(g)))
+        errs.append(fpstt.analysis.observables.l1_distance(g, p, exact.cell_averages(g)))
         hs.append(1.0 / n)
     order = observed_order(hs, errs)
     print(f"stationary vMF: L1 {errs}, order {order:.2f}")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.plotting import add_note, mass_window, plot_density
+from fpstt.analysis.plotting import add_note, mass_window, plot_density
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def test_model_note_goes_under_the_title(ax):
 
 
 def test_cli_figures_name_the_model(tmp_path, monkeypatch):
-    from fpstt import cli
+    from fpstt.cli import commands as cli
     monkeypatch.chdir(tmp_path)
     titles = []
     monkeypatch.setattr(cli, "overwriting", lambda path: None)
@@ -76,7 +76,7 @@ def test_cli_figures_name_the_model(tmp_path, monkeypatch):
 def test_fig5_shows_std_and_residual_panels():
     from types import SimpleNamespace
     import matplotlib.pyplot as plt
-    from fpstt.plotting import plot_fig5
+    from fpstt.analysis.plotting import plot_fig5
     t = np.linspace(0, 1, 5)
     mean, std = np.ones((5, 3)), np.full((5, 3), 0.1)
     mc = SimpleNamespace(mean=mean + 1e-3, std=std, stderr=np.full((5, 3), 1e-3))

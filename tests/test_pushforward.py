@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.observables import l1_distance, theta_statistics
-from fpstt.operator import stationary_density
-from fpstt.pushforward import (flow, jacobian, jacobian_fd, mean_trajectory,
+from fpstt.analysis.observables import l1_distance, theta_statistics
+from fpstt.numerics.operator import stationary_density
+from fpstt.physics.pushforward import (flow, jacobian, jacobian_fd, mean_trajectory,
                                pushforward_cell_averages, pushforward_density)
 
 FIG4_TIMES = [0.0, 1 / 3, 2 / 3, 1.0]

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fpstt
-import fpstt.montecarlo as mc_module
-import fpstt.integrators as integrators
+import fpstt.runs.montecarlo as mc_module
+import fpstt.integration.integrators as integrators
 from fpstt.cli import main
-from fpstt.montecarlo import simulate
-from fpstt.operator import stationary_density
+from fpstt.runs.montecarlo import simulate
+from fpstt.numerics.operator import stationary_density
 
 SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -108,8 +108,8 @@ toml_value = st.one_of(st.integers(-10, 10), st.floats(allow_nan=False, allow_in
 def test_malformed_configs_exit_2_without_traceback(tmp_path, capsys, section, key, value,
                                                     garbage):
     valid = {"microscopic": fpstt.Microscopic.__dataclass_fields__,
-             "model": fpstt.config.DEFAULTS["model"], "grid": fpstt.config.DEFAULTS["grid"],
-             "solve": fpstt.config.DEFAULTS["solve"]}
+             "model": fpstt.runs.config.DEFAULTS["model"], "grid":
+             fpstt.runs.config.DEFAULTS["grid"], "solve": fpstt.runs.config.DEFAULTS["solve"]}
     if section in valid and key in valid[section]:
         key = key + "_x"                                      # always unknown
     text = f"[{section}]\n{key} = {value}\n" + ("= = =\n" if garbage else "")
@@ -245,7 +245,7 @@ def test_cli_solve_checkpoint_and_resume(tmp_path, monkeypatch):
 
 
 def test_mass_drift_guard_warns():
-    from fpstt.guards import health_warnings
+    from fpstt.integration.guards import health_warnings
     grid = fpstt.SphereGrid.uniform(32, 32)                   # resolves the state
     p = fpstt.GibbsState(1.0, 1.0, 0.0).cell_averages(grid)[None]
     diagnostics = {"max_mass_error": 1e-6, "mass0": 1.0, "min_p_ratio_output": 0.0}

@@ -1,4 +1,4 @@
-"""The flux-form semi-Lagrangian remap of flows with no Möbius chart (fpstt.remap)."""
+"""The flux-form semi-Lagrangian remap of flows with no Möbius chart (fpstt.numerics.remap)."""
 
 import math
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.attractor import attractor_chart
-from fpstt.chart import chart_for
-from fpstt.grid import SphereGrid
-from fpstt.observables import l1_distance
-from fpstt.pushforward import general_pushforward_cell_averages, gibbs_support
-from fpstt.remap import FlowRemap, LineRemap, ModalRemap
+from fpstt.flow.attractor import attractor_chart
+from fpstt.sphere.chart import chart_for
+from fpstt.sphere.grid import SphereGrid
+from fpstt.analysis.observables import l1_distance
+from fpstt.physics.pushforward import general_pushforward_cell_averages, gibbs_support
+from fpstt.numerics.remap import FlowRemap, LineRemap, ModalRemap
 
 from conftest import observed_order
 
@@ -113,7 +113,7 @@ def test_split_scheme_follows_a_flow_with_no_mobius_chart(anisotropy_model, tabl
 
 def test_attractor_finder_agrees_with_the_mobius_closed_form(table_i_gibbs):
     """On a Möbius flow (the field kept on) the fixed points have a closed form
-    (fpstt.chart.chart_for, roots of a quadratic): the numerical attractor, repeller and
+    (fpstt.sphere.chart.chart_for, roots of a quadratic): the numerical attractor, repeller and
     mean contraction rate must reproduce them."""
     model = fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i(), field_on=True)
     exact, found = chart_for(model), attractor_chart(model, table_i_gibbs.direction)
@@ -151,7 +151,7 @@ def test_line_remap_keeps_the_mass_of_an_undershoot():
 
 def test_boltzmann_state_on_an_attractor_chart_grid(anisotropy_model):
     micro = fpstt.table_i(B_k=0.05, easy_theta=0.5, easy_phi=1.0, alpha=0.02)
-    state = fpstt.initial.BoltzmannState.from_microscopic(micro)
+    state = fpstt.physics.initial.BoltzmannState.from_microscopic(micro)
     grid = fpstt.default_grid(anisotropy_model, [0, 0.1], initial=state, du=0.04, n_phi=96)
     assert grid.chart is not None
     assert abs(grid.integrate(state.cell_averages(grid)) - 1) < 1e-6

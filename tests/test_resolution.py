@@ -1,8 +1,8 @@
 """The coarsening error estimate against the error measured by refinement."""
 
 import fpstt
-from fpstt.observables import l1_distance, remap
-from fpstt.resolution import advice, coarsening_estimate
+from fpstt.analysis.observables import l1_distance, remap
+from fpstt.runs.resolution import advice, coarsening_estimate
 
 
 def test_estimate_tracks_the_error_against_a_refined_run(table_i_model, table_i_gibbs):

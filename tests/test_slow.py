@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, moments, remap
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, moments, remap
 
 pytestmark = pytest.mark.slow
 FIG4_TIMES = [0.0, 1 / 3, 2 / 3, 1.0]

@@ -6,9 +6,9 @@ import scipy.sparse as sp
 
 import fpstt
 from conftest import observed_order
-from fpstt.fourier import SpectralBackend, rotate_phi
-from fpstt.observables import l1_distance, moments, remap
-from fpstt.pushforward import pushforward_cell_averages
+from fpstt.numerics.fourier import SpectralBackend, rotate_phi
+from fpstt.analysis.observables import l1_distance, moments, remap
+from fpstt.physics.pushforward import pushforward_cell_averages
 
 FIG4_TIMES = [0.0, 1 / 3, 2 / 3, 1.0]
 
@@ -221,7 +221,7 @@ def test_peclet_leaves_out_the_geometric_drift_of_lab_noise():
     """Pure lab-smooth diffusion transports nothing: its drift D_t cot(theta) only carries the
     sin(theta) of the measure, so its cell Péclet number is 0, not ~2 on the pole rows; a
     real drift is still counted (Péclet = |mu| h / D)."""
-    from fpstt.guards import max_cell_peclet
+    from fpstt.integration.guards import max_cell_peclet
     grid = fpstt.SphereGrid.uniform(90, 32)
     still = fpstt.SpinTorqueModel(0j, 0j, "stratonovich", "lab", thermal_D=0.5)
     assert max_cell_peclet(still, grid) < 1e-9
@@ -233,7 +233,7 @@ def test_moments_of_a_narrow_state_are_not_widened_by_its_cells():
     """A vMF state about a tilted axis, two cells per std: its exact std of n (from
     <n n^T> = a mu mu^T + b (1 - mu mu^T), a = 1 - 2 A(kappa)/kappa) comes out within 0.2 %
     from the cell averages; the piecewise-constant density would widen it by ~2 %."""
-    from fpstt.initial import GibbsState, langevin_function
+    from fpstt.physics.initial import GibbsState, langevin_function
     state = GibbsState(2500.0, 1.0, 0.5)
     grid = fpstt.SphereGrid.uniform(int(math.pi / (0.5 / math.sqrt(2500.0))), 600)
     mean, std = moments(grid, state.cell_averages(grid))

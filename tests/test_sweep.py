@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import fpstt
-import fpstt.sweep as sweep_module
+import fpstt.runs.sweep as sweep_module
 from fpstt.cli import main
-from fpstt.montecarlo import simulate
-from fpstt.sweep import grid_points, run_point, sweep
-from fpstt.switching import switching_probability
-from fpstt.wer import switching_curve
+from fpstt.runs.montecarlo import simulate
+from fpstt.runs.sweep import grid_points, run_point, sweep
+from fpstt.analysis.switching import switching_probability
+from fpstt.runs.wer import switching_curve
 
 POINTS = grid_points({"n_e": [4.5e4, 5.5e4], "T": [1.0, 3.0]})
 OPTIONS = dict(du=0.06, n_phi=64)

@@ -10,13 +10,13 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import fpstt
-from fpstt.constants import GYROMAGNETIC_RATIO
-from fpstt.grid import unit_vector
-from fpstt.initial import initial_state
-from fpstt.magnet import critical_drive, spin_torque_rates, thermal_stability
-from fpstt.montecarlo import simulate
-from fpstt.observables import moments
-from fpstt.switching import unswitched_probability
+from fpstt.physics.constants import GYROMAGNETIC_RATIO
+from fpstt.sphere.grid import unit_vector
+from fpstt.physics.initial import initial_state
+from fpstt.physics.magnet import critical_drive, spin_torque_rates, thermal_stability
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import moments
+from fpstt.analysis.switching import unswitched_probability
 
 Z = np.array([0.0, 0.0, 1.0])
 # tilted field kept on, tilted easy axis, strong damping, Table I current: nothing is axial

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.grid import mercator_theta, mercator_u
-from fpstt.montecarlo import simulate
-from fpstt.switching import split_rows, switching_probability, unswitched_probability
-from fpstt.wer import UnswitchedRows, switching_curve
+from fpstt.sphere.grid import mercator_theta, mercator_u
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.switching import split_rows, switching_probability, unswitched_probability
+from fpstt.runs.wer import UnswitchedRows, switching_curve
 
 from oracle_1d import wer_curve
 

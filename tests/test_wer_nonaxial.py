@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.flowgrid import DEFAULT_DU
-from fpstt.montecarlo import simulate
-from fpstt.switching import unswitched_probability
-from fpstt.wer import TAIL_CAP_ERROR, UnswitchedRows, switching_curve
+from fpstt.flow.flowgrid import DEFAULT_DU
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.switching import unswitched_probability
+from fpstt.runs.wer import TAIL_CAP_ERROR, UnswitchedRows, switching_curve
 
 # a hard axis along x' (gamma B_d t_n = 1.8 rad per t_n beside Im C1 = 5.5): nothing is axial
 MICRO = fpstt.table_i(B_d=0.01, hard_theta=math.pi / 2, hard_phi=0.0)
@@ -102,7 +102,7 @@ def test_switching_command_takes_a_hard_axis(tmp_path, capsys):
 def test_sweep_point_of_a_hard_axis_is_its_curve():
     """A sweep point without axial symmetry: its WER and switching times are the curve's on
     the point's du and n_phi (it was P_sw of chart cells, with NaN switching times)."""
-    from fpstt.sweep import run_point
+    from fpstt.runs.sweep import run_point
     point = {"B_d": 0.01, "hard_theta": math.pi / 2}
     row = run_point(point, [0.3, 0.4], du=0.06, n_phi=32)
     assert row["status"] == "ok", row.get("error")

@@ -11,7 +11,7 @@ from scipy.special import gammaln
 matplotlib.use("Agg")
 
 import fpstt  # noqa: E402
-from fpstt.io import to_jsonable  # noqa: E402
+from fpstt.analysis.io import to_jsonable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -36,9 +36,9 @@ def write(name, data):
 def refined_solve(model, grid, p0_of_grid, times):
     """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
     phi cells, and in a chart the step halved too (CHART_SPREAD / 2, the
-    implicit step's bound, fpstt.flowplan.longest_chart_step; the z' frame's step is one
+    implicit step's bound, fpstt.flow.flowplan.longest_chart_step; the z' frame's step is one
     row, so du/2 halves it)."""
-    from fpstt import flowplan
+    from fpstt.flow import flowplan
     fine = fpstt.SphereGrid.mercator(grid.du / 2, *grid.u_range, 2 * grid.n_phi, grid.chart)
     spread = flowplan.CHART_SPREAD
     flowplan.CHART_SPREAD = spread / 2

@@ -31,8 +31,8 @@ import scipy.sparse.linalg as spla
 from scipy.optimize import brentq
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, remap
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, remap
 from _common import binomial_mad, table_i, write
 
 QUICK = "--quick" in sys.argv
@@ -78,7 +78,7 @@ def error_on(grid, p):
 
 # ---- (a) fpstt against the naive baseline ----------------------------------------------
 fp_rows, fp_solutions = [], {}
-DEFAULT = (300, fpstt.config.DEFAULTS["grid"]["n_phi"])    # du = 0.0184: Table I's 1/300 t_n
+DEFAULT = (300, fpstt.runs.config.DEFAULTS["grid"]["n_phi"])    # du = 0.0184: Table I's 1/300 t_n
 for spu, nf in ((45, 64), (90, 128), (180, 256), DEFAULT):
     solver_seconds = []
 

@@ -22,8 +22,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, remap
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, remap
 from _common import binomial_mad, refined_solve
 
 TIMES = [0, 1 / 3, 2 / 3, 1]

@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import moments
-from fpstt.resolution import coarsening_estimate
-from fpstt.switching import switching_probability
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import moments
+from fpstt.runs.resolution import coarsening_estimate
+from fpstt.analysis.switching import switching_probability
 from _common import write
 
 

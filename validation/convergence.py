@@ -7,7 +7,7 @@ alone at the default step against a (900, 1536) reference.
 """
 
 import fpstt
-from fpstt.observables import l1_distance, remap
+from fpstt.analysis.observables import l1_distance, remap
 from _common import FIG4_TIMES, table_i, write
 
 model, gibbs = table_i()
@@ -35,7 +35,7 @@ for scheme in ("split-tr-bdf2", "split-be"):
                    for k in range(len(levels) - 1)]
     for row in out[scheme]:
         print(scheme, row)
-spu, nf = 300, fpstt.config.DEFAULTS["grid"]["n_phi"]   # du = 0.0184 is Table I's 1/300 t_n step
+spu, nf = 300, fpstt.runs.config.DEFAULTS["grid"]["n_phi"]   # du = 0.0184 is Table I's 1/300 t_n step
 base = run(spu, nf, "split-tr-bdf2")
 out["default"] = {"grid": (spu, nf), "solver_s": base[1].diagnostics["wall_time_s"],
                   "vs_2x_refined": differences(base, run(2 * spu, 2 * nf, "split-tr-bdf2")),

@@ -7,10 +7,10 @@ Writes validation/results/crosschecks.json and docs/figures/fig3.png, fig4.png.
 import numpy as np
 
 import fpstt
-from fpstt.observables import l1_distance, theta_statistics
-from fpstt.operator import stationary_density
-from fpstt.plotting import add_note, plot_components, plot_fig4
-from fpstt.pushforward import (flow, jacobian, jacobian_fd, mean_trajectory,
+from fpstt.analysis.observables import l1_distance, theta_statistics
+from fpstt.numerics.operator import stationary_density
+from fpstt.analysis.plotting import add_note, plot_components, plot_fig4
+from fpstt.physics.pushforward import (flow, jacobian, jacobian_fd, mean_trajectory,
                                pushforward_cell_averages)
 from _common import FIG4_TIMES, FIGURES, TABLE_I_NOTE, table_i, write
 

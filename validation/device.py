@@ -19,13 +19,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fpstt
-from fpstt.driven import solve_pulse
-from fpstt.flowgrid import DEFAULT_DU
-from fpstt.initial import initial_state
-from fpstt.magnet import Pulse, critical_drive, thermal_stability
-from fpstt.montecarlo import simulate
-from fpstt.switching import unswitched_probability
-from fpstt.wer import switching_curve
+from fpstt.integration.driven import solve_pulse
+from fpstt.flow.flowgrid import DEFAULT_DU
+from fpstt.physics.initial import initial_state
+from fpstt.physics.magnet import Pulse, critical_drive, thermal_stability
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.switching import unswitched_probability
+from fpstt.runs.wer import switching_curve
 from _common import FIGURES, write
 
 BASE = dict(B=0.0, B_k=2.2, alpha=0.01, T=300.0)

@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, moments
-from fpstt.pushforward import general_pushforward_cell_averages, gibbs_support
-from fpstt.switching import switching_probability
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, moments
+from fpstt.physics.pushforward import general_pushforward_cell_averages, gibbs_support
+from fpstt.analysis.switching import switching_probability
 from _common import refined_solve
 
 TIMES = [round(0.1 * k, 10) for k in range(11)]
@@ -121,7 +121,7 @@ def main():
                          for r in ("eq17", "lab")])
     if times and not field_on:              # the same on the grid refined twice
         result["noiseless_refined"] = noiseless(micro, field_on, gibbs, times,
-                                                du=fpstt.stepping.DEFAULT_DU / 2, n_phi=768)
+                                                du=fpstt.integration.stepping.DEFAULT_DU / 2, n_phi=768)
     with open(args.out or f"validation/results/{args.case}.json", "w") as fh:
         json.dump(result, fh, indent=1)
 

@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.observables import l1_distance, moments, remap
-from fpstt.plotting import add_note, plot_fig5
-from fpstt.pushforward import mean_trajectory
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import l1_distance, moments, remap
+from fpstt.analysis.plotting import add_note, plot_fig5
+from fpstt.physics.pushforward import mean_trajectory
 from _common import FIGURES, TABLE_I_NOTE, table_i, write
 
 model, gibbs = table_i()

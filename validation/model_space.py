@@ -3,7 +3,7 @@ refused up front.
 
 Seeded random valid models (:mod:`model_space_draw`) are loaded from TOML as ``fpstt solve
 --config`` loads them and solved to 2 t_n on the default grid with the default scheme, as
-``fpstt.cli._run`` does, each in a subprocess with a wall-clock timeout.  Outcome: ok,
+``fpstt.cli.commands._run`` does, each in a subprocess with a wall-clock timeout.  Outcome: ok,
 refused (a ValueError raised on purpose by fpstt), crashed (any other exception) or timed
 out.  The means of n, its std (at the first output time, and while P_sw or 1 - P_sw < 1 %)
 and P_sw = Prob(n_z > 0) are compared with fpstt's Monte Carlo at dt/2 (N samples); the MC
@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 import fpstt
-from fpstt.driven import solve_pulse
-from fpstt.grid import unit_vector
-from fpstt.montecarlo import simulate
-from fpstt.observables import moments
-from fpstt.switching import switching_probability
+from fpstt.integration.driven import solve_pulse
+from fpstt.sphere.grid import unit_vector
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.observables import moments
+from fpstt.analysis.switching import switching_probability
 from _common import refined_solve, write
 from model_space_draw import TIMES, describe, draw_models, model_class, to_config
 

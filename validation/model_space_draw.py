@@ -2,8 +2,8 @@
 
 A model is a dict of configuration-file sections (``microscopic``, ``model``, ``initial``,
 ``pulse``, ``solve``), drawn over the ranges docs/usage.md documents; :func:`to_config`
-turns it into a :class:`fpstt.config.RunConfig` through a TOML file and
-:func:`fpstt.config.load_config`, the path ``fpstt solve --config`` takes, so the check
+turns it into a :class:`fpstt.runs.config.RunConfig` through a TOML file and
+:func:`fpstt.runs.config.load_config`, the path ``fpstt solve --config`` takes, so the check
 tests the default grid and scheme a user gets.  Not part of the package.
 """
 
@@ -15,8 +15,8 @@ import tempfile
 
 import numpy as np
 
-from fpstt.config import RunConfig, load_config
-from fpstt.microscopic import table_i
+from fpstt.runs.config import RunConfig, load_config
+from fpstt.physics.microscopic import table_i
 
 TABLE_I_NE = 1.5e5
 TIMES = [0.5, 1.0, 1.5, 2.0]                 # output times, t_n (to 2 t_n)
@@ -143,8 +143,8 @@ def to_toml(m: dict) -> str:
 
 
 def to_config(m: dict, grid: bool = True):
-    """The :class:`~fpstt.config.RunConfig` of ``m``, loaded (and validated) from TOML by
-    :func:`~fpstt.config.load_config`; raises ValueError as the CLI would.
+    """The :class:`~fpstt.runs.config.RunConfig` of ``m``, loaded (and validated) from TOML by
+    :func:`~fpstt.runs.config.load_config`; raises ValueError as the CLI would.
 
     ``grid=False`` skips the default grid that ``load_config`` builds to validate (seconds
     for an attractor chart) and checks the rest as it does: microscopic inputs, model,
@@ -170,7 +170,7 @@ def model_class(model, grid, pulse) -> str:
     """How fpstt treats the model: ``pulse``, ``Möbius chart`` (a field kept on),
     ``attractor chart`` (a tilted easy axis), ``z' axial`` (phi-independent), ``z' frame``
     (phi-dependent, no chart) or ``no drive``; with ``+Brown`` for Brown noise."""
-    from fpstt.flowplan import grid_plan
+    from fpstt.flow.flowplan import grid_plan
     if pulse is not None:
         kind = "pulse"
     elif grid.chart is not None:

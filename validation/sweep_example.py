@@ -8,8 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from fpstt.plotting import add_note, plot_sweep  # noqa: E402
-from fpstt.sweep import grid_points, sweep  # noqa: E402
+from fpstt.analysis.plotting import add_note, plot_sweep  # noqa: E402
+from fpstt.runs.sweep import grid_points, sweep  # noqa: E402
 from _common import FIGURES, RESULTS  # noqa: E402
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ import numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tests"))
 
 import fpstt  # noqa: E402
-from fpstt.montecarlo import simulate  # noqa: E402
-from fpstt.observables import moments  # noqa: E402
-from fpstt.switching import unswitched_probability  # noqa: E402
+from fpstt.runs.montecarlo import simulate  # noqa: E402
+from fpstt.analysis.observables import moments  # noqa: E402
+from fpstt.analysis.switching import unswitched_probability  # noqa: E402
 from _common import refined_solve, write  # noqa: E402
 from test_torque_form import _perpendicular  # noqa: E402
 

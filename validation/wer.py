@@ -4,7 +4,7 @@ to a WER of 1e-9 for fpstt against what Monte Carlo would need (measured side by
 Run:  python validation/wer.py        (about 3 minutes)
 Writes validation/results/wer.json and docs/figures/wer.png.
 
-Accuracy: Table I, both readings, ``fpstt.wer.switching_curve`` at its defaults against the
+Accuracy: Table I, both readings, ``fpstt.runs.wer.switching_curve`` at its defaults against the
 1-D theta-marginal solver of tests/oracle_1d.py at h = 0.004 (its own error ~2e-4 relative,
 from h = 0.01 and 0.004), every 0.025 t_n from 0.3 to 1 t_n.
 Cost: the switching curve to 1 t_n (median of 5 runs), the `fpstt switching` command
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import fpstt
-from fpstt.montecarlo import simulate
-from fpstt.plotting import add_note, plot_wer
-from fpstt.wer import switching_curve
+from fpstt.runs.montecarlo import simulate
+from fpstt.analysis.plotting import add_note, plot_wer
+from fpstt.runs.wer import switching_curve
 from _common import FIGURES, TABLE_I_NOTE, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

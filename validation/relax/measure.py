@@ -2,10 +2,10 @@
 import sys, time
 import numpy as np
 import fpstt
-from fpstt.cli import main
-from fpstt.config import load_config
-from fpstt.initial import BoltzmannState
-from fpstt.observables import l1_distance
+from fpstt.cli.commands import main
+from fpstt.runs.config import load_config
+from fpstt.physics.initial import BoltzmannState
+from fpstt.analysis.observables import l1_distance
 
 cfg = sys.argv[1] if len(sys.argv) > 1 else "validation/relax/relax.toml"
 out = "/tmp/relax_out.npz"

@@ -1,0 +1,310 @@
+"""The flow plan: how a run follows the model's noiseless flow, decided once.
+
+A split scheme moves the noiseless flow exactly, as a translation in U of a chart, and the
+rest implicitly (docs/theory.md §9).  Which chart that is, whether its shift is the whole
+flow, and which scheme a run gets by default, depend on the model (a Möbius flow or not,
+docs/theory.md §9), on the initial state and on whether the grid may leave the z' frame
+(an attractor chart, docs/theory.md §12).  :func:`plan_flow` classifies once and returns a
+:class:`FlowPlan`; :func:`~fpstt.flow.flowgrid.default_grid` stores it on the grid, and the
+integrators, the pulse driver, write-error rates, sweeps and the run configuration read it.
+A grid built by hand (``SphereGrid.mercator`` directly, or loaded from a file) carries no
+plan: :func:`grid_plan` makes one in the grid's own frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .attractor import attractor_chart
+from ..sphere.chart import MobiusChart, chart_for, is_mobius
+
+__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
+           "relaxation_cell_width", "CHART_SPREAD"]
+
+KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
+"""The kinds of :attr:`FlowPlan.kind`:
+
+``"z-exact"``
+    The z' frame, whose shift in U is the whole noiseless flow (fixed points ±z': Table I,
+    a field along z'; docs/theory.md §9).
+``"mobius"``
+    The flow's own Möbius chart, sheared so that the flow runs along U (a field kept on,
+    docs/theory.md §9).
+``"attractor"``
+    A flow with no Möbius chart (an anisotropy) in the chart of the attractor the initial
+    state flows to; its shift is exact, :mod:`fpstt.numerics.remap` moves the rest
+    (docs/theory.md §12).
+``"z-remapped"``
+    The z' frame shifts the spin-transfer part, :mod:`fpstt.numerics.remap` the rest (a grid that
+    must stay in z', e.g. for a pulse; a flow with no attractor chart).
+``"unsplit"``
+    TR-BDF2 on the full operator with error-controlled steps by default (no torque on a
+    flow with no Möbius chart: it relaxes, :mod:`fpstt.numerics.adaptive`), on cells sized by
+    :attr:`FlowPlan.cell_width`.  A
+    driven easy axis along z' (phi-independent) is ``"z-remapped"``: its remap acts on the
+    phi modes (:class:`~fpstt.numerics.remap.ModalRemap`), as cheap as the Fourier path of TR-BDF2.
+"""
+
+SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
+DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
+CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
+_CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
+_REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
+_CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
+_CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # cell_width (below)
+_WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
+
+
+@dataclass(frozen=True, eq=False)
+class FlowPlan:
+    """How a run follows the noiseless flow of one model (made by :func:`plan_flow`).
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    chart : MobiusChart
+        The chart the grid runs in (the z' frame as an identity chart); its shift rate sets
+        the step of the split schemes.
+    mobius : bool
+        The noiseless flow has a Möbius chart (docs/theory.md §9): a spin torque with any
+        constant field, not an anisotropy.
+    carries_flow : bool
+        The chart's shift is the whole noiseless flow; else :mod:`fpstt.numerics.remap` moves the
+        rest (:attr:`remapped`) when a split scheme runs.
+    scheme : str
+        The default scheme of a run at constant drive (``fpstt solve``): split TR-BDF2 for a
+        Möbius flow, and for any torque-driven flow with none (its rest remapped: in real
+        space when it depends on phi, on the phi modes when it does not); else TR-BDF2 on the
+        full operator.  (A weak easy axis along z', cell Péclet 1.8e3: TR-BDF2's fluxes were
+        149 s.e. off Monte Carlo in P_sw, the split scheme within 2 s.e.)
+    piece_scheme : str
+        The default scheme of each piece of a run under a pulse (:func:`fpstt.solve` with
+        ``pulse``), at the piece's drive.  It differs from ``scheme`` only without a drive (Im C1 = 0):
+        a phi-dependent flow is remapped (a field kept on with the drive off, a precession of
+        a narrow state, was 2.5x too broad in std after 0.5 t_n with TR-BDF2's fluxes on the z'
+        grid, within 1 s.e. of Monte Carlo remapped), and a flow in ±z' with no torque takes
+        TR-BDF2.  (For the axially symmetric anisotropy of the device example the split scheme,
+        the rest remapped on phi mode 0, is closer to the 1-D solver than TR-BDF2: WER 0.39 %
+        against 0.53 % at 0.5-5 t_n of its pulse, 0.27 % against 0.51 % at 12 t_n.)
+    phi_independent : bool
+        Drift and diffusion do not depend on phi (the Fourier path; write-error curves).
+    longest_step : float
+        Longest split step in a Möbius chart, t_n (:func:`longest_chart_step`).
+    cell_width : float or None
+        Kind ``"unsplit"`` with damping and Brown noise (a relaxation to exp(-E / k_B T)):
+        the cell width in rad (du = dphi) that resolves the narrowest state of the run
+        (:func:`relaxation_cell_width`); None: the grid defaults of
+        :func:`~fpstt.flow.flowgrid.default_grid`.
+    model : object
+        The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
+    """
+
+    kind: str
+    chart: MobiusChart
+    mobius: bool
+    carries_flow: bool
+    scheme: str
+    piece_scheme: str
+    phi_independent: bool
+    longest_step: float
+    model: object = field(default=None, repr=False)
+    cell_width: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def remapped(self) -> bool:
+        """A split step moves only the chart's shift exactly; :mod:`~fpstt.numerics.remap` the
+        rest."""
+        return not self.carries_flow
+
+    def rows_per_step(self, du: float) -> int:
+        """Rows of translation per split step on a grid of cell width ``du``.
+
+        1 in the z' frame (the Fourier path, whose step is one row).  2 in an attractor
+        chart (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.numerics.remap`): on
+        Table I with a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer
+        remaps, each a reconstruction error) at 0.73x the cost, 4 rows farther
+        (docs/validation.md §5).  In a Möbius chart, whose implicit systems are solved line
+        by line (:mod:`fpstt.numerics.lines`): as many rows as fit in :attr:`longest_step` (at least
+        one).
+        """
+        if self.chart.is_identity:
+            return 1
+        if not self.mobius:
+            return _REMAPPED_ROWS
+        return max(1, int(self.longest_step * abs(self.chart.shift_rate) / du + 1e-9))
+
+    def step(self, du: float) -> float:
+        """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n;
+        ValueError if the chart does not shift."""
+        rate = self.chart.shift_rate
+        if rate == 0:
+            raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
+        return float(self.rows_per_step(du) * du / abs(rate))
+
+
+def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> FlowPlan:
+    """Classify the flow of ``model`` once: its kind, chart and default schemes.
+
+    Parameters
+    ----------
+    model : SpinTorqueModel
+    initial : GibbsState or BoltzmannState, optional
+        The initial state: a torque-driven flow with no Möbius chart whose rest depends on
+        phi gets the chart of the attractor it flows to (docs/theory.md §12).
+    attractor : bool
+        False keeps the grid in the z' frame (a pulse: a chart belongs to one drive); a
+        Möbius flow whose fixed points are not ±z' is then remapped.
+    frame : MobiusChart or None, optional
+        The chart of a grid already built (None: the z' frame) instead of choosing one:
+        the flow is classified in it (:func:`grid_plan`).  ValueError for the chart of
+        another Möbius flow.
+
+    Returns
+    -------
+    FlowPlan
+    """
+    own = chart_for(model) if is_mobius(model) else None
+    if frame is _CHOOSE:
+        chart, carries = _chosen_frame(model, own, initial, attractor)
+    else:
+        chart, carries = _given_frame(model, own, frame)
+    torque, axial = model.C1.imag != 0, model.phi_independent
+    # a driven flow is split: with no Möbius chart, the STT shifted exactly and the rest
+    # remapped (phi-independent: ModalRemap on the Fourier path), not TR-BDF2's SG fluxes
+    # ... unless noise outweighs the drift (a field kept on keeps its chart all the same)
+    field_chart = own is not None and not own.is_identity
+    split = field_chart or ((own is not None or torque) and not noise_dominated(model))
+    scheme = SPLIT if split else RELAX
+    exact = torque and own is not None and own.is_identity
+    piece = SPLIT if not chart.is_identity or not axial or exact or torque else UNSPLIT
+    if scheme == RELAX:
+        kind = "unsplit"
+    elif carries:
+        kind = "z-exact" if chart.is_identity else "mobius"
+    else:
+        kind = "z-remapped" if chart.is_identity else "attractor"
+    width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
+    return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
+                    longest_chart_step(model, chart), model, width)
+
+
+def noise_dominated(model) -> bool:
+    """True when isotropic noise outweighs every drift on the default cell: a bound on the
+    cell Péclet number, (|C1| + (|omega| + |anisotropies|)(1 + alpha)) DEFAULT_DU / D ≤ 1,
+    with D the lab-smooth isotropic diffusion (Brown's, and C2's in the lab reading).
+
+    There fluxes need no upwinding (the split schemes exist for Péclet numbers in the
+    hundreds), and the split step, one row of the drive's translation (du / Im C1), is the
+    wrong bound: model-space seed 2 row 6 (Brown noise at 300 K, D = 1.9 per t_n, a drive of
+    0.1 per t_n) took 12 split steps of 0.17 t_n and was 39 s.e. off Monte Carlo in its
+    mean; TR-BDF2 on the whole operator is within 2.6 s.e. (docs/validation.md §8).  A
+    Möbius flow (a field kept on) keeps its chart: seed 2 row 5, noise-dominated by this
+    bound, was 398 s.e. off unsplit and is within 2.7 s.e. in its chart."""
+    base = getattr(model, "base", model)
+    noise = base.tangent_diffusion
+    if noise <= 0:
+        return False
+    magnet = (math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + abs(base.anisotropy)
+              + abs(base.hard_anisotropy)) * (1 + base.alpha)
+    return (abs(base.C1) + magnet) * DEFAULT_DU / noise <= 1.0
+
+
+def grid_plan(model, grid) -> FlowPlan:
+    """The plan of ``model`` on ``grid``: the grid's own when it was made for this model
+    (:func:`~fpstt.flow.flowgrid.default_grid`), else one made in the grid's frame (a grid built
+    by hand or loaded, or another model on it, such as a pulse's drive)."""
+    plan = grid.plan
+    if plan is not None and plan.model is model:
+        return plan
+    return plan_flow(model, frame=grid.chart)
+
+
+def longest_chart_step(model, chart=None) -> float:
+    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
+
+    A state that reaches the chart's pole (the attractor) contracts there at the rate
+    lambda = |shift rate| of ``chart`` (the model's own Möbius chart if None) against the
+    noise, to the variance D / lambda; the implicit part's time error is governed by
+    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
+    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
+    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
+    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
+    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
+    the state at the pole in proportion, and the step does not shrink with it.
+    D = |C2|^2 / 2 + thermal D.
+    """
+    base = getattr(model, "base", model)
+    if chart is None:
+        chart = chart_for(model) if is_mobius(model) else None
+    rate = abs(chart.shift_rate) if chart is not None else 0.0
+    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
+    if noise == 0 or rate == 0:
+        return _CHART_STEP_MAX
+    return min(CHART_SPREAD / rate, _CHART_STEP_MAX)
+
+
+def relaxation_cell_width(model, initial=None) -> float | None:
+    """Cell width (rad, du = dphi) of a run that relaxes to exp(-E / k_B T), or None.
+
+    With Gilbert damping alpha and Brown's D (Landau-Lifshitz form, :mod:`fpstt.physics.magnet`) the
+    stationary state exp(-E / k_B T) is no narrower than its width at the curvature of the
+    field plus the anisotropy,
+
+    .. math::
+        w_\\infty = \\sqrt{k_B T / (M (B + B_k))}
+                  = \\sqrt{D (1 + \\alpha^2) / (\\alpha (\\gamma B + \\gamma B_k) t_n)},
+
+    and a von Mises-Fisher start (concentration kappa, :class:`~fpstt.physics.initial.GibbsState`)
+    has width 1 / sqrt(kappa).  The width is the smaller of w_inf / 11.8 and w_0 / 5, at
+    most 0.1 rad.  On the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24, w_inf =
+    0.386 rad) the operator's null vector was 5.3e-4 from exp(-E / k_B T) in L1 on cells of
+    about w_inf / 11.8, and 3.5e-4 on the plan's 0.028 rad (set by its start, kappa = 50),
+    second order (8.7e-5 at half the width); cells of w_0 / 5 met Monte Carlo within 4 s.e.
+    while that start was still narrow (``tests/test_magnet.py``).  None without damping,
+    Brown noise or a field.
+    """
+    base = getattr(model, "base", model)
+    rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
+    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
+        return None
+    stationary = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
+    width = stationary / _CELLS_PER_WIDTH["stationary"]
+    kappa = getattr(initial, "kappa", None) if hasattr(initial, "theta_b") else None
+    if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
+        width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
+    return min(width, _WIDEST_CELL)
+
+
+def _chosen_frame(model, own, initial, attractor: bool):
+    """(chart, carries the flow) that a new grid runs in: the flow's own Möbius chart (z'
+    when its fixed points are ±z'), unless ``attractor`` is off and it is not z'; for a
+    torque-driven flow with none whose rest depends on phi, given ``initial`` and
+    ``attractor``, the chart of the attractor the state flows to, unless noise dominates
+    (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
+    attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.); else the z'
+    frame."""
+    if own is not None and (attractor or own.is_identity):
+        return own, True
+    if (not attractor or own is not None or initial is None or model.C1.imag == 0
+            or model.phi_independent or noise_dominated(model)):
+        return MobiusChart(0j, None, 1j * model.C1), False
+    return attractor_chart(model, initial.direction), False
+
+
+def _given_frame(model, own, frame):
+    """(chart, carries the flow) on a grid in ``frame`` (None: the z' frame)."""
+    zprime = MobiusChart(0j, None, 1j * model.C1)
+    if own is None:
+        return (frame if frame is not None else zprime), False
+    if frame is None:
+        return (own, True) if own.is_identity else (zprime, False)
+    if not frame.same_flow(own):
+        raise ValueError("`grid` carries the chart of another flow; build it with "
+                         "default_grid(model, times)")
+    return frame, True

@@ -1,0 +1,1 @@
+"""The integrator and the one time loop, :func:`~fpstt.integration.stepping.solve`."""

@@ -1,0 +1,137 @@
+"""Runtime guards and checkpoints of the solver: health warnings, state save/restore.
+
+Warnings are issued as ``RuntimeWarning`` and returned so that they can be recorded in a
+result's diagnostics.  Checkpoints are ``.npz`` files written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+
+from ..sphere.grid import SphereGrid
+from ..analysis.io import atomic_savez, read_npz
+
+__all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
+           "pole_rows_mass"]
+
+
+def save_checkpoint(path, signature, state):
+    """Write a solver state (dict) atomically, tagged with the run's signature.  Its
+    ``memory`` (the numerics' own state) is JSON but for the BDF2 history ``prev``."""
+    memory = dict(state.get("memory", {}))
+    prev = memory.pop("prev", None)
+    scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses", "memory")}
+    atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
+        len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
+        masses=np.array(state["masses"]), prev=np.zeros(0) if prev is None else prev,
+        info=np.array(json.dumps(dict(scalars, memory=memory, signature=signature))))
+
+
+def load_checkpoint(path, signature: dict):
+    """Read a state written by :func:`save_checkpoint`; refuse another run's checkpoint.
+
+    ``signature`` maps each part of the run's definition (model, grid, scheme, times,
+    initial state, ...) to a string; the message names the parts that differ.
+    """
+    if path is None:
+        raise ValueError("`resume`=True needs a `checkpoint` path")
+    data = read_npz(path, ("info", "x", "masses", "out", "prev"), "a solver checkpoint")
+    info = json.loads(str(data["info"]))
+    theirs = info.pop("signature", None)
+    theirs = theirs if isinstance(theirs, dict) else {}
+    differ = [name for name, value in signature.items() if theirs.get(name) != value]
+    if differ:
+        raise ValueError(f"checkpoint {path} belongs to a different run (different "
+                         f"{', '.join(differ)}); resume the run that wrote it, or start "
+                         "afresh without resuming")
+    state = dict(info, x=data["x"], masses=list(data["masses"]),
+                 out=list(data["out"]) if data["out"].size else [])
+    if data["prev"].size:
+        state["memory"]["prev"] = data["prev"]
+    return state
+
+
+def health_warnings(grid, p, diagnostics) -> list[str]:
+    """Warn (and return the messages) on mass drift, negativity, or an unresolved state."""
+    messages = []
+    if diagnostics["max_mass_error"] > 1e-9 * abs(diagnostics["mass0"]):
+        messages.append(f"mass drifted by {diagnostics['max_mass_error']:.2e}")
+    peclet = diagnostics.get("max_cell_peclet")
+    if peclet is not None and peclet > 2:
+        messages.append(f"scheme '{diagnostics['scheme']}' upwinds the drift at cell Péclet "
+                        f"numbers up to {peclet:.3g} (> 2): its numerical diffusion exceeds "
+                        "the physical one and the result is not accurate; use a split scheme")
+    residual = diagnostics.get("line_residual", 0.0)
+    if residual > 0:
+        messages.append(f"the implicit solves stopped at a residual of {residual:.1e} of their "
+                        "right-hand sides; the result is not converged")
+    pole = diagnostics.get("pole_rows_mass", 0.0)
+    if diagnostics.get("chart") and diagnostics["chart"]["shear"] and pole > 1e-6:
+        messages.append(f"{pole:.1e} of the mass lies in the pole cap of the Möbius chart or "
+                        "next to it, where the sheared discretisation is first order; "
+                        "lower u_min (or raise u_max)")
+    if diagnostics["min_p_ratio_output"] < -1e-6:
+        messages.append(f"p went negative (min p / max p = "
+                        f"{diagnostics['min_p_ratio_output']:.2e}): refine n_phi or the step")
+    for k, density in enumerate(p):
+        cells = _cells_per_width(grid, density)
+        if min(cells) < 2.0:
+            messages.append(
+                f"the density at output {k} spans only {cells[0]:.1f} theta cells and "
+                f"{cells[1]:.1f} phi cells per standard deviation; refine "
+                f"{'theta (more steps per t_n)' if cells[0] < cells[1] else 'phi (n_phi)'} "
+                f"by a factor ≥ {2.0 / min(cells):.1f}")
+            break
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return messages
+
+
+def _cells_per_width(grid, p):
+    """Standard deviation of the theta and phi marginals around the peak, in local cells."""
+    m_t = p.sum(axis=1) * grid.dphi * grid.dtheta
+    m_t = m_t / m_t.sum()
+    mean_t = float(m_t @ grid.theta)
+    sd_t = math.sqrt(max(float(m_t @ (grid.theta - mean_t) ** 2), 0.0))
+    i = int(np.clip(np.searchsorted(grid.theta_edges, mean_t) - 1, 0, grid.n_theta - 1))
+    m_f = (p * grid.dtheta[:, None]).sum(axis=0)
+    m_f = m_f / m_f.sum()
+    resultant = abs(np.sum(m_f * np.exp(1j * grid.phi)))
+    sd_f = math.sqrt(-2 * math.log(max(resultant, 1e-300)))          # circular std
+    return sd_t / grid.dtheta[i], sd_f / grid.dphi
+
+
+def pole_rows_mass(grid: SphereGrid, outputs) -> float:
+    """Largest fraction of the mass, over the outputs, in the cap and the two rows next to
+    it at either pole of the grid (where the discretisation is first order)."""
+    worst = 0.0
+    for p in outputs:
+        rows = np.abs(p).sum(axis=1) * grid.dtheta * grid.dphi
+        worst = max(worst, float(max(rows[:3].sum(), rows[-3:].sum()) / rows.sum()))
+    return worst
+
+
+def max_cell_peclet(model, grid: SphereGrid, along_phi: bool = True) -> float:
+    """Largest cell Péclet number |mu| h / D over the grid (theta and, if ``along_phi``, phi
+    directions; a run that keeps only the phi-average mode has no phi transport).
+
+    Above 2 the unsplit schemes' Scharfetter-Gummel fluxes are upwind: their numerical
+    diffusion |mu| h / 2 exceeds the physical one and the answer is not accurate.  The
+    geometric drift D_t cot(theta) of lab-smooth noise (:meth:`SpinTorqueModel.drift`) is
+    left out: with it the flux is -D_t sin(theta) d/dtheta (p / sin(theta)), it carries the
+    sin(theta) of the measure and transports nothing (near a pole it alone reaches
+    Péclet ~ 2 on the first row, a warning about nothing).
+    """
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    mu_t, mu_p = (np.broadcast_to(v, theta.shape) for v in model.drift(theta, phi))
+    mu_t = mu_t - getattr(model, "tangent_diffusion", 0.0) / np.tan(theta)
+    d_tt, _, d_pp = (np.broadcast_to(v, theta.shape) for v in model.diffusion(theta, phi))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pe_t = np.abs(mu_t) * grid.dtheta[:, None] / d_tt
+        pe_p = np.abs(mu_p) * grid.dphi / d_pp
+    pe = np.nan_to_num(np.maximum(pe_t, pe_p) if along_phi else pe_t, nan=0.0, posinf=np.inf)
+    return float(np.max(pe))

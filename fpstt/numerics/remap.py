@@ -1,0 +1,328 @@
+"""Conservative transport of cell masses by any smooth noiseless flow on a Mercator grid.
+
+The split schemes follow the Möbius part of a flow exactly (:mod:`fpstt.numerics.transport`).  What
+no chart makes a translation (an anisotropy, damping, and with them the field and the
+precession about z') is moved here, by a flux-form semi-Lagrangian remap (Lin & Rood 1996)
+in the grid's coordinates (U = ln tan(theta/2) between the caps, phi), directionally split
+(Strang): half a step along phi, a step along U, half a step along phi.
+
+Each sweep is a 1-D Lagrangian remap.  Along a line the edges of the cells are traced back
+over the step to their departure points (RK4 on the line's own velocity: theta' along a
+meridian, phi' along a row; Courant numbers are unrestricted), and a new cell receives
+exactly the old mass between the departure points of its two edges: of the cells it covers
+in full their masses, of the two it cuts the integral of a reconstruction.  So every sweep
+conserves mass (each old cell's pieces add up to its mass) and the result is p ≥ 0 when the
+reconstruction is.  The reconstruction is PPM (Colella & Woodward 1984: fourth-order edge
+values, a parabola per cell with the cell's mass) made non-negative by Zhang & Shu's scaling
+towards the cell mean (only where the parabola dips below zero; smooth extrema are kept, so
+no numerical diffusion at a peak): third order in space where smooth, the departure points
+to RK4 accuracy, the splitting second order in the step.  The pole caps are cells with a
+density uniform per steradian, as in :class:`~fpstt.numerics.transport.Shift`.
+
+The directional split is exact only along each line.  A flow that crosses the grid's pole
+has phi' ~ 1/sin(theta) next to it, and along a meridian it runs into the pole: each cap is
+therefore one cell (its mass pooled over phi before the sweep along U), so what flows in
+along some meridians flows out along the others, first order there (the solver reports the
+mass in the caps and the rows next to them, ``pole_rows_mass``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..sphere.grid import SphereGrid, mercator_u
+
+__all__ = ["FlowRemap", "LineRemap", "ModalRemap"]
+
+_RK_SUBSTEPS_MAX = 4096      # RK4 steps per departure point (a local Courant of 0.2 each)
+_NEAR = 3                    # whole cells a new cell covers that are summed one by one
+
+
+class FlowRemap:
+    """Transport of cell averages on a Mercator grid by ``velocity`` over ``tau`` (t_n).
+
+    Parameters
+    ----------
+    grid : SphereGrid
+        A grid from :meth:`SphereGrid.mercator`: the z' frame or a chart (then angles
+        and ``velocity`` are the chart's).
+    velocity : callable
+        ``velocity(theta, phi) -> (theta', phi')`` per t_n, vectorised, smooth on the sphere
+        (the noiseless drift not already moved exactly).
+    tau : float
+        The time step (t_n); the departure points are computed once, here.
+
+    ``remap(p, tol)`` returns the transported (theta, phi) density (cell averages, carrying
+    sin theta): mass conserved to round-off, p ≥ 0 where p was.  Only the rows and columns
+    that hold more than ``tol`` of the mass (relative) are remapped (None: all), as the
+    implicit pieces freeze rows (:class:`~fpstt.integration.integrators.WindowedImplicit`).
+    """
+
+    def __init__(self, grid: SphereGrid, velocity, tau: float):
+        self.grid, self.tau = grid, float(tau)
+        self.measure = grid.cell_measure
+        theta, phi_edges = grid.theta, grid.phi_edges[:-1]
+        self.half_phi = LineRemap(
+            *_phi_departures(velocity, theta, phi_edges, grid.dphi, self.tau / 2),
+            grid.n_phi, periodic=True)
+        self.along_u = LineRemap(*_theta_departures(velocity, grid, self.tau), grid.n_theta,
+                                 periodic=False)
+
+    def __call__(self, p, tol: float | None = None):
+        mass = p * self.measure
+        self._sweep(self.half_phi, mass, tol)
+        mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)      # each cap: one cell
+        mass = np.ascontiguousarray(mass.T)
+        self._sweep(self.along_u, mass, tol)
+        mass = np.ascontiguousarray(mass.T)
+        self._sweep(self.half_phi, mass, tol)
+        return mass / self.measure
+
+    @staticmethod
+    def _sweep(remap, mass, tol):
+        """``remap`` on the lines (rows of ``mass``) that hold more than ``tol`` of it, in
+        place; lines within 2 of those too."""
+        if tol is None:
+            mass[:] = remap(mass)
+            return
+        line_mass = mass.sum(axis=1)
+        held = line_mass > tol * line_mass.sum()
+        for shift in (1, 2):
+            held = held | np.roll(held, shift) | np.roll(held, -shift)
+        lines = np.flatnonzero(held)
+        if lines.size and lines[-1] - lines[0] + 1 == lines.size:     # a view, not a copy
+            lines = slice(lines[0], lines[-1] + 1)
+        mass[lines] = remap(mass[lines], lines)
+
+
+class ModalRemap:
+    """:class:`FlowRemap` of a phi-independent flow, on the phi Fourier modes of the fast
+    path (the state of :class:`~fpstt.numerics.fourier.SpectralBackend`, shape (n_theta, modes)).
+
+    When the velocity is theta' = g(theta), phi' = h(theta), the three sweeps of the real-space
+    remap decouple by mode: a sweep along phi turns each row rigidly by h(theta) tau / 2,
+    which on mode m is the phase exp(-i m h tau / 2), exact (the real-space sweep does it
+    with PPM, to third order in dphi); the sweep along U is one and the same 1-D remap of every
+    column, so it acts on each mode's theta profile alone; pooling a cap into one cell keeps
+    its mode 0 and zeroes the others.  A run then keeps only the modes its initial state
+    needs (mode 0 alone for an axisymmetric one: one 1-D remap of the theta-marginal a step).
+
+    Mode 0 is the theta-marginal (its row masses are those of the density, ≥ 0): it is
+    remapped with the limited reconstruction of :class:`FlowRemap`, so it stays ≥ 0 and
+    equals the real-space remap of a phi-independent density to round-off.  Modes m ≠ 0
+    are signed: they are remapped linearly (the same PPM, no limiter, on the real and
+    imaginary parts), which is conservative per mode (each mode's sum over theta of
+    coefficient x cell width is kept, as mode 0's mass is) and, where the real-space limiter
+    does not act, equals the real-space U-sweep of that mode.  Positivity of the density
+    rebuilt from several modes is not guaranteed by any modal method; as everywhere on the
+    Fourier path (whose implicit steps are not positive either), the sign of p is checked at
+    output times (``min_p_ratio``).
+
+    ``tol`` of ``__call__`` is accepted for the interface of :class:`FlowRemap` and ignored:
+    every row and kept mode is remapped (a row costs one phase, a mode one 1-D sweep).
+    """
+
+    def __init__(self, grid: SphereGrid, velocity, tau: float):
+        self.grid, self.tau, self.n_phi = grid, float(tau), grid.n_phi
+        theta = grid.theta
+        turn = [np.broadcast_to(velocity(theta, np.full_like(theta, f))[1], theta.shape)
+                for f in (0.0, 1.0, 2.5, 4.0)]
+        drift = [np.broadcast_to(velocity(theta, np.full_like(theta, f))[0], theta.shape)
+                 for f in (0.0, 1.0, 2.5, 4.0)]
+        scale = max(float(np.max(np.abs(turn[0]))), float(np.max(np.abs(drift[0]))), 1e-300)
+        for rates in (turn, drift):                 # the same in every column, to round-off
+            if any(np.max(np.abs(r - rates[0])) > 1e-9 * scale for r in rates[1:]):
+                raise ValueError("ModalRemap needs a phi-independent velocity")
+        self.half_turn = np.asarray(turn[0], float) * self.tau / 2      # per row, rad
+        cell, frac = _theta_departures(velocity, grid, self.tau, phi=np.zeros(1))
+        self.cell, self.frac = cell, frac
+        self.width = grid.dtheta[:, None]                  # a row's mass per coefficient
+        self.marginal = LineRemap(cell, frac, grid.n_theta, periodic=False)
+        self._linear = {}
+
+    def _phase(self, x):
+        """Each row of the modes ``x`` turned by its half step (Nyquist kept real)."""
+        m = np.arange(x.shape[1])
+        out = x * np.exp(-1j * np.outer(self.half_turn, m))
+        if self.n_phi % 2 == 0 and x.shape[1] == self.n_phi // 2 + 1:
+            out[:, -1] = out[:, -1].real
+        return out
+
+    def _along_u(self, lines: int) -> LineRemap:
+        """The linear remap of ``lines`` profiles (modes m ≠ 0, real and imaginary parts)."""
+        if lines not in self._linear:
+            self._linear[lines] = LineRemap(np.tile(self.cell, (lines, 1)),
+                                            np.tile(self.frac, (lines, 1)),
+                                            self.grid.n_theta, periodic=False, limit=False)
+        return self._linear[lines]
+
+    def __call__(self, x, tol: float | None = None):
+        x = self._phase(x)
+        x[[0, -1], 1:] = 0.0                                 # each cap: one cell
+        mass = x * self.width
+        out = np.empty_like(x)
+        out[:, 0] = self.marginal(np.ascontiguousarray(mass[:, :1].real.T))[0]
+        k = x.shape[1] - 1
+        if k:
+            parts = np.concatenate([mass[:, 1:].real.T, mass[:, 1:].imag.T])
+            moved = self._along_u(2 * k)(np.ascontiguousarray(parts))
+            out[:, 1:] = (moved[:k] + 1j * moved[k:]).T
+        return self._phase(out / self.width)
+
+
+def _rk4_back(rate, y, tau: float, limits=None):
+    """Points y (lines, points) traced back over tau along y' = rate(y, lines) by RK4, each
+    line with as many steps (a power of 2) as keep each below a local Courant of 0.2;
+    ``limits`` clamps every stage."""
+    every = np.arange(y.shape[0])
+    slope = np.abs(np.diff(rate(y, every), axis=1)) / np.maximum(np.abs(np.diff(y, axis=1)),
+                                                                   1e-300)
+    need = np.maximum(tau * slope.max(axis=1) / 0.2, 1.0)
+    steps = 2 ** np.ceil(np.log2(np.minimum(need, _RK_SUBSTEPS_MAX))).astype(int)
+    clamp = (lambda v: v) if limits is None else (lambda v: np.clip(v, *limits))  # noqa: E731
+    out = np.empty_like(y)
+    for k in np.unique(steps):
+        lines = np.flatnonzero(steps == k)
+        x, h = y[lines], -tau / k
+        for _ in range(k):
+            a = rate(x, lines)
+            b = rate(clamp(x + 0.5 * h * a), lines)
+            c = rate(clamp(x + 0.5 * h * b), lines)
+            d = rate(clamp(x + h * c), lines)
+            x = clamp(x + h / 6 * (a + 2 * b + 2 * c + d))
+        out[lines] = x
+    return out
+
+
+def _phi_departures(velocity, theta, phi_edges, dphi: float, tau: float):
+    """(cell, fraction) of the departure points of every row's phi edges (periodic,
+    unwrapped cell indices), shape (n_theta, n_phi + 1)."""
+    rate = lambda f, rows: velocity(theta[rows, None], f)[1]                  # noqa: E731
+    foot = _rk4_back(rate, np.tile(phi_edges, (theta.size, 1)), tau)
+    foot = np.maximum.accumulate(foot, axis=1)            # an RK4 step may not keep the order
+    foot = np.concatenate([foot, foot[:, :1] + 2 * math.pi], axis=1)
+    foot = np.minimum(foot, foot[:, :1] + 2 * math.pi)
+    s = foot / dphi
+    cell = np.floor(s)
+    return cell.astype(np.int64), s - cell
+
+
+def _theta_departures(velocity, grid: SphereGrid, tau: float, phi=None):
+    """(cell, fraction) of the departure points of the theta edges of the columns at ``phi``
+    (None: every column of the grid), shape (columns, n_theta + 1): in U between the caps,
+    in solid angle inside a cap."""
+    e, tiny = grid.theta_edges, 1e-12
+    phi = grid.phi if phi is None else np.asarray(phi, float)
+    rate = lambda t, cols: velocity(np.clip(t, tiny, math.pi - tiny), phi[cols, None])[0]  # noqa: E731,E501
+    foot = _rk4_back(rate, np.tile(e[1:-1], (phi.size, 1)), tau, (0.0, math.pi))
+    foot = np.maximum.accumulate(foot, axis=1)
+    n = grid.n_theta
+    cell = np.zeros((phi.size, n + 1), np.int64)
+    frac = np.zeros((phi.size, n + 1))
+    cell[:, -1], frac[:, -1] = n - 1, 1.0
+    low, high = foot <= e[1], foot >= e[-2]
+    mid = ~(low | high)
+    u0, du = float(mercator_u(e[1])), float(mercator_u(e[2]) - mercator_u(e[1]))
+    s = (mercator_u(foot[mid]) - u0) / du
+    k = np.minimum(np.floor(s), n - 3)
+    inner_cell, inner_frac = cell[:, 1:-1], frac[:, 1:-1]
+    inner_cell[mid], inner_frac[mid] = 1 + k.astype(np.int64), np.clip(s - k, 0.0, 1.0)
+    inner_frac[low] = (np.sin(foot[low] / 2) / math.sin(e[1] / 2)) ** 2
+    inner_cell[high] = n - 1
+    inner_frac[high] = 1 - (np.cos(foot[high] / 2) / math.cos(e[-2] / 2)) ** 2
+    return cell, frac
+
+
+class LineRemap:
+    """The remap of lines of cells (first axis) whose new cells' edges depart from
+    ``cell``, ``frac`` (shape (lines, n + 1), non-decreasing; periodic lines: unwrapped
+    cell indices).  Calling it on old masses gives the new ones: a new cell's mass is the old
+    mass between the departure points of its edges.  Non-periodic lines have flat (uniform)
+    end cells, the caps."""
+
+    def __init__(self, cell, frac, n: int, *, periodic: bool, limit: bool = True):
+        self.n, self.periodic, self.frac, self.limit = n, periodic, frac, limit
+        self.local = cell % n if periodic else cell                # each edge's cell
+        k1, k2 = cell[:, :-1], cell[:, 1:]
+        self.same, gap = k1 == k2, k2 - k1
+        self.near = [((k1 + o) % n, gap > o) for o in range(1, _NEAR + 1) if np.any(gap > o)]
+        self.far = gap > _NEAR + 1
+        self.far_ends = (k1 + _NEAR + 1, k2)
+
+    def __call__(self, mass, lines=None):
+        """New masses of the lines ``lines`` (all if None), from their old ``mass``."""
+        pick = (lambda a: a) if lines is None else (lambda a: a[lines])      # noqa: E731
+        base = (self.n * np.arange(mass.shape[0]))[:, None]
+        at = base + pick(self.local)
+        a_left, a_right, a6 = (np.take(a, at) for a in _parabolas(mass, self.periodic,
+                                                                             self.limit))
+        below = _segment(a_left, a_right, a6, 0.0, pick(self.frac))   # old mass below each foot
+        lo, hi = below[:, :-1], below[:, 1:]
+        new = np.where(pick(self.same), hi - lo, np.take(mass, at[:, :-1]) - lo + hi)
+        for index, covered in self.near:
+            new += np.where(pick(covered), np.take(mass, base + pick(index)), 0.0)
+        far = pick(self.far)
+        if np.any(far):
+            new[far] += self._cells_between(mass, far, *(pick(e)[far] for e in self.far_ends))
+        return new
+
+    def _cells_between(self, mass, far, start, stop):
+        """Masses of the cells [start, stop) (unwrapped indices) of the lines at ``far``."""
+        rows, n = np.nonzero(far)[0], self.n
+        used = np.unique(rows)
+        total = np.zeros((mass.shape[0], n + 1))
+        total[used, 1:] = np.cumsum(mass[used], axis=1)
+        if not self.periodic:
+            return total[rows, stop] - total[rows, start]
+        (t1, r1), (t2, r2) = np.divmod(start, n), np.divmod(stop, n)
+        return (t2 - t1) * total[rows, -1] + total[rows, r2] - total[rows, r1]
+
+
+def _parabolas(mass, periodic: bool, limit: bool = True):
+    """PPM parabolas of each cell (edge values a_left, a_right and a6, per unit fraction of
+    the cell), scaled toward the cell mean where they would dip below zero (Zhang-Shu) when
+    ``limit`` (else linear in ``mass``)."""
+    if periodic:
+        padded = np.concatenate([mass[:, -2:], mass, mass[:, :2]], axis=1)
+    else:                       # the caps take no part: their neighbours' values stand in
+        inner = mass[:, 1:-1]
+        padded = np.concatenate([inner[:, :1]] * 3 + [inner] + [inner[:, -1:]] * 3, axis=1)
+    edge = padded[:, 1:-2] + padded[:, 2:-1]
+    edge *= 7
+    edge -= padded[:, :-3]
+    edge -= padded[:, 3:]
+    edge /= 12
+    a_left, a_right = edge[:, :-1].copy(), edge[:, 1:].copy()
+    if not periodic:
+        for end in (0, -1):
+            a_left[:, end] = a_right[:, end] = mass[:, end]
+    a6 = 6 * mass - 3 * (a_left + a_right)
+    if not limit:
+        return a_left, a_right, a6
+    # the parabola's least value: at an end, or at its vertex m + a6/12 + d^2/(4 a6) when
+    # it is convex (a6 < 0) with the vertex inside (|d| < -a6)
+    lowest = np.minimum(a_left, a_right)
+    d = a_right - a_left
+    vertex = (a6 < 0) & (np.abs(d) < -a6)
+    if np.any(vertex):
+        dv, av = d[vertex], a6[vertex]
+        lowest[vertex] = mass[vertex] + av / 12 + dv * dv / (4 * av)
+    dips = np.nonzero(lowest < 0)
+    if dips[0].size:
+        # a cell of negative mass (an implicit step's undershoot) is made flat, keeping
+        # its mass: the remap stays conservative
+        mean = mass[dips]
+        scale = np.where(mean > 0, mean / (np.maximum(mean, 0.0) - lowest[dips]), 0.0)
+        a_left[dips] = mean + scale * (a_left[dips] - mean)
+        a_right[dips] = mean + scale * (a_right[dips] - mean)
+        a6[dips] *= scale
+    return a_left, a_right, a6
+
+
+def _segment(a_left, a_right, a6, lo, hi):
+    """Integral over [lo, hi] (fractions of the cell) of the parabola
+    a(x) = a_left + x (a_right - a_left + a6 (1 - x))."""
+    return (hi - lo) * (a_left + 0.5 * (a_right - a_left + a6) * (lo + hi)
+                        - a6 * (lo * lo + lo * hi + hi * hi) / 3)
