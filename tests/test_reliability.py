@@ -277,7 +277,7 @@ def test_checkpoints_only_observe(tmp_path, monkeypatch, field_on, scheme):
         with pytest.raises(KeyboardInterrupt):
             fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3, **kw)
         monkeypatch.setattr(*target, original)
-        assert 0 < json.loads(str(np.load(check)["info"]))["done"]   # inside a segment
+        assert 0 < json.loads(str(np.load(check)["record"]))["done"]   # inside a segment
         resumed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=4,
                               resume=True, **kw)
     np.testing.assert_array_equal(resumed.p, plain.p)

@@ -6,29 +6,30 @@ result's diagnostics.  Checkpoints are ``.npz`` files written atomically.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 
 import numpy as np
 
 from ..sphere.grid import SphereGrid
-from ..analysis.io import atomic_savez, read_npz
+from ..analysis.checkpoint import read_checkpoint, write_checkpoint
 
 __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
            "pole_rows_mass"]
 
 
 def save_checkpoint(path, signature, state):
-    """Write a solver state (dict) atomically, tagged with the run's signature.  Its
-    ``memory`` (the numerics' own state) is JSON but for the BDF2 history ``prev``."""
+    """Write a solver state (dict) atomically, tagged with the run's signature
+    (:mod:`fpstt.analysis.checkpoint`).  Its ``memory`` (the numerics' own state) is JSON but
+    for the BDF2 history ``prev``."""
     memory = dict(state.get("memory", {}))
     prev = memory.pop("prev", None)
     scalars = {k: v for k, v in state.items() if k not in ("x", "out", "masses", "memory")}
-    atomic_savez(path, x=state["x"], out=np.array(state["out"]).reshape(
-        len(state["out"]), *state["x"].shape[:1], -1) if state["out"] else np.zeros(0),
-        masses=np.array(state["masses"]), prev=np.zeros(0) if prev is None else prev,
-        info=np.array(json.dumps(dict(scalars, memory=memory, signature=signature))))
+    out = (np.array(state["out"]).reshape(len(state["out"]), *state["x"].shape[:1], -1)
+           if state["out"] else np.zeros(0))
+    arrays = dict(x=state["x"], out=out, masses=np.array(state["masses"]),
+                  prev=np.zeros(0) if prev is None else prev)
+    write_checkpoint(path, signature, arrays, dict(scalars, memory=memory))
 
 
 def load_checkpoint(path, signature: dict):
@@ -37,18 +38,9 @@ def load_checkpoint(path, signature: dict):
     ``signature`` maps each part of the run's definition (model, grid, scheme, times,
     initial state, ...) to a string; the message names the parts that differ.
     """
-    if path is None:
-        raise ValueError("`resume`=True needs a `checkpoint` path")
-    data = read_npz(path, ("info", "x", "masses", "out", "prev"), "a solver checkpoint")
-    info = json.loads(str(data["info"]))
-    theirs = info.pop("signature", None)
-    theirs = theirs if isinstance(theirs, dict) else {}
-    differ = [name for name, value in signature.items() if theirs.get(name) != value]
-    if differ:
-        raise ValueError(f"checkpoint {path} belongs to a different run (different "
-                         f"{', '.join(differ)}); resume the run that wrote it, or start "
-                         "afresh without resuming")
-    state = dict(info, x=data["x"], masses=list(data["masses"]),
+    data, record = read_checkpoint(path, signature, ("x", "masses", "out", "prev"),
+                                   "a solver checkpoint")
+    state = dict(record, x=data["x"], masses=list(data["masses"]),
                  out=list(data["out"]) if data["out"].size else [])
     if data["prev"].size:
         state["memory"]["prev"] = data["prev"]

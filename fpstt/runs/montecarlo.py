@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from ..sphere.budget import MC_BYTES_PER_TRAJECTORY, MC_SECONDS_PER_STEP, check_memory, warn_time
 from ..sphere.grid import SphereGrid, angles
 from ..physics.initial import GibbsState
-from ..analysis.io import atomic_savez, read_npz
+from ..analysis.checkpoint import read_checkpoint, write_checkpoint
 from ..physics.pushforward import flow
 from ..integration.stepping import check_times
 from ..physics.magnet import damping_velocity
@@ -234,68 +234,34 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
     _check_budget(times, n_samples, dt, chunk, grid)
     start = _time.perf_counter()
     pieces = pulse.segments(float(times[-1])) if pulse is not None else [(0.0, math.inf, 1.0)]
-    ends = np.array([b for _, b, _ in pieces])
-    driven = [model.with_drive(s) for _, _, s in pieces]
-    n_times = times.size
-    s1, s2 = np.zeros((n_times, 3)), np.zeros((n_times, 3))
-    t2, t4, switched = np.zeros(n_times), np.zeros(n_times), np.zeros(n_times)
-    tau_sums = np.zeros(2)                                   # sum of min(tau, T) and squares
-    hist = None if grid is None else np.zeros((n_times, *grid.shape))
+    drive = (np.array([b for _, b, _ in pieces]), [model.with_drive(s) for _, _, s in pieces])
+    sums = _empty_sums(times.size, grid)
     sizes = [min(chunk, n_samples - k) for k in range(0, n_samples, chunk)]
     streams = np.random.SeedSequence(seed).spawn(len(sizes))
-    n_steps, first = 0, 0
-    signature = (f"{n_samples}|{dt!r}|{seed}|{chunk}|{times.tolist()}|{model!r}|{gibbs!r}|{pulse!r}|"
-                 f"{None if grid is None else grid.shape}")
+    signature = {"samples": str(n_samples), "dt": repr(dt), "seed": str(seed),
+                 "chunk": str(chunk), "times": repr(times.tolist()), "model": repr(model),
+                 "initial state": repr(gibbs), "pulse": repr(pulse),
+                 "grid": repr(None if grid is None else grid.shape)}
+    first, n_steps = 0, 0
     if resume:
-        if checkpoint is None:
-            raise ValueError("`resume`=True needs a `checkpoint` path")
-        data = read_npz(checkpoint, ("signature", "s1", "s2", "t2", "t4", "switched",
-                                     "tau_sums", "next_chunk", "n_steps")
-                        + (("hist",) if hist is not None else ()), "a Monte Carlo checkpoint")
-        if str(data["signature"]) != signature:
-            raise ValueError(f"checkpoint {checkpoint} belongs to a different run")
-        s1, s2, t2, t4 = data["s1"], data["s2"], data["t2"], data["t4"]
-        switched, tau_sums = data["switched"], data["tau_sums"]
-        hist = data["hist"] if hist is not None else None
-        first, n_steps = int(data["next_chunk"]), int(data["n_steps"])
+        sums, record = read_checkpoint(checkpoint, signature, tuple(sums),
+                                       "a Monte Carlo checkpoint")
+        first, n_steps = record["next_chunk"], record["n_steps"]
     steps_before = n_steps                                   # a resumed run's own rate
     bar = tqdm(total=len(sizes), initial=first, disable=not (progress and sys.stderr.isatty()),
                desc="fpstt montecarlo", unit="chunk")
     for index in range(first, len(sizes)):
-        size, stream = sizes[index], streams[index]
-        rng = np.random.default_rng(stream)
-        theta, phi = angles(gibbs.sample(size, rng).T)
-        horizon = times[-1]
-        tau, z = np.full(size, horizon), np.cos(theta)
-        t = 0.0
-        for k, t_out in enumerate(times):
-            while t < t_out - 1e-12:
-                piece = min(int(np.searchsorted(ends, t + 1e-12, side="right")), len(ends) - 1)
-                h = min(dt, t_out - t, ends[piece] - t)
-                theta, phi = _step(driven[piece], theta, phi, h, rng)
-                t += h
-                n_steps += size
-                z_old, z = z, np.cos(theta)
-                new = (tau == horizon) & (z > threshold)      # crossing time: linear in n_z
-                tau[new] = t - h * (z[new] - threshold) / (z[new] - z_old[new])
-            comp = _unit(theta, phi)
-            s1[k] += comp.sum(axis=1)
-            s2[k] += (comp ** 2).sum(axis=1)
-            t2[k] += np.sum(theta ** 2)
-            t4[k] += np.sum(theta ** 4)
-            switched[k] += np.count_nonzero(comp[2] > threshold)
-            if hist is not None:
-                at = grid.chart.from_lab(theta, phi) if grid.chart is not None else (theta, phi)
-                counts, _, _ = np.histogram2d(*at, bins=[grid.theta_edges, grid.phi_edges])
-                hist[k] += counts
-        tau_sums += [tau.sum(), (tau ** 2).sum()]
+        rng = np.random.default_rng(streams[index])
+        n_steps += _run_chunk(drive, gibbs, sizes[index], rng, times, dt, threshold, grid,
+                              sums)
         bar.update(1)
         if checkpoint is not None:
-            atomic_savez(checkpoint, s1=s1, s2=s2, t2=t2, t4=t4, switched=switched,
-                         tau_sums=tau_sums,
-                         hist=hist if hist is not None else np.zeros(0),
-                         next_chunk=index + 1, n_steps=n_steps, signature=np.array(signature))
+            write_checkpoint(checkpoint, signature, sums,
+                             {"next_chunk": index + 1, "n_steps": n_steps})
     bar.close()
+    s1, s2, t2, t4 = sums["s1"], sums["s2"], sums["t2"], sums["t4"]
+    switched, tau_sums = sums["switched"], sums["tau_sums"]
+    hist = sums["hist"] if grid is not None else None
     mean = s1 / n_samples
     var = np.maximum(s2 / n_samples - mean ** 2, 0.0) * n_samples / (n_samples - 1)
     theta2 = t2 / n_samples
@@ -315,3 +281,55 @@ def simulate(model, gibbs: GibbsState, times, n_samples: int, *, dt: float = 1e-
                                  trajectory_steps=n_steps,
                                  steps_per_second=(n_steps - steps_before)
                                  / max(elapsed, 1e-12)))
+
+
+def _empty_sums(n_times: int, grid) -> dict:
+    """The running sums of an ensemble at each output time: the components of n and their
+    squares, theta^2 and theta^4, switched counts, the sums of min(tau, T) and its square,
+    and the histogram on ``grid`` (an empty array without one)."""
+    return {"s1": np.zeros((n_times, 3)), "s2": np.zeros((n_times, 3)),
+            "t2": np.zeros(n_times), "t4": np.zeros(n_times), "switched": np.zeros(n_times),
+            "tau_sums": np.zeros(2),
+            "hist": np.zeros(0) if grid is None else np.zeros((n_times, *grid.shape))}
+
+
+def _run_chunk(drive, gibbs, size: int, rng, times, dt: float, threshold: float, grid,
+               sums) -> int:
+    """Step ``size`` trajectories from Gibbs samples through ``times``, the drive piecewise
+    constant (``drive`` = (ends of the pieces, the model of each)); add them to ``sums``
+    (:func:`_empty_sums`) and return the trajectory steps taken.  The first-passage time
+    tau is that of the first step that ends switched, interpolated linearly in n_z; it does
+    not depend on the output times."""
+    ends, driven = drive
+    theta, phi = angles(gibbs.sample(size, rng).T)
+    horizon = times[-1]
+    tau, z = np.full(size, horizon), np.cos(theta)
+    t, n_steps = 0.0, 0
+    for k, t_out in enumerate(times):
+        while t < t_out - 1e-12:
+            piece = min(int(np.searchsorted(ends, t + 1e-12, side="right")), len(ends) - 1)
+            h = min(dt, t_out - t, ends[piece] - t)
+            theta, phi = _step(driven[piece], theta, phi, h, rng)
+            t += h
+            n_steps += size
+            z_old, z = z, np.cos(theta)
+            new = (tau == horizon) & (z > threshold)
+            tau[new] = t - h * (z[new] - threshold) / (z[new] - z_old[new])
+        _add_output(sums, k, theta, phi, threshold, grid)
+    sums["tau_sums"] += [tau.sum(), (tau ** 2).sum()]
+    return n_steps
+
+
+def _add_output(sums, k: int, theta, phi, threshold: float, grid) -> None:
+    """Add the ensemble at output k to ``sums`` (and to its histogram on ``grid``, in the
+    grid's chart coordinates when it carries one)."""
+    comp = _unit(theta, phi)
+    sums["s1"][k] += comp.sum(axis=1)
+    sums["s2"][k] += (comp ** 2).sum(axis=1)
+    sums["t2"][k] += np.sum(theta ** 2)
+    sums["t4"][k] += np.sum(theta ** 4)
+    sums["switched"][k] += np.count_nonzero(comp[2] > threshold)
+    if grid is not None:
+        at = grid.chart.from_lab(theta, phi) if grid.chart is not None else (theta, phi)
+        counts, _, _ = np.histogram2d(*at, bins=[grid.theta_edges, grid.phi_edges])
+        sums["hist"][k] += counts
