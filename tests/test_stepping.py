@@ -243,3 +243,32 @@ def test_moments_of_a_narrow_state_are_not_widened_by_its_cells():
     exact = np.sqrt(second - (a_mean * mu) ** 2)
     assert np.allclose(mean, a_mean * mu, atol=1e-6)
     assert np.max(np.abs(std / exact - 1)) < 2e-3
+
+
+def test_pole_cap_warning_fires_where_the_cap_moves_the_std():
+    """A field kept on with damping settles on its chart's pole (model-space seed 1 row 28,
+    coarse cells): the default cap holds < 3e-3 of the mass, does not warn, and moves the std
+    by < half that fraction against a cap pushed to u_min = -13; a cap at u_min = -7 holds
+    ~0.1 of the mass, warns, and moves the std by more than the default's bound."""
+    import warnings
+    micro = fpstt.table_i(B=0.0436, B_theta=1.3735, B_phi=3.1343, alpha=0.3293, T=1.0,
+                          n_e=1.0238e6)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, torque_form="gilbert")
+    gibbs = fpstt.GibbsState.from_microscopic(micro)
+    runs = {}
+    for u_min in (-7.0, None, -13.0):
+        grid = fpstt.default_grid(model, [0.25, 0.5], initial=gibbs, u_min=u_min, du=0.05,
+                                  n_phi=64)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), [0.25, 0.5])
+        pole_warned = any("pole cap" in str(w.message) for w in caught)
+        runs[u_min] = (moments(grid, sol.p[-1])[1], sol.diagnostics["pole_rows_mass"],
+                       pole_warned)
+    reference = runs[-13.0][0]
+    std, pole, warned = runs[None]
+    assert 1e-4 < pole < 3e-3 and not warned
+    assert np.max(np.abs(std / reference - 1)) < pole / 2
+    std, pole, warned = runs[-7.0]
+    assert pole > 3e-3 and warned
+    assert np.max(np.abs(std / reference - 1)) > 1.5e-3
