@@ -117,16 +117,13 @@ class _Table:
 
 
 def _count_below(q, target):
-    """Per line, how many of q (lines, K), nondecreasing, are < target (lines, P): a binary
-    search of every line at once (``np.searchsorted(q[l], target[l])``)."""
-    rows = np.arange(q.shape[0])[:, None]
-    lo = np.zeros(target.shape, np.int64)
-    hi = np.full(target.shape, q.shape[1], np.int64)
-    while np.any(lo < hi):
-        mid = (lo + hi) // 2
-        below = q[rows, np.minimum(mid, q.shape[1] - 1)] < target
-        lo, hi = np.where(below & (lo < hi), mid + 1, lo), np.where(below, hi, mid)
-    return lo
+    """Per line, how many of q (lines, K), nondecreasing, are < target (lines, P):
+    ``np.searchsorted(q[l], target[l])`` line by line (a binary search of all lines at once
+    by gathers was 3.5x slower on 912 lines)."""
+    out = np.empty(target.shape, np.int64)
+    for line in range(q.shape[0]):
+        out[line] = np.searchsorted(q[line], target[line])
+    return out
 
 
 def _back(x_end, f_end, kappa, r):
