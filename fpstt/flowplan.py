@@ -143,16 +143,18 @@ class FlowPlan:
         noiseless flow (:mod:`fpstt.zremap`), the spin torque's shift in U included, over
         steps of :data:`REMAP_TURN` / :func:`magnet_rate`, instead of shifting whole rows.
 
-        That is kind ``"z-remapped"`` with a phi-dependent flow (a pulse with a field kept on
-        or a tilted easy axis) when one row's step du / |Im C1| turns the state by more than
-        REMAP_TURN = 0.25 rad at the magnet's rate, or when there is no drive.  A row kicked
+        That is a z'-frame grid whose chart does not carry a phi-dependent flow (kind
+        ``"z-remapped"``, or a drive-off piece of a pulse with a tilted easy axis, kind
+        ``"unsplit"`` on its own but stepped split) when one row's step du / |Im C1| turns
+        the state by more than REMAP_TURN = 0.25 rad at the magnet's rate, or when there is
+        no drive (the noise too is stepped split then).  A row kicked
         once per split step of a strong precession moves the state by a row where the flow
         moves it around a circle of radius (drift) / (rate): model space seed 1 row 17 (a
         field of 10 rad/t_n, a drive of 0.08 per t_n, rows of 0.22 t_n, 2.3 rad) was 25 s.e.
         off Monte Carlo in its mean (its drift twice Monte Carlo's), docs/validation.md §8.
         Strang splitting of a turn a and a kick errs by ~a^2 / 12 of the response, 0.5 % at
         0.25 rad."""
-        if self.kind != "z-remapped" or self.phi_independent:
+        if self.carries_flow or not self.chart.is_identity or self.phi_independent:
             return False
         shift = abs(self.chart.shift_rate)
         return shift == 0 or magnet_rate(self.model) * du / shift > REMAP_TURN

@@ -161,8 +161,7 @@ class Integrator:
             self.plan = grid_plan(model, grid)
             carries_flow = self.plan.carries_flow
             model = ChartModel(model, self.plan.chart)
-        # the whole noiseless flow remapped, no exact row shift (FlowPlan.folds_shift)
-        self.folded = self.split and self.plan.folds_shift(mercator_du(grid))
+        self.folded = self.split and self.plan.folds_shift(mercator_du(grid))  # no row shift
         self.model = model
         self.fast = model.phi_independent if fast is None else bool(fast)
         if self.fast and not model.phi_independent:
@@ -393,6 +392,7 @@ class Integrator:
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
             monotone=self.monotone, max_cell_peclet=self.peclet,
+            remapped=self.remap is not None,
             **(self.stepper.work() if isinstance(getattr(self, "stepper", None),
                                                  AdaptiveTRBDF2) else {}),
             **(self._line_solves() if self.lines else {}))

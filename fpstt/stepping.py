@@ -247,6 +247,7 @@ def _combined(parts: list[dict]) -> dict:
                 n_partial_steps=sum(d["n_partial_steps"] for d in parts),
                 n_factorizations=sum(d["n_factorizations"] for d in parts),
                 monotone=all(d["monotone"] for d in parts),
+                remapped=any(d["remapped"] for d in parts),
                 max_cell_peclet=max(peclets) if peclets else None,
                 line_residual=max(d.get("line_residual", 0.0) for d in parts))
 

@@ -2,12 +2,16 @@
 step turns the state too far (FlowPlan.folds_shift), against the exact pushforward."""
 
 import dataclasses
+import math
+import warnings
 
 import numpy as np
 
 import fpstt.flowplan as flowplan
 from fpstt.config import RunConfig
 from fpstt.driven import solve_pulse
+from fpstt.grid import SphereGrid
+from fpstt.guards import _cells_per_width, cells_across, health_warnings
 from fpstt.observables import moments
 from fpstt.pushforward import characteristics, gibbs_quadrature
 from fpstt.zremap import MagnetFlow
@@ -86,3 +90,39 @@ def test_magnet_flow_is_the_drift_at_no_drive_and_evaluates_once():
     assert np.allclose(mu_p, m_p + model.C1.real, rtol=0, atol=1e-12)
     magnet(theta.copy(), phi.copy())
     assert magnet.n_evaluations == 1
+
+
+def _z_grid():
+    return SphereGrid.mercator(0.0184, -9.0, 3.5, 384)
+
+
+def _band(grid, across: float, along: float, tilt: float = 0.0):
+    """A (theta, phi) density about (theta, phi) = (1.2, 3): Gaussian of std ``across`` (rad)
+    and ``along`` (rad of arc) along directions turned by ``tilt`` from theta and phi."""
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    x, y = theta - 1.2, (phi - 3.0) * np.sin(1.2)
+    a = math.cos(tilt) * x + math.sin(tilt) * y
+    b = -math.sin(tilt) * x + math.cos(tilt) * y
+    p = np.exp(-0.5 * (a / across) ** 2 - 0.5 * (b / along) ** 2) * np.sin(theta)
+    return p / np.sum(p * grid.cell_measure)
+
+
+def test_cells_across_sees_a_filament_that_the_marginals_miss():
+    """A state drawn out obliquely (1.2 cells across, 0.3 rad long) spans > 10 cells per std
+    in theta and in phi, which the resolution warning reads; across it, 1.2 cells."""
+    grid = _z_grid()
+    cell = grid.dtheta[np.searchsorted(grid.theta_edges, 1.2) - 1]      # 0.017 rad
+    round_state = _band(grid, 4 * cell, 4 * cell)
+    assert abs(cells_across(grid, round_state) - 4) < 0.4
+    filament = _band(grid, 1.2 * cell, 0.3, tilt=math.pi / 4)
+    assert min(_cells_per_width(grid, filament)) > 10
+    assert abs(cells_across(grid, filament) - 1.2) < 0.3
+    diagnostics = dict(max_mass_error=0.0, mass0=1.0, min_p_ratio_output=0.0, remapped=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages = health_warnings(grid, np.array([round_state, filament]), diagnostics)
+    assert len(messages) == 1 and "output 1 is 1.2 cells across" in messages[0] and caught
+    diagnostics["remapped"] = False                 # a shift alone does not smear it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not health_warnings(grid, np.array([filament]), diagnostics)
