@@ -150,8 +150,8 @@ def max_cell_peclet(model, grid: SphereGrid, along_phi: bool = True) -> float:
 
 
 def cells_across(grid, p) -> float:
-    """Cells across the narrowest direction of a state: the std across it over the larger
-    side of the densest cell.
+    """Cells across the narrowest direction of a state (on a z'-frame grid; in the hemisphere
+    about its densest cell): the std across it over the larger side of that cell.
 
     A flow that shears (an anisotropy's precession, whose rate depends on the orbit) draws
     a state into a filament whose std along it is large and across it small; the marginal
@@ -162,17 +162,18 @@ def cells_across(grid, p) -> float:
     (2 pi e sigma_1).  A state smeared by the grid has the larger H: the estimate errs
     toward more cells, never fewer than the grid's smearing leaves.
     """
-    prob = np.asarray(p) * grid.cell_measure
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    n = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
+    prob = np.maximum(np.asarray(p) * grid.cell_measure, 0.0)
+    i, j = np.unravel_index(int(np.argmax(prob / grid.solid_angle)), prob.shape)
+    # the hemisphere about the densest cell: one lobe of a bimodal state (two narrow round
+    # lobes at +-e are no filament; seed 1 row 14 read 0.0 cells across with both)
+    prob = np.where(np.einsum("kij,k->ij", n, n[:, i, j]) > 0, prob, 0.0)
     prob = prob / prob.sum()
     held = prob > 0
     area = math.exp(-float(np.sum(prob[held] * np.log(prob[held] / grid.solid_angle[held]))))
-    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
-    if grid.chart is not None:
-        theta, phi = grid.chart.to_lab(theta, phi)
-    n = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
     mean = np.einsum("kij,ij->k", n, prob)
     cov = np.einsum("kij,lij,ij->kl", n, n, prob) - np.outer(mean, mean)
     widest = math.sqrt(max(float(np.linalg.eigvalsh(cov)[-1]), 1e-300))
-    i, j = np.unravel_index(int(np.argmax(prob / grid.solid_angle)), prob.shape)
     cell = max(grid.dtheta[i], math.sin(grid.theta[i]) * grid.dphi)
     return area / (2 * math.pi * math.e * widest) / cell

@@ -151,7 +151,7 @@ class Integrator:
         other mode feeds when the model is phi-independent); ``shared``: numerics the pieces
         of one run (a pulse) share, filled here (the magnet's flow, :mod:`fpstt.zremap`)."""
         self = cls()
-        self.shared = {} if shared is None else shared
+        self.shared, self.zremap = ({} if shared is None else shared), None
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
         if not self.split and grid.chart is not None:
             raise ValueError(f"scheme {scheme!r} steps the z'-frame operator, but this grid "
@@ -235,7 +235,7 @@ class Integrator:
         if self.fast and chart is None and base.phi_independent:   # the z' frame, on modes
             return ModalRemap(self.grid, velocity, tau)
         if chart is None:       # the z' frame: one magnet flow for every piece of a pulse
-            if "zremap" not in self.__dict__:
+            if self.zremap is None:
                 key = ("magnet", base.with_options(C1=0j, C2=0j, thermal_D=0.0))
                 if key not in self.shared:
                     self.shared[key] = MagnetFlow(base)

@@ -96,11 +96,11 @@ def _z_grid():
     return SphereGrid.mercator(0.0184, -9.0, 3.5, 384)
 
 
-def _band(grid, across: float, along: float, tilt: float = 0.0):
-    """A (theta, phi) density about (theta, phi) = (1.2, 3): Gaussian of std ``across`` (rad)
+def _band(grid, across: float, along: float, tilt: float = 0.0, at=(1.2, 3.0)):
+    """A (theta, phi) density about (theta, phi) = ``at``: Gaussian of std ``across`` (rad)
     and ``along`` (rad of arc) along directions turned by ``tilt`` from theta and phi."""
     theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
-    x, y = theta - 1.2, (phi - 3.0) * np.sin(1.2)
+    x, y = theta - at[0], (phi - at[1]) * np.sin(at[0])
     a = math.cos(tilt) * x + math.sin(tilt) * y
     b = -math.sin(tilt) * x + math.cos(tilt) * y
     p = np.exp(-0.5 * (a / across) ** 2 - 0.5 * (b / along) ** 2) * np.sin(theta)
@@ -126,3 +126,13 @@ def test_cells_across_sees_a_filament_that_the_marginals_miss():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert not health_warnings(grid, np.array([filament]), diagnostics)
+
+
+def test_two_round_lobes_are_no_filament():
+    """A bimodal state (seed 1 row 14: exp(-E / k_B T) at 1 K on a tilted easy axis, its
+    lobes at +-e) read 0.0 cells across over the whole sphere; each lobe is round."""
+    grid = _z_grid()
+    cell = grid.dtheta[np.searchsorted(grid.theta_edges, 1.2) - 1]
+    lobe = _band(grid, 4 * cell, 4 * cell, at=(1.2, 2.0))
+    other = _band(grid, 4 * cell, 4 * cell, at=(math.pi - 1.2, 2.0 + math.pi))  # antipode
+    assert abs(cells_across(grid, 0.6 * lobe + 0.4 * other) - 4) < 0.4
