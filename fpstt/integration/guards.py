@@ -15,7 +15,9 @@ from ..sphere.grid import SphereGrid
 from ..analysis.checkpoint import read_checkpoint, write_checkpoint
 
 __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
-           "pole_rows_mass"]
+           "pole_rows_mass", "cells_across"]
+
+_ACROSS = 2.0                # cells across a remapped state's narrowest direction, at least
 
 POLE_ROWS_MASS = 3e-3
 """A sheared chart warns when more than this fraction of the mass lies in a pole cap and the
@@ -88,6 +90,16 @@ def health_warnings(grid, p, diagnostics) -> list[str]:
                 f"{'theta (more steps per t_n)' if cells[0] < cells[1] else 'phi (n_phi)'} "
                 f"by a factor ≥ {2.0 / min(cells):.1f}")
             break
+    if diagnostics.get("remapped") and grid.chart is None:
+        for k, density in enumerate(p):
+            across = cells_across(grid, density)
+            if across < _ACROSS:
+                messages.append(
+                    f"the density at output {k} is {across:.1f} cells across its narrowest "
+                    f"direction (< {_ACROSS:g}), and a remap smears so narrow a state at every "
+                    f"step (model space seed 1 row 26: 1.2 cells across, std 11-17 % wide); "
+                    f"refine du and n_phi by a factor ≥ {_ACROSS / across:.1f}")
+                break
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
     return messages
@@ -137,3 +149,33 @@ def max_cell_peclet(model, grid: SphereGrid, along_phi: bool = True) -> float:
         pe_p = np.abs(mu_p) * grid.dphi / d_pp
     pe = np.nan_to_num(np.maximum(pe_t, pe_p) if along_phi else pe_t, nan=0.0, posinf=np.inf)
     return float(np.max(pe))
+
+
+def cells_across(grid, p) -> float:
+    """Cells across the narrowest direction of a state (on a z'-frame grid; in the hemisphere
+    about its densest cell): the std across it over the larger side of that cell.
+
+    A flow that shears (an anisotropy's precession, whose rate depends on the orbit) draws
+    a state into a filament whose std along it is large and across it small; the marginal
+    stds of :func:`_cells_per_width` see the length alone.  The entropy area
+    exp(H), H = -sum P ln(P / Omega) over cells (P their probabilities, Omega their solid
+    angles), is 2 pi e sigma_1 sigma_2 for a Gaussian of stds sigma_1 ≥ sigma_2; sigma_1 is
+    the largest std of n (the covariance's largest eigenvalue), so sigma_2 = exp(H) /
+    (2 pi e sigma_1).  A state smeared by the grid has the larger H: the estimate errs
+    toward more cells, never fewer than the grid's smearing leaves.
+    """
+    theta, phi = np.meshgrid(grid.theta, grid.phi, indexing="ij")
+    n = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
+    prob = np.maximum(np.asarray(p) * grid.cell_measure, 0.0)
+    i, j = np.unravel_index(int(np.argmax(prob / grid.solid_angle)), prob.shape)
+    # the hemisphere about the densest cell: one lobe of a bimodal state (two narrow round
+    # lobes at +-e are no filament; seed 1 row 14 read 0.0 cells across with both)
+    prob = np.where(np.einsum("kij,k->ij", n, n[:, i, j]) > 0, prob, 0.0)
+    prob = prob / prob.sum()
+    held = prob > 0
+    area = math.exp(-float(np.sum(prob[held] * np.log(prob[held] / grid.solid_angle[held]))))
+    mean = np.einsum("kij,ij->k", n, prob)
+    cov = np.einsum("kij,lij,ij->kl", n, n, prob) - np.outer(mean, mean)
+    widest = math.sqrt(max(float(np.linalg.eigvalsh(cov)[-1]), 1e-300))
+    cell = max(grid.dtheta[i], math.sin(grid.theta[i]) * grid.dphi)
+    return area / (2 * math.pi * math.e * widest) / cell

@@ -26,10 +26,11 @@ from ..flow.flowplan import grid_plan
 from ..numerics.fourier import RealBackend, SpectralBackend
 from ..sphere.grid import SphereGrid
 from .guards import max_cell_peclet
-from ..numerics.lines import LineBackend, LineScheme
-from ..numerics.operator import directional_operators, fokker_planck_matrix, is_monotone
-from ..numerics.remap import FlowRemap, ModalRemap
-from ..numerics.transport import Shift, mercator_du, turn_columns
+from .lines import LineBackend, LineScheme
+from .operator import directional_operators, fokker_planck_matrix, is_monotone
+from .remap import FlowRemap, ModalRemap
+from .transport import Shift, mercator_du, turn_columns
+from .zremap import MagnetFlow, ZFrameRemaps
 
 __all__ = ["Integrator", "ImplicitScheme", "WindowedImplicit"]
 
@@ -144,11 +145,13 @@ class Integrator:
 
     @classmethod
     def build(cls, model, grid: SphereGrid, scheme: str, times, dt, fast, p, *,
-              tails: bool = False, n_modes: int | None = None):
+              tails: bool = False, n_modes: int | None = None, shared: dict | None = None):
         """``tails``: step every row (no frozen rows), as tails need; ``n_modes``: keep only
         that many leading phi modes on the fast path (1: the theta-marginal alone, which no
-        other mode feeds when the model is phi-independent)."""
+        other mode feeds when the model is phi-independent); ``shared``: numerics the pieces
+        of one run (a pulse) share, filled here (the magnet's flow, :mod:`fpstt.zremap`)."""
         self = cls()
+        self.shared, self.zremap = ({} if shared is None else shared), None
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
         if not self.split and grid.chart is not None:
             raise ValueError(f"scheme {scheme!r} steps the z'-frame operator, but this grid "
@@ -158,6 +161,7 @@ class Integrator:
             self.plan = grid_plan(model, grid)
             carries_flow = self.plan.carries_flow
             model = ChartModel(model, self.plan.chart)
+        self.folded = self.split and self.plan.folds_shift(mercator_du(grid))  # no row shift
         self.model = model
         self.fast = model.phi_independent if fast is None else bool(fast)
         if self.fast and not model.phi_independent:
@@ -187,7 +191,7 @@ class Integrator:
         one_mode = self.fast and self.backend.n_modes == 1
         self.peclet = None if self.split else max_cell_peclet(model, grid, along_phi=not one_mode)
         if self.split:
-            direction = int(np.sign(model.C1.imag))
+            direction = 0 if self.folded else int(np.sign(model.C1.imag))
             rows = self.plan.rows_per_step(mercator_du(grid))
             self.shift = Shift(grid, direction, rows) if direction else (lambda x: x)
             inner = "tr-bdf2" if scheme == "split-tr-bdf2" else "be"
@@ -211,8 +215,9 @@ class Integrator:
 
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
-        take (all but -Im C1 sin theta): a :class:`FlowRemap` in real space, or on the fast
-        path (a phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
+        take (all but -Im C1 sin theta; all of it when :attr:`folded`): a :class:`FlowRemap`
+        in real space (in the z' frame from :mod:`fpstt.zremap`), or on the fast path (a
+        phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
         flow, chart, rate = self.model.base.with_options(C2=0, thermal_D=0.0), \
             self.grid.chart, self.model.C1.imag
 
@@ -226,9 +231,17 @@ class Integrator:
                 (mu_t, mu_p), _ = chart.transform(flow.drift(theta, phi), (zero, zero, zero),
                                                   theta, phi, theta_c)
             return mu_t + rate * np.sin(theta_c), mu_p
-        modal = (self.fast and chart is None      # the z' frame of a phi-independent flow
-                 and getattr(self.model, "base", self.model).phi_independent)
-        return (ModalRemap if modal else FlowRemap)(self.grid, velocity, tau)
+        base = getattr(self.model, "base", self.model)
+        if self.fast and chart is None and base.phi_independent:   # the z' frame, on modes
+            return ModalRemap(self.grid, velocity, tau)
+        if chart is None:       # the z' frame: one magnet flow for every piece of a pulse
+            if self.zremap is None:
+                key = ("magnet", base.with_options(C1=0j, C2=0j, thermal_D=0.0))
+                if key not in self.shared:
+                    self.shared[key] = MagnetFlow(base)
+                self.zremap = ZFrameRemaps(self.grid, self.shared[key], base.C1, self.folded)
+            return self.zremap(tau)
+        return FlowRemap(self.grid, velocity, tau)
 
     def _turn(self) -> int:
         """Whole phi cells the chart's flow turns by in a step (its shear takes the rest,
@@ -247,6 +260,8 @@ class Integrator:
                 raise ValueError("a precession without damping (no attractor) with noise "
                                  "that depends on phi in its chart is not supported by split "
                                  "schemes")
+            if self.folded:                 # any step: the one that divides the times
+                return default_dt(times, self.plan.step(mercator_du(self.grid)))
             if model.C1.imag != 0:
                 return self.plan.step(mercator_du(self.grid))
         dt = default_dt(times, _LONGEST.get(self.scheme, 0.01)) if dt is None else float(dt)
@@ -327,7 +342,10 @@ class Integrator:
                 return self.stepper.step(x, tau)
             return ImplicitScheme(self.backend, tau, "be").step(x)
         if not isinstance(self.shift, Shift):             # no translation to follow
-            return self.implicit.step(tau, x.copy())
+            if self.remap is None:
+                return self.implicit.step(tau, x.copy())
+            x = self._remapped(self._remap(tau), self.implicit.step(tau / 2, x.copy()))
+            return self.implicit.step(tau / 2, x)
         row_dt = self.dt / self.shift.rows
         one_row = Shift(self.grid, self.shift.direction, 1)
         row = one_row if self.remap is None else functools.partial(
@@ -374,6 +392,7 @@ class Integrator:
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
             monotone=self.monotone, max_cell_peclet=self.peclet,
+            remapped=self.remap is not None,
             **(self.stepper.work() if isinstance(getattr(self, "stepper", None),
                                                  AdaptiveTRBDF2) else {}),
             **(self._line_solves() if self.lines else {}))

@@ -158,11 +158,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
         _keep(state, p, grid)
     bar = tqdm(total=0, disable=not (progress and sys.stderr.isatty()), desc="fpstt solve",
                unit="step")
-    parts = []
+    parts, shared = [], {}          # numerics the pieces of a pulse share (Integrator.build)
     for t0, driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
                                                                   pulse):
         run = Integrator.build(driven, grid, piece_scheme, piece_times, dt, fast, p,
-                               tails=tails, n_modes=n_modes)
+                               tails=tails, n_modes=n_modes, shared=shared)
         warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
                   "this solve")
         bar.total += int(round(piece_times[-1] / run.dt))
@@ -247,6 +247,7 @@ def _combined(parts: list[dict]) -> dict:
                 n_partial_steps=sum(d["n_partial_steps"] for d in parts),
                 n_factorizations=sum(d["n_factorizations"] for d in parts),
                 monotone=all(d["monotone"] for d in parts),
+                remapped=any(d["remapped"] for d in parts),
                 max_cell_peclet=max(peclets) if peclets else None,
                 line_residual=max(d.get("line_residual", 0.0) for d in parts))
 

@@ -53,6 +53,9 @@ class FlowRemap:
         (the noiseless drift not already moved exactly).
     tau : float
         The time step (t_n); the departure points are computed once, here.
+    trace : callable, optional
+        ``trace(rate, y, tau, limits)``: the points y traced back over tau along each line's
+        velocity; default RK4 (``_rk4_back``), or a :class:`~fpstt.transit.TransitTracer`.
 
     ``remap(p, tol)`` returns the transported (theta, phi) density (cell averages, carrying
     sin theta): mass conserved to round-off, p ≥ 0 where p was.  Only the rows and columns
@@ -60,15 +63,16 @@ class FlowRemap:
     implicit pieces freeze rows (:class:`~fpstt.integration.integrators.WindowedImplicit`).
     """
 
-    def __init__(self, grid: SphereGrid, velocity, tau: float):
+    def __init__(self, grid: SphereGrid, velocity, tau: float, trace=None):
         self.grid, self.tau = grid, float(tau)
         self.measure = grid.cell_measure
         theta, phi_edges = grid.theta, grid.phi_edges[:-1]
+        trace = trace or _rk4_back
         self.half_phi = LineRemap(
-            *_phi_departures(velocity, theta, phi_edges, grid.dphi, self.tau / 2),
+            *_phi_departures(velocity, theta, phi_edges, grid.dphi, self.tau / 2, trace),
             grid.n_phi, periodic=True)
-        self.along_u = LineRemap(*_theta_departures(velocity, grid, self.tau), grid.n_theta,
-                                 periodic=False)
+        self.along_u = LineRemap(*_theta_departures(velocity, grid, self.tau, trace=trace),
+                                 grid.n_theta, periodic=False)
 
     def __call__(self, p, tol: float | None = None):
         mass = p * self.measure
@@ -196,11 +200,11 @@ def _rk4_back(rate, y, tau: float, limits=None):
     return out
 
 
-def _phi_departures(velocity, theta, phi_edges, dphi: float, tau: float):
+def _phi_departures(velocity, theta, phi_edges, dphi: float, tau: float, trace=None):
     """(cell, fraction) of the departure points of every row's phi edges (periodic,
     unwrapped cell indices), shape (n_theta, n_phi + 1)."""
     rate = lambda f, rows: velocity(theta[rows, None], f)[1]                  # noqa: E731
-    foot = _rk4_back(rate, np.tile(phi_edges, (theta.size, 1)), tau)
+    foot = (trace or _rk4_back)(rate, np.tile(phi_edges, (theta.size, 1)), tau)
     foot = np.maximum.accumulate(foot, axis=1)            # an RK4 step may not keep the order
     foot = np.concatenate([foot, foot[:, :1] + 2 * math.pi], axis=1)
     foot = np.minimum(foot, foot[:, :1] + 2 * math.pi)
@@ -209,14 +213,14 @@ def _phi_departures(velocity, theta, phi_edges, dphi: float, tau: float):
     return cell.astype(np.int64), s - cell
 
 
-def _theta_departures(velocity, grid: SphereGrid, tau: float, phi=None):
+def _theta_departures(velocity, grid: SphereGrid, tau: float, phi=None, trace=None):
     """(cell, fraction) of the departure points of the theta edges of the columns at ``phi``
     (None: every column of the grid), shape (columns, n_theta + 1): in U between the caps,
     in solid angle inside a cap."""
     e, tiny = grid.theta_edges, 1e-12
     phi = grid.phi if phi is None else np.asarray(phi, float)
     rate = lambda t, cols: velocity(np.clip(t, tiny, math.pi - tiny), phi[cols, None])[0]  # noqa: E731,E501
-    foot = _rk4_back(rate, np.tile(e[1:-1], (phi.size, 1)), tau, (0.0, math.pi))
+    foot = (trace or _rk4_back)(rate, np.tile(e[1:-1], (phi.size, 1)), tau, (0.0, math.pi))
     foot = np.maximum.accumulate(foot, axis=1)
     n = grid.n_theta
     cell = np.zeros((phi.size, n + 1), np.int64)
