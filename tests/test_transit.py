@@ -1,11 +1,11 @@
-"""Departure points from transit times (fpstt.transit) against exact flows and RK4."""
+"""Departure points from transit times (fpstt.numerics.transit) against exact flows and RK4."""
 
 import math
 
 import numpy as np
 
-from fpstt.remap import _rk4_back
-from fpstt.transit import TransitTracer
+from fpstt.numerics.remap import _rk4_back
+from fpstt.numerics.transit import TransitTracer
 
 
 def test_linear_velocity_is_exact_and_stops_at_the_poles():

@@ -1,4 +1,4 @@
-"""The z'-frame remap of a pulse (fpstt.zremap): the whole noiseless flow remapped when a row's
+"""The z'-frame remap of a pulse (fpstt.numerics.zremap): the whole noiseless flow remapped when a row's
 step turns the state too far (FlowPlan.folds_shift), against the exact pushforward."""
 
 import dataclasses
@@ -7,14 +7,14 @@ import warnings
 
 import numpy as np
 
-import fpstt.flowplan as flowplan
-from fpstt.config import RunConfig
-from fpstt.driven import solve_pulse
-from fpstt.grid import SphereGrid
-from fpstt.guards import _cells_per_width, cells_across, health_warnings
-from fpstt.observables import moments
-from fpstt.pushforward import characteristics, gibbs_quadrature
-from fpstt.zremap import MagnetFlow
+import fpstt.flow.flowplan as flowplan
+from fpstt.runs.config import RunConfig
+from fpstt.integration.driven import solve_pulse
+from fpstt.sphere.grid import SphereGrid
+from fpstt.integration.guards import _cells_per_width, cells_across, health_warnings
+from fpstt.analysis.observables import moments
+from fpstt.physics.pushforward import characteristics, gibbs_quadrature
+from fpstt.numerics.zremap import MagnetFlow
 
 
 def _weak_drive_under_a_strong_field():

@@ -142,7 +142,7 @@ class FlowPlan:
 
     def folds_shift(self, du: float) -> bool:
         """True when a split step on a z'-frame grid of cell width ``du`` remaps the whole
-        noiseless flow (:mod:`fpstt.zremap`), the spin torque's shift in U included, over
+        noiseless flow (:mod:`fpstt.numerics.zremap`), the spin torque's shift in U included, over
         steps of :data:`REMAP_TURN` / :func:`magnet_rate`, instead of shifting whole rows.
 
         That is a z'-frame grid whose chart does not carry a phi-dependent flow (kind
@@ -241,7 +241,7 @@ def noise_dominated(model) -> bool:
 def magnet_rate(model) -> float:
     """A bound on the magnet's rate (rad per t_n): (|omega| + |anisotropies|)(1 + alpha), the
     field's and anisotropies' precession and damping (Eq. 17 beyond the paper,
-    :mod:`fpstt.magnet`)."""
+    :mod:`fpstt.physics.magnet`)."""
     base = getattr(model, "base", model)
     return (math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + abs(base.anisotropy)
             + abs(base.hard_anisotropy)) * (1 + base.alpha)

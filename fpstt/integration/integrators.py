@@ -26,11 +26,11 @@ from ..flow.flowplan import grid_plan
 from ..numerics.fourier import RealBackend, SpectralBackend
 from ..sphere.grid import SphereGrid
 from .guards import max_cell_peclet
-from .lines import LineBackend, LineScheme
-from .operator import directional_operators, fokker_planck_matrix, is_monotone
-from .remap import FlowRemap, ModalRemap
-from .transport import Shift, mercator_du, turn_columns
-from .zremap import MagnetFlow, ZFrameRemaps
+from ..numerics.lines import LineBackend, LineScheme
+from ..numerics.operator import directional_operators, fokker_planck_matrix, is_monotone
+from ..numerics.remap import FlowRemap, ModalRemap
+from ..numerics.transport import Shift, mercator_du, turn_columns
+from ..numerics.zremap import MagnetFlow, ZFrameRemaps
 
 __all__ = ["Integrator", "ImplicitScheme", "WindowedImplicit"]
 
@@ -149,7 +149,7 @@ class Integrator:
         """``tails``: step every row (no frozen rows), as tails need; ``n_modes``: keep only
         that many leading phi modes on the fast path (1: the theta-marginal alone, which no
         other mode feeds when the model is phi-independent); ``shared``: numerics the pieces
-        of one run (a pulse) share, filled here (the magnet's flow, :mod:`fpstt.zremap`)."""
+        of one run (a pulse) share, filled here (the magnet's flow, :mod:`fpstt.numerics.zremap`)."""
         self = cls()
         self.shared, self.zremap = ({} if shared is None else shared), None
         self.grid, self.scheme, self.split = grid, scheme, scheme.startswith("split")
@@ -216,7 +216,7 @@ class Integrator:
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
         take (all but -Im C1 sin theta; all of it when :attr:`folded`): a :class:`FlowRemap`
-        in real space (in the z' frame from :mod:`fpstt.zremap`), or on the fast path (a
+        in real space (in the z' frame from :mod:`fpstt.numerics.zremap`), or on the fast path (a
         phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
         flow, chart, rate = self.model.base.with_options(C2=0, thermal_D=0.0), \
             self.grid.chart, self.model.C1.imag

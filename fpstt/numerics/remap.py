@@ -55,7 +55,7 @@ class FlowRemap:
         The time step (t_n); the departure points are computed once, here.
     trace : callable, optional
         ``trace(rate, y, tau, limits)``: the points y traced back over tau along each line's
-        velocity; default RK4 (``_rk4_back``), or a :class:`~fpstt.transit.TransitTracer`.
+        velocity; default RK4 (``_rk4_back``), or a :class:`~fpstt.numerics.transit.TransitTracer`.
 
     ``remap(p, tol)`` returns the transported (theta, phi) density (cell averages, carrying
     sin theta): mass conserved to round-off, p ≥ 0 where p was.  Only the rows and columns

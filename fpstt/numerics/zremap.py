@@ -1,16 +1,16 @@
 """The remap of a z'-frame run whose chart does not carry the flow (plan kind ``"z-remapped"``,
-:mod:`fpstt.flowplan`): a pulse with a field kept on or a tilted easy axis.
+:mod:`fpstt.flow.flowplan`): a pulse with a field kept on or a tilted easy axis.
 
-The noiseless drift of Eq. (17) is linear in C1 (:meth:`~fpstt.model.SpinTorqueModel.drift`):
+The noiseless drift of Eq. (17) is linear in C1 (:meth:`~fpstt.physics.model.SpinTorqueModel.drift`):
 the spin torque adds (-Im C1 sin theta, Re C1) in the z' frame, the Möbius flow about z', to the
 magnet's flow (the drift at C1 = 0: field and anisotropy, precession and damping,
-:func:`~fpstt.magnet.landau_lifshitz_velocity`), which is the same at every drive.  So the
+:func:`~fpstt.physics.magnet.landau_lifshitz_velocity`), which is the same at every drive.  So the
 pieces of a pulse share one :class:`MagnetFlow`, whose drift is evaluated once on each set of
-points (the transit-time samples of :mod:`fpstt.transit`), and each piece adds its own torque.
+points (the transit-time samples of :mod:`fpstt.numerics.transit`), and each piece adds its own torque.
 
 The split step either shifts whole rows in U exactly (the torque's -Im C1 sin theta) and remaps
 the rest, or, when one row's step turns the state by more than the plan allows at the magnet's
-rate (a weak drive under a strong field: :meth:`~fpstt.flowplan.FlowPlan.folds_shift`), remaps
+rate (a weak drive under a strong field: :meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`), remaps
 the whole noiseless flow over shorter steps (``folded``): a whole-row kick every 2.3 rad of
 precession was 25 s.e. off Monte Carlo in the mean (model space seed 1 row 17,
 docs/validation.md §8).
@@ -54,7 +54,7 @@ class MagnetFlow:
 
 
 class ZFrameRemaps:
-    """The :class:`~fpstt.remap.FlowRemap` of one piece (a model at one drive) for any step.
+    """The :class:`~fpstt.numerics.remap.FlowRemap` of one piece (a model at one drive) for any step.
 
     Parameters
     ----------
@@ -69,7 +69,7 @@ class ZFrameRemaps:
         -Im C1 sin theta to the exact shift.
 
     Calling it with a step tau (t_n) returns the remap over tau; departures come from one
-    :class:`~fpstt.transit.TransitTracer` of the piece's velocity (any step, one sampling).
+    :class:`~fpstt.numerics.transit.TransitTracer` of the piece's velocity (any step, one sampling).
     """
 
     def __init__(self, grid, magnet: MagnetFlow, C1: complex, folded: bool):

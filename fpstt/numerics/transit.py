@@ -1,6 +1,6 @@
 """Departure points of a 1-D autonomous flow along grid lines from transit times, for any step.
 
-A directional sweep of :class:`~fpstt.remap.FlowRemap` traces the edges of each line back
+A directional sweep of :class:`~fpstt.numerics.remap.FlowRemap` traces the edges of each line back
 along x' = f(x), the line's own velocity (phi' along a row, theta' along a meridian).  With
 RK4 its cost grows with the step and the stiffness: next to a pole of the z' frame a field
 that is not along z' has phi' ~ 1/sin theta, and a row at theta = 2.5e-4 needed 1 000 - 4 000
@@ -20,7 +20,7 @@ end (a pole) stops there, as the RK4 trace clamps it.  Cost: ``SAMPLES`` velocit
 evaluations per edge once, then a search per step size, whatever the stiffness; second order
 in the sample width (exact for a velocity linear along the line).
 
-:class:`TransitTracer` has the signature of the RK4 trace of :mod:`fpstt.remap` and keeps its
+:class:`TransitTracer` has the signature of the RK4 trace of :mod:`fpstt.numerics.remap` and keeps its
 tables, so the remaps of one velocity for every step of a run (the pieces of a pulse) share
 one sampling.
 """
@@ -39,7 +39,7 @@ BLOCKED = 100.0              # t_n: the transit time of an interval holding a fi
 
 class TransitTracer:
     """``tracer(rate, y, tau, limits=None)`` -> the points y (lines, points) traced back over
-    tau along y' = rate(y, lines), as ``fpstt.remap._rk4_back``; y are a line's cell edges
+    tau along y' = rate(y, lines), as ``fpstt.numerics.remap._rk4_back``; y are a line's cell edges
     (the same on every line): periodic lines (2 pi, ``limits`` None) or meridians between
     ``limits`` (their ends are the poles).  The tables of a (shape, limits) are made on the
     first call and reused: one tracer serves one velocity on one grid."""
