@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from fpstt.flow.attractor import _fast_velocity, _noiseless, attractor_chart, settle
+from fpstt.flow.attractor import _fast_velocity, attractor_chart, settle
 from fpstt.runs.config import RunConfig
 from fpstt.physics.microscopic import table_i
 
@@ -50,7 +50,7 @@ def test_attractor_chart_of_a_weakly_driven_easy_axis_is_found_in_seconds(config
     chart = attractor_chart(model, start.direction)
     assert time.perf_counter() - began < 5.0               # was 42 s and > 130 s
     point, took = settle(model, start.direction, abs(model.C1))
-    velocity = _fast_velocity(_noiseless(model))
+    velocity = _fast_velocity(model.noiseless())
     assert np.linalg.norm(velocity(point)) < 1e-10 * np.linalg.norm(velocity(start.direction))
     # a weak drive moves the attractor only slightly off the easy axis (here -e)
     assert np.degrees(np.arccos(abs(point @ _easy_axis(config)))) < 15
@@ -60,7 +60,7 @@ def test_attractor_chart_of_a_weakly_driven_easy_axis_is_found_in_seconds(config
 @pytest.mark.parametrize("config", [ROW_4, ROW_10], ids=["row4-undamped", "row10-brown"])
 def test_fast_velocity_is_the_models_own(config):
     model, _ = _built(config)
-    flow = _noiseless(model)
+    flow = model.noiseless()
     n = np.random.default_rng(3).normal(size=(3, 50))
     n /= np.linalg.norm(n, axis=0)
     fast = np.array([_fast_velocity(flow)(v) for v in n.T]).T

@@ -42,7 +42,7 @@ def test_fixed_points_are_zeros_of_the_drift(field_on):
 
 def test_anisotropy_like_flow_is_refused(table_i_model):
     class Tilted:                      # a non-conformal drift: theta' = sin(2 theta)
-        def with_options(self, **kw):
+        def noiseless(self):
             return self
 
         def drift(self, theta, phi):

@@ -57,7 +57,7 @@ def settle(model, start, rate: float, forward: bool = True, max_time: float | No
     82 rad per t_n) took 100 000 RK4 steps, 40 s (model-space seed 2 row 4), damped easy
     axes whose backward run never settled 130 s (rows 10, 19).
     """
-    velocity = _fast_velocity(_noiseless(model))
+    velocity = _fast_velocity(model.noiseless())
     end = np.asarray(start, float)
     end = end / np.linalg.norm(end)
     limit = _CHUNK * _CHUNKS / rate if max_time is None else float(max_time)
@@ -175,7 +175,7 @@ def _attracts(velocity, point, forward: bool) -> bool:
 def contraction_rate(model, point) -> float:
     """Half the surface divergence of the flow at ``point`` (per t_n): its mean rate of
     approach (< 0 at an attractor)."""
-    return float(surface_divergence(_noiseless(model), np.asarray(point, float)[:, None])[0]) / 2
+    return float(surface_divergence(model.noiseless(), np.asarray(point, float)[:, None])[0]) / 2
 
 
 def attractor_chart(model, start) -> MobiusChart:
@@ -211,6 +211,3 @@ def _stereographic(n):
         return None
     return complex(n[0], n[1]) / (1 + n[2])
 
-
-def _noiseless(model):
-    return model.with_options(C2=0, thermal_D=0.0)

@@ -218,7 +218,7 @@ class Integrator:
         take (all but -Im C1 sin theta; all of it when :attr:`folded`): a :class:`FlowRemap`
         in real space (in the z' frame from :mod:`fpstt.numerics.zremap`), or on the fast path (a
         phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
-        flow, chart, rate = self.model.base.with_options(C2=0, thermal_D=0.0), \
+        flow, chart, rate = self.model.base.noiseless(), \
             self.grid.chart, self.model.C1.imag
 
         def velocity(theta_c, phi_c):

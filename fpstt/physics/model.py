@@ -177,6 +177,10 @@ class SpinTorqueModel:
         """A copy with some fields changed (e.g. ``C2=0`` for the noiseless flow)."""
         return replace(self, **changes)
 
+    def noiseless(self) -> "SpinTorqueModel":
+        """The noiseless flow of Eq. (15) with the magnet's terms: C2 = 0 and no Brown noise."""
+        return replace(self, C2=0j, thermal_D=0.0)
+
     # ---- properties used by the solvers -------------------------------------------------
     @property
     def phi_independent(self) -> bool:

@@ -156,7 +156,7 @@ def characteristics(model, n, t: float, steps_per_unit: int = 200, log_jacobian=
     """Flow map Phi_t(n) of the noiseless flow of ``model`` (C2 = 0, no thermal noise) for
     either sign of t, and ln|det DPhi_t(n)| = int_0^t div_S mu, by RK4 in Cartesian
     coordinates (renormalised to the sphere at every stage).  ``n`` has shape (3, ...)."""
-    flow = model.with_options(C2=0, thermal_D=0.0)
+    flow = model.noiseless()
 
     def rhs(x):
         v, _ = _tangent_velocity(flow, x)

@@ -48,7 +48,7 @@ def conformal_coefficients(model) -> tuple[complex, complex, complex]:
     Coefficients below 1e-13 of the largest are set to zero (so the z' frame is detected
     exactly).
     """
-    flow = model.with_options(C2=0, thermal_D=0.0)
+    flow = model.noiseless()
     th, ph = _FIT_POINTS.T
     mu_t, mu_p = flow.drift(th, ph)
     zeta = np.tan(th / 2) * np.exp(1j * ph)
@@ -239,7 +239,7 @@ class ChartModel:
         # isotropic noise (or none) in a rotated frame about a precession's axis
         isotropic = model.C2 == 0 or model.reading == "lab"
         self.phi_independent = chart.is_identity or (chart.is_rotation and isotropic)
-        self._flow = model.with_options(C2=0, thermal_D=0.0)       # moved exactly or remapped
+        self._flow = model.noiseless()       # moved exactly or remapped
         self._last = None
 
     def _coefficients(self, theta_c, phi_c):
