@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .attractor import attractor_chart
 from .chart import MobiusChart, chart_for, is_mobius
+from .chartcells import attractor_du
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
            "relaxation_cell_width", "CHART_SPREAD"]
@@ -98,6 +99,13 @@ class FlowPlan:
         :func:`~fpstt.flowgrid.default_grid`.
     model : object
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
+    chart_du : float or None
+        Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
+        width where it starts (:func:`~fpstt.chartcells.attractor_du`), between
+        DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
+        initial state) and the du at which the two rows of a step take the longest step
+        :attr:`longest_step` (0.078 / lambda with noise: du = 0.039).  None: the grid
+        defaults of :func:`~fpstt.flowgrid.default_grid`.
     """
 
     kind: str
@@ -110,6 +118,7 @@ class FlowPlan:
     longest_step: float
     model: object = field(default=None, repr=False)
     cell_width: float | None = None
+    chart_du: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -189,7 +198,19 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
         kind = "z-remapped" if chart.is_identity else "attractor"
     width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
-                    longest_chart_step(model, chart), model, width)
+                    longest_chart_step(model, chart), model, width,
+                    _chart_du(model, chart, initial) if kind == "attractor" else None)
+
+
+def _chart_du(model, chart, initial) -> float:
+    """The cell width in U of an attractor chart (:attr:`FlowPlan.chart_du`): at least
+    DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
+    :func:`longest_chart_step` (0.078 / lambda with noise, 0.1 t_n at most)."""
+    finest = DEFAULT_DU / 2
+    coarsest = longest_chart_step(model, chart) * chart.shift_rate / _REMAPPED_ROWS
+    if initial is None or coarsest <= finest:
+        return finest
+    return attractor_du(chart, initial, finest, coarsest)
 
 
 def noise_dominated(model) -> bool:
