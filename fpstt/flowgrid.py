@@ -48,8 +48,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.chart.chart_for`; the
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
     flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
-    0.0184, an accuracy choice that does not depend on the drive; 0.0092 in an attractor
-    chart, below), the step dt = rows du / shift rate (``rows`` =
+    0.0184, an accuracy choice that does not depend on the drive; in an attractor chart
+    0.0092-0.039, the plan's :attr:`~fpstt.flowplan.FlowPlan.chart_du`, below), the step dt = rows du / shift rate (``rows`` =
     :meth:`~fpstt.flowplan.FlowPlan.rows_per_step`) is
     adjusted down to divide every output time.  A chart is sheared so that its flow runs
     along U alone, which needs
