@@ -2,6 +2,9 @@
 FlowPlan.chart_du)."""
 
 import math
+import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,9 @@ from fpstt.flowplan import plan_flow
 from fpstt.grid import unit_vector
 from fpstt.initial import BoltzmannState
 from fpstt.observables import moments
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+from model_space_draw import to_config  # noqa: E402
 
 TILTED = dict(B_k=0.05, easy_theta=0.5, easy_phi=1.0, alpha=0.02)
 
@@ -80,3 +86,19 @@ def test_coarse_cells_near_the_attractor_agree_with_the_fine_grid():
     (mean, std), (fine_mean, fine_std) = results
     assert np.max(np.abs(mean - fine_mean)) < 1e-5
     assert np.max(np.abs(std / fine_std - 1)) < 2e-3
+
+
+# model-space seed 2 row 14: field on, alpha 0.06, easy axis along z', a vMF start (kappa 64)
+# that the noiseless flow splits between two attractors
+SPLIT_START = {'microscopic': {'B': 0.04570588016311225, 'B_theta': 2.0327077886652143, 'B_phi': 2.6331312909682216, 'alpha': 0.058781247010298854, 'B_k': 0.161623044082154, 'easy_theta': 0.0, 'easy_phi': 0.0, 'T': 30.0, 'n_e': 2215.75095642438}, 'model': {'field_on': True, 'thermal': False, 'reading': 'eq17', 'interpretation': 'stratonovich', 'torque_form': 'gilbert'}, 'initial': {'kind': 'vmf', 'theta': 2.171869402348397, 'phi': 0.13697466311993528, 'kappa': 63.98017096824057}, 'solve': {'times': [0.5, 1.0, 1.5, 2.0]}}
+
+
+def test_a_start_split_between_two_attractors_warns_in_numbers():
+    cfg = to_config(SPLIT_START, grid=False)
+    with pytest.warns(RuntimeWarning, match=r"takes \d of 9 probes .* another attractor, "
+                                            r"\d\.\d\d rad from the chart's"):
+        plan_flow(cfg.build_model(), cfg.build_gibbs())
+    model, start, _ = _tilted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plan_flow(model, start).kind == "attractor"
