@@ -21,7 +21,7 @@ import numpy as np
 from ..sphere.chart import MobiusChart
 from ..physics.pushforward import _tangent_velocity, surface_divergence
 
-__all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate"]
+__all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate", "flow_scale"]
 
 _CHUNK, _CHUNKS = 1.0, 200   # a start is followed 1 / rate at a time, at most 200 times
 _NEAR = 0.05                 # rad: a start this close to a fixed point is in its basin
@@ -61,7 +61,7 @@ def settle(model, start, rate: float, forward: bool = True, max_time: float | No
     end = np.asarray(start, float)
     end = end / np.linalg.norm(end)
     limit = _CHUNK * _CHUNKS / rate if max_time is None else float(max_time)
-    steps_per_unit = max(200.0, _fastest_rate(model) / _STEP_ANGLE)
+    steps_per_unit = max(200.0, flow_scale(model) / _STEP_ANGLE)
     chunk = min(_CHUNK / rate, limit)
     k = max(1, int(np.ceil(chunk * steps_per_unit)))
     h = chunk / k * (1 if forward else -1)
@@ -112,12 +112,12 @@ def _fast_velocity(flow):
     fit, check = fit / np.linalg.norm(fit, axis=0), check / np.linalg.norm(check, axis=0)
     coef = np.linalg.lstsq(_monomials(fit).T, _tangent_velocity(flow, fit)[0].T, rcond=None)[0].T
     error = np.max(np.abs(coef @ _monomials(check) - _tangent_velocity(flow, check)[0]))
-    if error <= 1e-12 * max(_fastest_rate(flow), 1.0):
+    if error <= 1e-12 * max(flow_scale(flow), 1.0):
         return lambda n: coef @ _monomials(n)
     return lambda n: _tangent_velocity(flow, n[:, None])[0][:, 0]
 
 
-def _fastest_rate(flow) -> float:
+def flow_scale(flow) -> float:
     """An upper bound on the flow's speed, rad per t_n: drive, field and anisotropies."""
     base = getattr(flow, "base", flow)
     omega = np.linalg.norm(base.omega) if base.omega is not None else 0.0

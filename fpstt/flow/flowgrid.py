@@ -48,9 +48,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     In the Möbius chart of the model's noiseless flow (:func:`~fpstt.sphere.chart.chart_for`; the
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
     flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
-    0.0184, an accuracy choice that does not depend on the drive; 0.0092 in an attractor
-    chart, below), the step dt = rows du / shift rate (``rows`` =
-    :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`) is
+    0.0184, an accuracy choice that does not depend on the drive; in an attractor chart
+    0.0092-0.039, the plan's :attr:`~fpstt.flowplan.FlowPlan.chart_du`, below), the step dt = rows du / shift rate (``rows`` =
+    :meth:`~fpstt.flowplan.FlowPlan.rows_per_step`) is
     adjusted down to divide every output time.  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
@@ -89,10 +89,10 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
             raise ValueError(f"`steps_per_unit` must be an integer ≥ 1, got {steps_per_unit!r}")
         du = rate * default_dt(times, 1.0 / steps_per_unit) if rate > 0 else DEFAULT_DU
     else:
-        # an attractor chart takes du/2: on Table I with a tilted easy axis du missed Monte
-        # Carlo by 7 s.e. in std, an error in U (docs/validation.md §5), du/2 met it
-        du = (DEFAULT_DU / (2 if plan.kind == "attractor" else 1) if du is None
-              else float(du))
+        # an attractor chart's du is its plan's, from the initial state's width in its
+        # cells (fpstt.chartcells): 0.0092 for Table I with a tilted easy axis, where 0.0184
+        # missed Monte Carlo by 7 s.e. in std, an error in U (docs/validation.md §5)
+        du = (plan.chart_du or DEFAULT_DU) if du is None else float(du)
         if not (du > 0 and math.isfinite(du)):
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
         if chart.shear != 0 and _full_shear_fits(chart, du, n_phi):

@@ -14,13 +14,15 @@ plan: :func:`grid_plan` makes one in the grid's own frame.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
-from .attractor import attractor_chart
-from ..sphere.chart import MobiusChart, chart_for, is_mobius
+from .attractor import attractor_chart, flow_scale
+from .chart import MobiusChart, chart_for, is_mobius
+from .chartcells import attractor_du, other_attractors
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
-           "relaxation_cell_width", "magnet_rate", "CHART_SPREAD", "REMAP_TURN"]
+           "relaxation_cell_width", "CHART_SPREAD", "REMAP_TURN"]
 
 KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """The kinds of :attr:`FlowPlan.kind`:
@@ -51,7 +53,7 @@ DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/
 CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
-REMAP_TURN = 0.25            # rad: the magnet's largest turn over one z' split step (folds_shift)
+REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
 _CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # cell_width (below)
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
@@ -100,6 +102,14 @@ class FlowPlan:
         :func:`~fpstt.flow.flowgrid.default_grid`.
     model : object
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
+    chart_du : float or None
+        Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
+        width where it starts (:func:`~fpstt.chartcells.attractor_du`), between
+        DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
+        initial state) and the du at which the two rows of a step take the longest step
+        :attr:`longest_step` (0.078 / lambda with noise: du = 0.039) or turn the flow's
+        fastest rate by :data:`REMAP_TURN` = 1 rad.  None: the grid
+        defaults of :func:`~fpstt.flowgrid.default_grid`.
     """
 
     kind: str
@@ -112,6 +122,7 @@ class FlowPlan:
     longest_step: float
     model: object = field(default=None, repr=False)
     cell_width: float | None = None
+    chart_du: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -215,8 +226,42 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     else:
         kind = "z-remapped" if chart.is_identity else "attractor"
     width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
+    if kind == "attractor" and initial is not None:
+        _warn_other_attractors(model, chart, initial)
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
-                    longest_chart_step(model, chart), model, width)
+                    longest_chart_step(model, chart), model, width,
+                    _chart_du(model, chart, initial) if kind == "attractor" else None)
+
+
+def _warn_other_attractors(model, chart, initial) -> None:
+    """RuntimeWarning, in numbers, when the noiseless flow takes part of ``initial`` to an
+    attractor other than the chart's (:func:`~fpstt.chartcells.other_attractors`): the
+    chart cannot vouch for that mass."""
+    others, probes, angle = other_attractors(model, chart, initial)
+    if others:
+        warnings.warn(f"the noiseless flow takes {others} of {probes} probes of the initial "
+                      f"state (its mode and 8 points one width about it) to another attractor, "
+                      f"{angle:.2f} rad from the chart's: the chart resolves only the mass at "
+                      f"its own, and model-space seed 2 row 14 so split was 18 s.e. off Monte "
+                      f"Carlo in its mean", RuntimeWarning, stacklevel=3)
+
+
+def _chart_du(model, chart, initial) -> float:
+    """The cell width in U of an attractor chart (:attr:`FlowPlan.chart_du`): at least
+    DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
+    :func:`longest_chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
+    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.attractor.flow_scale`).
+
+    The remap moves the rest of the flow in one directionally split sweep a step: model-space
+    seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off
+    Monte Carlo in its mean at 0.1 t_n a step (10.5 rad) and within 1.0 at 0.025 (2.6 rad);
+    rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8)."""
+    finest = DEFAULT_DU / 2
+    step = min(longest_chart_step(model, chart), REMAP_TURN / flow_scale(model))
+    coarsest = step * chart.shift_rate / _REMAPPED_ROWS
+    if initial is None or coarsest <= finest:
+        return finest
+    return attractor_du(chart, initial, finest, coarsest)
 
 
 def noise_dominated(model) -> bool:
@@ -235,16 +280,7 @@ def noise_dominated(model) -> bool:
     noise = base.tangent_diffusion
     if noise <= 0:
         return False
-    return (abs(base.C1) + magnet_rate(base)) * DEFAULT_DU / noise <= 1.0
-
-
-def magnet_rate(model) -> float:
-    """A bound on the magnet's rate (rad per t_n): (|omega| + |anisotropies|)(1 + alpha), the
-    field's and anisotropies' precession and damping (Eq. 17 beyond the paper,
-    :mod:`fpstt.physics.magnet`)."""
-    base = getattr(model, "base", model)
-    return (math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + abs(base.anisotropy)
-            + abs(base.hard_anisotropy)) * (1 + base.alpha)
+    return flow_scale(base) * DEFAULT_DU / noise <= 1.0
 
 
 def grid_plan(model, grid) -> FlowPlan:

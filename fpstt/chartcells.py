@@ -1,0 +1,110 @@
+"""Cell width in U of an attractor chart, from the initial state's width where it starts.
+
+An attractor chart (docs/theory.md §12) is uniform in U = ln tan(theta_c / 2): a cell is
+``ell du`` rad long in both directions (du = dphi), ``ell = r sin theta_c`` with r the
+chart's conformal factor (rad on the sphere per rad of theta_c).  Near the chart's poles
+``ell`` falls like theta_c, so a state centred on the attractor or the repeller is resolved
+relative to its own width (about 1 / du cells per width) whatever du is; a state that starts
+away from the poles, where ``ell`` is largest, is what needs fine cells.
+:func:`attractor_du` chooses du so that the initial state has
+:data:`CELLS_PER_WIDTH` cells across its narrowest width where the cells are widest.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .attractor import _tangent_basis, settle
+from .grid import angles
+
+__all__ = ["CELLS_PER_WIDTH", "state_width", "cells_per_width", "attractor_du",
+           "other_attractors"]
+
+CELLS_PER_WIDTH = 5.3        # Table I with a tilted easy axis: 5.27 at du 0.0092 met Monte
+#                              Carlo within 2.2 s.e., 2.6 (du 0.0184) missed it by 7 s.e.
+_RING = 16                   # points on the state's rim where the cell length is taken
+_HESSIAN_STEP = 1e-4         # rad: finite-difference step of the state's curvature
+_PROBE_RADII = (1.0,)        # widths from the mode of the probes of other_attractors
+_SAME_POINT = 1e-3           # rad: fixed points closer than this are the same
+
+
+def state_width(initial) -> float:
+    """Narrowest width (rad, at most 1) of ``initial`` at its most probable direction b:
+    1 / sqrt(largest curvature of -ln P across b), by central differences of ln P per
+    steradian on the tangent plane (Eq. 13: kappa for a vMF state; kappa + 2 delta for an
+    easy axis along the field)."""
+    b = initial.direction
+    basis = _tangent_basis(b)
+    h = _HESSIAN_STEP
+
+    def log_p(x, y):
+        n = b + x * basis[0] + y * basis[1]
+        return float(np.log(initial.per_area(*angles((n / np.linalg.norm(n))[:, None]))[0]))
+
+    centre = log_p(0.0, 0.0)
+    xx = (log_p(h, 0) - 2 * centre + log_p(-h, 0)) / h ** 2
+    yy = (log_p(0, h) - 2 * centre + log_p(0, -h)) / h ** 2
+    xy = (log_p(h, h) - log_p(h, -h) - log_p(-h, h) + log_p(-h, -h)) / (4 * h * h)
+    curvature = float(np.max(np.linalg.eigvalsh(-np.array([[xx, xy], [xy, yy]]))))
+    return 1.0 / math.sqrt(max(curvature, 1.0))
+
+
+def cells_per_width(chart, initial, du: float) -> float:
+    """Cells of width ``du`` in U across the narrowest width w of ``initial``
+    (:func:`state_width`), where the chart's cells are longest on the circle of radius w
+    about its centre (or at the centre): w / (du max ell), ell = sqrt(area_factor
+    sin theta_c) = r sin theta_c (module docstring)."""
+    b, w = initial.direction, state_width(initial)
+    a, c = _tangent_basis(b)
+    turn = np.linspace(0.0, 2 * np.pi, _RING, endpoint=False)
+    rim = (math.cos(w) * b[:, None]
+           + math.sin(w) * (np.outer(a, np.cos(turn)) + np.outer(c, np.sin(turn))))
+    points = np.concatenate([b[:, None], rim], axis=1)
+    theta_c, phi_c = chart.from_lab(*angles(points))
+    ell = np.sqrt(chart.area_factor(theta_c, phi_c) * np.sin(theta_c))
+    return w / (du * float(np.max(ell)))
+
+
+def attractor_du(chart, initial, finest: float, coarsest: float) -> float:
+    """du of an attractor chart: :data:`CELLS_PER_WIDTH` cells across the initial state's
+    narrowest width where its cells are longest (:func:`cells_per_width`), within
+    [``finest``, ``coarsest``]."""
+    du = finest * cells_per_width(chart, initial, finest) / CELLS_PER_WIDTH
+    return float(min(max(du, finest), coarsest))
+
+
+
+def other_attractors(model, chart, initial) -> tuple[int, int, float]:
+    """(probes that settle away from both poles of ``chart``, probes, largest angle in rad of
+    such an end from the chart's attractor) of the noiseless flow from the mode of
+    ``initial`` and 8 points on the circle of one width about it
+    (:func:`~fpstt.attractor.settle`; a probe that settles nowhere counts, angle 0).
+
+    The chart resolves the mass that collapses onto either pole; mass that the flow takes to
+    another attractor collapses where the cells are ``ell du`` long: model-space seed 2 row
+    14 (probes split between its attractors) was 18 s.e. off Monte Carlo in its mean at
+    2 t_n, 7.4 on cells of du 0.0092."""
+    b, w = initial.direction, state_width(initial)
+    a, c = _tangent_basis(b)
+    poles = [_from_stereographic(chart.zeta_s), _from_stereographic(chart.zeta_u)]
+    rate = max(abs(model.C1), 1e-12)
+    probes = [b] + [math.cos(r * w) * b + math.sin(r * w) * (math.cos(t) * a + math.sin(t) * c)
+                    for r in _PROBE_RADII for t in np.arange(8) * np.pi / 4]
+    others, farthest = 0, 0.0
+    for n in probes:
+        end = settle(model, n, rate)[0]          # None: settles nowhere, not resolved either
+        angles = [0.0, 0.0] if end is None else [math.acos(min(1.0, float(end @ pole)))
+                                                 for pole in poles]
+        if end is None or min(angles) > _SAME_POINT:
+            others, farthest = others + 1, max(farthest, angles[0])
+    return others, len(probes), farthest
+
+
+def _from_stereographic(zeta):
+    """The unit vector of the z'-frame stereographic coordinate zeta (None: -z')."""
+    if zeta is None:
+        return np.array([0.0, 0.0, -1.0])
+    size = abs(zeta) ** 2
+    return np.array([2 * zeta.real, 2 * zeta.imag, 1 - size]) / (1 + size)
