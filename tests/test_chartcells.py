@@ -1,4 +1,4 @@
-"""Attractor-chart cells sized by the initial state's width (fpstt.chartcells,
+"""Attractor-chart cells sized by the initial state's width (fpstt.flow.chartcells,
 FlowPlan.chart_du)."""
 
 import math
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.chartcells import CELLS_PER_WIDTH, cells_per_width, state_width
-from fpstt.flowplan import plan_flow
-from fpstt.grid import unit_vector
-from fpstt.initial import BoltzmannState
-from fpstt.observables import moments
+from fpstt.flow.chartcells import CELLS_PER_WIDTH, cells_per_width, state_width
+from fpstt.flow.flowplan import plan_flow
+from fpstt.sphere.grid import unit_vector
+from fpstt.physics.initial import BoltzmannState
+from fpstt.analysis.observables import moments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 from model_space_draw import to_config  # noqa: E402

@@ -46,7 +46,7 @@ def _pushforward_means(model, start, pulse, times):
 
 def test_weak_drive_under_a_strong_field_follows_the_pushforward(monkeypatch):
     """Remapped whole (folded), the means are within 1e-4 of the pushforward (the state moves
-    by 7e-3); with whole-row shifts between the remaps (REMAP_TURN raised: the pulse branch's
+    by 7e-3); with whole-row shifts between the remaps (FOLD_TURN raised: the pulse branch's
     and main's path) they were 7.5e-3 off, as large as the motion itself."""
     cfg = _weak_drive_under_a_strong_field()
     model, start, pulse = cfg.build_model(), cfg.build_gibbs(), cfg.build_pulse()
@@ -58,7 +58,7 @@ def test_weak_drive_under_a_strong_field_follows_the_pushforward(monkeypatch):
     exact = _pushforward_means(model, start, pulse, times)
     assert np.max(np.abs(exact - start.direction)) > 5e-3          # the state moves
     assert np.max(np.abs(mean - exact)) < 2e-4
-    monkeypatch.setattr(flowplan, "REMAP_TURN", 1e9)               # whole-row kicks
+    monkeypatch.setattr(flowplan, "FOLD_TURN", 1e9)               # whole-row kicks
     grid = cfg.build_grid(model)
     assert not grid.plan.folds_shift(grid.du)
     kicked, _ = moments(grid, solve_pulse(model, grid, start.cell_averages(grid), times,
@@ -72,7 +72,7 @@ def test_plan_folds_only_a_weak_drive_under_a_fast_magnet():
     plan = cfg.build_grid(model).plan
     du = flowplan.DEFAULT_DU
     assert plan.kind == "z-remapped" and plan.folds_shift(du)
-    assert plan.step(du) == flowplan.REMAP_TURN / flowplan.magnet_rate(model)
+    assert plan.step(du) == flowplan.FOLD_TURN / flowplan.magnet_rate(model)
     strong = flowplan.grid_plan(model.with_drive(100.0), cfg.build_grid(model))
     assert not strong.folds_shift(du)                               # 0.023 rad a row
     assert flowplan.grid_plan(model.with_drive(0.0), cfg.build_grid(model)).folds_shift(du)

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import fpstt
-from fpstt.flowgrid import default_grid
-from fpstt.montecarlo import simulate
+from fpstt.flow.flowgrid import default_grid
+from fpstt.runs.montecarlo import simulate
 from model_space import _observables, mc_step
 from model_space_draw import TIMES, to_config
 

@@ -21,7 +21,8 @@ import numpy as np
 from ..sphere.chart import MobiusChart
 from ..physics.pushforward import _tangent_velocity, surface_divergence
 
-__all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate", "flow_scale"]
+__all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate", "flow_scale",
+           "magnet_rate"]
 
 _CHUNK, _CHUNKS = 1.0, 200   # a start is followed 1 / rate at a time, at most 200 times
 _NEAR = 0.05                 # rad: a start this close to a fixed point is in its basin
@@ -119,10 +120,16 @@ def _fast_velocity(flow):
 
 def flow_scale(flow) -> float:
     """An upper bound on the flow's speed, rad per t_n: drive, field and anisotropies."""
+    return abs(getattr(flow, "base", flow).C1) + magnet_rate(flow)
+
+
+def magnet_rate(flow) -> float:
+    """A bound on the magnet's own rate (rad per t_n): (|omega| + |anisotropies|)(1 + alpha),
+    the precession and damping of the field and anisotropies (Eq. 17 beyond the paper,
+    :mod:`fpstt.physics.magnet`)."""
     base = getattr(flow, "base", flow)
-    omega = np.linalg.norm(base.omega) if base.omega is not None else 0.0
-    return abs(base.C1) + (omega + abs(base.anisotropy) + abs(base.hard_anisotropy)) * (
-        1 + base.alpha)
+    omega = math.hypot(*(base.omega or (0.0, 0.0, 0.0)))
+    return (omega + abs(base.anisotropy) + abs(base.hard_anisotropy)) * (1 + base.alpha)
 
 
 def _tangent_basis(n):

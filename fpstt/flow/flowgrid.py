@@ -49,8 +49,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
     flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
     0.0184, an accuracy choice that does not depend on the drive; in an attractor chart
-    0.0092-0.039, the plan's :attr:`~fpstt.flowplan.FlowPlan.chart_du`, below), the step dt = rows du / shift rate (``rows`` =
-    :meth:`~fpstt.flowplan.FlowPlan.rows_per_step`) is
+    0.0092-0.039, the plan's :attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`, below), the step dt = rows du / shift rate (``rows`` =
+    :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`) is
     adjusted down to divide every output time.  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
@@ -90,7 +90,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         du = rate * default_dt(times, 1.0 / steps_per_unit) if rate > 0 else DEFAULT_DU
     else:
         # an attractor chart's du is its plan's, from the initial state's width in its
-        # cells (fpstt.chartcells): 0.0092 for Table I with a tilted easy axis, where 0.0184
+        # cells (fpstt.flow.chartcells): 0.0092 for Table I with a tilted easy axis, where 0.0184
         # missed Monte Carlo by 7 s.e. in std, an error in U (docs/validation.md §5)
         du = (plan.chart_du or DEFAULT_DU) if du is None else float(du)
         if not (du > 0 and math.isfinite(du)):

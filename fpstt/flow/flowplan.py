@@ -17,12 +17,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-from .attractor import attractor_chart, flow_scale
-from .chart import MobiusChart, chart_for, is_mobius
+from .attractor import attractor_chart, flow_scale, magnet_rate
+from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import attractor_du, other_attractors
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
-           "relaxation_cell_width", "CHART_SPREAD", "REMAP_TURN"]
+           "relaxation_cell_width", "magnet_rate", "CHART_SPREAD", "REMAP_TURN", "FOLD_TURN"]
 
 KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """The kinds of :attr:`FlowPlan.kind`:
@@ -54,6 +54,7 @@ CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's vari
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
+FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
 _CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # cell_width (below)
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
@@ -104,12 +105,12 @@ class FlowPlan:
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
     chart_du : float or None
         Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
-        width where it starts (:func:`~fpstt.chartcells.attractor_du`), between
+        width where it starts (:func:`~fpstt.flow.chartcells.attractor_du`), between
         DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
         initial state) and the du at which the two rows of a step take the longest step
         :attr:`longest_step` (0.078 / lambda with noise: du = 0.039) or turn the flow's
         fastest rate by :data:`REMAP_TURN` = 1 rad.  None: the grid
-        defaults of :func:`~fpstt.flowgrid.default_grid`.
+        defaults of :func:`~fpstt.flow.flowgrid.default_grid`.
     """
 
     kind: str
@@ -154,12 +155,12 @@ class FlowPlan:
     def folds_shift(self, du: float) -> bool:
         """True when a split step on a z'-frame grid of cell width ``du`` remaps the whole
         noiseless flow (:mod:`fpstt.numerics.zremap`), the spin torque's shift in U included, over
-        steps of :data:`REMAP_TURN` / :func:`magnet_rate`, instead of shifting whole rows.
+        steps of :data:`FOLD_TURN` / :func:`magnet_rate`, instead of shifting whole rows.
 
         That is a z'-frame grid whose chart does not carry a phi-dependent flow (kind
         ``"z-remapped"``, or a drive-off piece of a pulse with a tilted easy axis, kind
         ``"unsplit"`` on its own but stepped split) when one row's step du / |Im C1| turns
-        the state by more than REMAP_TURN = 0.25 rad at the magnet's rate, or when there is
+        the state by more than FOLD_TURN = 0.25 rad at the magnet's rate, or when there is
         no drive (the noise too is stepped split then).  A row kicked
         once per split step of a strong precession moves the state by a row where the flow
         moves it around a circle of radius (drift) / (rate): model space seed 1 row 17 (a
@@ -170,14 +171,14 @@ class FlowPlan:
         if self.carries_flow or not self.chart.is_identity or self.phi_independent:
             return False
         shift = abs(self.chart.shift_rate)
-        return shift == 0 or magnet_rate(self.model) * du / shift > REMAP_TURN
+        return shift == 0 or magnet_rate(self.model) * du / shift > FOLD_TURN
 
     def step(self, du: float) -> float:
         """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n (when the
-        shift is folded into the remap, :meth:`folds_shift`: REMAP_TURN / the magnet's rate);
+        shift is folded into the remap, :meth:`folds_shift`: FOLD_TURN / the magnet's rate);
         ValueError if the chart does not shift."""
         if self.folds_shift(du):
-            return min(REMAP_TURN / magnet_rate(self.model), _CHART_STEP_MAX)
+            return min(FOLD_TURN / magnet_rate(self.model), _CHART_STEP_MAX)
         rate = self.chart.shift_rate
         if rate == 0:
             raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
@@ -235,7 +236,7 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
 
 def _warn_other_attractors(model, chart, initial) -> None:
     """RuntimeWarning, in numbers, when the noiseless flow takes part of ``initial`` to an
-    attractor other than the chart's (:func:`~fpstt.chartcells.other_attractors`): the
+    attractor other than the chart's (:func:`~fpstt.flow.chartcells.other_attractors`): the
     chart cannot vouch for that mass."""
     others, probes, angle = other_attractors(model, chart, initial)
     if others:
@@ -250,7 +251,7 @@ def _chart_du(model, chart, initial) -> float:
     """The cell width in U of an attractor chart (:attr:`FlowPlan.chart_du`): at least
     DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
     :func:`longest_chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
-    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.attractor.flow_scale`).
+    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`).
 
     The remap moves the rest of the flow in one directionally split sweep a step: model-space
     seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .attractor import _tangent_basis, settle
-from .grid import angles
+from ..sphere.grid import angles
 
 __all__ = ["CELLS_PER_WIDTH", "state_width", "cells_per_width", "attractor_du",
            "other_attractors"]
@@ -80,7 +80,7 @@ def other_attractors(model, chart, initial) -> tuple[int, int, float]:
     """(probes that settle away from both poles of ``chart``, probes, largest angle in rad of
     such an end from the chart's attractor) of the noiseless flow from the mode of
     ``initial`` and 8 points on the circle of one width about it
-    (:func:`~fpstt.attractor.settle`; a probe that settles nowhere counts, angle 0).
+    (:func:`~fpstt.flow.attractor.settle`; a probe that settles nowhere counts, angle 0).
 
     The chart resolves the mass that collapses onto either pole; mass that the flow takes to
     another attractor collapses where the cells are ``ell du`` long: model-space seed 2 row
