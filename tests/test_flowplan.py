@@ -8,6 +8,8 @@ import pytest
 
 import fpstt
 from fpstt.flow.flowplan import KINDS, grid_plan, noise_dominated, plan_flow
+from fpstt.physics.magnet import Pulse
+from fpstt.runs.config import load_config
 
 
 def _model(**micro):
@@ -122,3 +124,21 @@ def test_unsplit_scheme_refuses_a_chart_grid():
     assert grid.chart is not None
     with pytest.raises(ValueError, match="carries a chart"):
         fpstt.solve(model, grid, np.ones(grid.shape) / 40.0, [0.1], scheme="be", dt=0.05)
+
+
+def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
+    """The drive-off piece of a pulse on the in-plane junction (gamma (B_k + B_d) t_n = 185
+    rad per t_n) steps at most 0.5 rad of precession, 2.7e-3 t_n (it took the 0.01 t_n
+    default: 1.8 rad a step, stds 17 % wide 1 t_n after a pulse, flowplan.longest_remapped_step);
+    Table I keeps 0.01."""
+    cfg = load_config(pathlib.Path(__file__).resolve().parents[1] / "validation" / "in_plane.toml")
+    model, start = cfg.build_model(), cfg.build_gibbs()
+    off = plan_flow(model.with_options(C1=0j, C2=0j))
+    rate = model.anisotropy + model.hard_anisotropy
+    assert off.free_step == pytest.approx(0.5 / rate) and rate > 180
+    assert plan_flow(fpstt.SpinTorqueModel.from_microscopic(fpstt.table_i())).free_step == 0.01
+    grid = fpstt.default_grid(model, [0, 0.1], du=0.1, n_phi=16, initial=start,
+                              attractor=False)
+    sol = fpstt.solve(model, grid, start.cell_averages(grid), [0.0, 0.1], pulse=Pulse(0.05))
+    assert sol.diagnostics["pieces"] == 2
+    assert sol.diagnostics["n_steps"] >= 0.05 / off.free_step        # the drive-off piece

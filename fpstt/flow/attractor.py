@@ -22,7 +22,7 @@ from ..sphere.chart import MobiusChart
 from ..physics.pushforward import _tangent_velocity, surface_divergence
 
 __all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate", "flow_scale",
-           "magnet_rate"]
+           "magnet_rate", "precession_rate"]
 
 _CHUNK, _CHUNKS = 1.0, 200   # a start is followed 1 / rate at a time, at most 200 times
 _NEAR = 0.05                 # rad: a start this close to a fixed point is in its basin
@@ -123,13 +123,18 @@ def flow_scale(flow) -> float:
     return abs(getattr(flow, "base", flow).C1) + magnet_rate(flow)
 
 
-def magnet_rate(flow) -> float:
-    """A bound on the magnet's own rate (rad per t_n): (|omega| + |anisotropies|)(1 + alpha),
-    the precession and damping of the field and anisotropies (Eq. 17 beyond the paper,
-    :mod:`fpstt.physics.magnet`)."""
+def precession_rate(flow) -> float:
+    """A bound on the magnet's precession rate (rad per t_n): |omega| + |anisotropies|, the
+    field's and the anisotropies' turn (Eq. 17 beyond the paper, :mod:`fpstt.physics.magnet`)."""
     base = getattr(flow, "base", flow)
     omega = math.hypot(*(base.omega or (0.0, 0.0, 0.0)))
-    return (omega + abs(base.anisotropy) + abs(base.hard_anisotropy)) * (1 + base.alpha)
+    return omega + abs(base.anisotropy) + abs(base.hard_anisotropy)
+
+
+def magnet_rate(flow) -> float:
+    """A bound on the magnet's own rate (rad per t_n): :func:`precession_rate` (1 + alpha),
+    its precession and damping."""
+    return precession_rate(flow) * (1 + getattr(flow, "base", flow).alpha)
 
 
 def _tangent_basis(n):

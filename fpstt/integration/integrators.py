@@ -264,7 +264,8 @@ class Integrator:
                 return default_dt(times, self.plan.step(mercator_du(self.grid)))
             if model.C1.imag != 0:
                 return self.plan.step(mercator_du(self.grid))
-        dt = default_dt(times, _LONGEST.get(self.scheme, 0.01)) if dt is None else float(dt)
+        longest = _LONGEST.get(self.scheme, self.plan.free_step if self.split else 0.01)
+        dt = default_dt(times, longest) if dt is None else float(dt)
         if not (dt > 0 and math.isfinite(dt)):
             raise ValueError(f"`dt` must be finite and > 0, got {dt!r}")
         return dt

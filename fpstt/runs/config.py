@@ -22,7 +22,8 @@ A TOML file may hold the sections below; every key is optional and unknown keys 
     rise = 0.0
     fall = 0.0
     [initial]
-    kind = "gibbs"             # exp(-E / k_B T) (Eq. 13); or "vmf" with theta, phi, kappa
+    kind = "gibbs"             # exp(-E / k_B T) (Eq. 13); or "vmf" with theta, phi, kappa;
+                               # or "well": exp(-E / k_B T) in the well holding (theta, phi)
     [grid]
     # du = 0.0184              # cell width in U = ln tan(theta_c/2) (the accuracy knob;
                                # default 0.0184, half that in an attractor chart)
