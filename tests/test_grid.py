@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.sphere.grid import mercator_theta, mercator_u
+from fpstt.sphere.grid import angle_between, mercator_theta, mercator_u
 
 
 def test_no_centre_on_a_pole_and_measures():
@@ -60,3 +60,17 @@ def test_angles_keep_their_precision_at_the_poles():
     assert np.all(np.abs(back[:2] / theta[:2] - 1) <= 1e-4)
     assert abs((np.pi - back[3]) / 1e-9 - 1) <= 1e-4
     assert abs(back[2] - 0.3) <= 1e-15
+
+
+def test_angle_between_is_defined_at_every_angle():
+    """acos(a . b) fails where the rounded dot product of antipodal vectors is below -1;
+    angle_between keeps [0, pi] and full precision at both ends."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(3, 1000))
+    a /= np.linalg.norm(a, axis=0)
+    assert np.all(angle_between(a, -a) == np.pi)
+    assert np.all(angle_between(a, a) == 0.0)
+    tilt = 1e-9 * np.array([1.0, 0.0, 0.0])
+    z = np.array([0.0, 0.0, 1.0])
+    b = (z + tilt) / np.linalg.norm(z + tilt)
+    assert abs(angle_between(z, b) - 1e-9) < 1e-20

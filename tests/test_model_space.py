@@ -74,3 +74,13 @@ def test_model_space_check(tmp_path):
     """≥ 30 models of a seed not developed against: no crash, no refusal, no answer off by
     > 4 s.e. without a warning."""
     _checked(["--count", "30", "--seed", "2"], tmp_path, 30)
+
+
+def test_zero_field_magnitude_with_the_field_on_loads():
+    """Seed 2, model 19 (B = 0 with field_on, alpha 0.14, tilted B_k, n_e 0.07 x Table I):
+    a settled probe antipodal to a chart pole made acos of a dot product below -1 raise
+    'math domain error' in load_config; angles now come from atan2 (sphere.grid.angle_between)."""
+    m = draw_models(2, 30)[19]
+    assert m["microscopic"]["B"] == 0.0 and m["model"]["field_on"]
+    cfg = to_config(m)
+    assert cfg.build_grid(cfg.build_model()).shape[0] > 0

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .attractor import _tangent_basis, settle
-from ..sphere.grid import angles
+from ..sphere.grid import angle_between, angles
 
 __all__ = ["CELLS_PER_WIDTH", "state_width", "cells_per_width", "attractor_du",
            "other_attractors"]
@@ -95,7 +95,7 @@ def other_attractors(model, chart, initial) -> tuple[int, int, float]:
     others, farthest = 0, 0.0
     for n in probes:
         end = settle(model, n, rate)[0]          # None: settles nowhere, not resolved either
-        angles = [0.0, 0.0] if end is None else [math.acos(min(1.0, float(end @ pole)))
+        angles = [0.0, 0.0] if end is None else [float(angle_between(end, pole))
                                                  for pole in poles]
         if end is None or min(angles) > _SAME_POINT:
             others, farthest = others + 1, max(farthest, angles[0])

@@ -16,7 +16,7 @@ import numpy as np
 from ..sphere.budget import BYTES_PER_CELL, check_memory
 from ..sphere.chart import MobiusChart
 from .flowplan import DEFAULT_DU, longest_chart_step, plan_flow
-from ..sphere.grid import SphereGrid, angles, mercator_theta, unit_vector
+from ..sphere.grid import SphereGrid, angle_between, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
            "cap_error_bound", "rows_per_step", "longest_chart_step"]
@@ -194,8 +194,8 @@ def cap_error_bound(chart, initial, u_max: float) -> float:
     to_lab = (lambda th, ph: (th, ph)) if chart.is_identity else chart.to_lab
     rim = unit_vector(*to_lab(theta_c, phi_c))
     pole = unit_vector(*to_lab(np.pi, 0.0))
-    radius = float(np.max(np.arccos(np.clip(pole @ rim, -1, 1))))
-    inside = math.acos(min(1.0, float(pole @ b))) < radius
+    radius = float(np.max(angle_between(pole[:, None], rim)))
+    inside = float(angle_between(pole, b)) < radius
     on_rim = initial.per_area(*angles(rim))
     rho = peak if inside else float(np.max(on_rim))
     centre = float(initial.per_area(*angles(pole)))

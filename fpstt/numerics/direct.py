@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 from .averaged import TURN
+from .ordering import GridLU
 
 __all__ = ["assembled", "DirectInverse"]
 
@@ -56,7 +56,7 @@ class DirectInverse:
     def __init__(self, backend, b: float):
         self.shape = backend.shape
         matrix = sp.identity(self.shape[0] * self.shape[1], format="csc") - b * assembled(backend)
-        self.lu = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A")
+        self.lu = GridLU(matrix, self.shape)
 
     def __call__(self, r):
-        return self.lu.solve(np.ascontiguousarray(r).ravel()).reshape(self.shape)
+        return self.lu.solve(r)

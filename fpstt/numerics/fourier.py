@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+from .ordering import GridLU
 from scipy.linalg import lapack
 
 __all__ = ["phi_blocks", "rotate_phi", "CellAverages", "RealBackend", "SpectralBackend"]
@@ -111,9 +111,8 @@ class RealBackend(CellAverages):
         return (self.L @ x.ravel()).reshape(self.shape)
 
     def factor(self, a, b):
-        lu = spla.splu((a * sp.identity(self.L.shape[0], format="csc") - b * self.L).tocsc(),
-                       permc_spec="MMD_AT_PLUS_A")    # half COLAMD's fill on 2-D stencils
-        return _Solve(lambda r: lu.solve(r.ravel()).reshape(self.shape))
+        lu = GridLU(a * sp.identity(self.L.shape[0], format="csc") - b * self.L, self.shape)
+        return _Solve(lu.solve)
 
 
 class SpectralBackend:

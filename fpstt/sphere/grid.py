@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SphereGrid", "mercator_u", "mercator_theta", "unit_vector", "angles"]
+__all__ = ["SphereGrid", "mercator_u", "mercator_theta", "unit_vector", "angles",
+           "angle_between"]
 
 
 def angles(n):
@@ -31,6 +32,17 @@ def angles(n):
     arccos(n_z) rounds every theta below 1e-8 to exactly 0 (then 1/sin theta of Eq. 17's
     phi noise is infinite)."""
     return np.arctan2(np.hypot(n[0], n[1]), n[2]), np.arctan2(n[1], n[0]) % (2 * np.pi)
+
+
+def angle_between(a, b):
+    """Angle in [0, pi] between unit vectors a and b of shape (3, ...) (broadcast).
+
+    atan2(|a x b|, a . b) is accurate at every angle; acos(a . b) is not defined where the
+    rounded dot product of antipodal vectors falls below -1, and loses half the digits near
+    0 and pi."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    cross = np.cross(a, b, axis=0)
+    return np.arctan2(np.sqrt(np.sum(cross ** 2, axis=0)), np.sum(a * b, axis=0))
 
 
 def unit_vector(theta, phi) -> np.ndarray:
