@@ -6,9 +6,9 @@ Where neither the product of line solves nor their phi average is a good approxi
 chart that is not a rotation, a narrow state at a chart's pole with a tilted flow), defect
 correction with either stalls.  The system itself is then factorised: L is the sum of the
 directional parts of a :class:`~fpstt.numerics.lines.LineBackend` window (a 9-point stencil,
-periodic in phi), I - b L is assembled in the window's cell order and handed to SuperLU with the
-minimum-degree ordering of A^T + A, which for a window of 93 000 cells (363 x 256) took 0.4 s
-to factorise and 12 ms per solve (1.8e7 entries of fill with COLAMD, 9.3e6 with it).  A
+periodic in phi), I - b L is assembled in the window's cell order and handed to SuperLU in the
+grid's nested-dissection order (:class:`fpstt.numerics.ordering.GridLU`; a window of 93 000
+cells, 363 x 256, took 0.4 s to factorise and 12 ms per solve with minimum degree on A^T + A).  A
 window's factorisation is reused for every solve of its step, so a defect-correction solve
 converges in one iteration, to the rounding of the residual.
 """
