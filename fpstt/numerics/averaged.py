@@ -54,9 +54,14 @@ class PhiAveragedInverse:
                                 -b * upper.ravel()[:-1])
         if self.lu[-1] != 0:
             raise np.linalg.LinAlgError("singular phi-averaged system in a chart step")
+        # kept buffers: a fresh window-sized array costs ~10x more (docs/performance.md)
+        self._spectrum = np.empty((rows, modes), complex)
+        self._by_mode = np.empty((modes, rows), complex)
 
     def __call__(self, r):
         rows, n_phi = self.shape
-        modes = np.ascontiguousarray(np.fft.rfft(r, axis=1).T)
-        x, info = lapack.zgttrs(*self.lu[:-1], modes.ravel())
-        return np.fft.irfft(x.reshape(-1, rows).T, n=n_phi, axis=1)
+        np.fft.rfft(r, axis=1, out=self._spectrum)
+        np.copyto(self._by_mode, self._spectrum.T)
+        x, info = lapack.zgttrs(*self.lu[:-1], self._by_mode.ravel(), overwrite_b=1)
+        np.copyto(self._spectrum, x.reshape(-1, rows).T)
+        return np.fft.irfft(self._spectrum, n=n_phi, axis=1)
