@@ -253,9 +253,10 @@ class LineBackend(CellAverages):
     def matvec(self, x):
         """L x for cell averages x (rows, n_phi), in the grid's own layout.
 
-        One new array per call (the result): fresh large arrays cost a page fault per 4 kB
-        on the 2-core machine (1.4 ms for a 854 x 384 product against 0.1 ms into a kept
-        buffer), which made this product 60 ms of a 1024-row window's 4 ms."""
+        One new array per call (the result): a fresh window-sized array costs far more than
+        a kept one on the 2-core machine (1.4 ms for a 854 x 384 product against 0.1 ms into
+        a kept buffer); with ~30 temporaries a call this product took 60 ms on a 1024-row
+        window instead of 4 ms."""
         x = np.ascontiguousarray(x)
         out, tmp = self.diagonal * x, self._scratch
         for name, d, lo, up in self.grid_parts:

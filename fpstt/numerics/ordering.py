@@ -8,12 +8,12 @@ two boxes by two phi columns, cut each box through the middle of its longer side
 column, recurse, and number every separator after the two parts it separates.  The order is
 computed from the grid's shape alone, so it is exact, cheap, and the same for every model.
 
-SuperLU's own minimum-degree orderings do not see the geometry.  Measured on the 2-core machine
-for I - 0.03 L (a tilted-anisotropy relaxation on 682 x 384 cells, 2.6e5 unknowns): minimum
-degree on A^T + A 3.6 s (5.5e6 entries of fill), COLAMD 1.05 s, minimum degree on A^T A 0.69 s,
-this order 0.34 s (7.0e6 entries); on 356 x 224 cells all four take 0.19-0.29 s.  The order is
-a permutation only: the factorisation and the solution are those of the same matrix, and
-partial pivoting stays on.
+SuperLU's own minimum-degree orderings do not see the geometry, and on some grids their
+ordering time alone dominates: I - 0.03 L of model-space seed 2 row 9 (682 x 384 cells) took
+8.4 s to factorise with minimum degree on A^T + A and 1.2 s in this order; on the other grids
+measured the two are within 30 % (`validation/bench_ordering.py`, docs/performance.md).  The
+order is a permutation only: the factorisation and the solution are those of the same matrix,
+and partial pivoting stays on.
 """
 
 from __future__ import annotations
