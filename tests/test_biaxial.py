@@ -144,8 +144,8 @@ def test_fokker_planck_residual_of_boltzmann_falls_with_refinement():
 
 def test_defaults_are_todays_model_bit_for_bit():
     """B_d = 0 (any hard axis) and no field_like_ratio: C1, C2, drift, diffusion, the Gibbs
-    state and a Monte Carlo mean equal, bit for bit, the numbers of the base commit 4342d32
-    (computed there with this script's inputs)."""
+    state equal, bit for bit, the numbers of the base commit 4342d32 (computed there with
+    this script's inputs), and a Monte Carlo mean to 1e-13."""
     base = {"gilbert": ((1.523164371344184 + 5.964638860583192j),
                         (0.003932793495835013 + 0.015400631315453531j),
                         [[-1.65927490781573, -5.633634663980597, -3.4803330266347543,
@@ -177,8 +177,10 @@ def test_defaults_are_todays_model_bit_for_bit():
                                                    0.004315451831325357, 0.007905199939724944]
         m = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, thermal=True)
         mc = simulate(m, state, [0.2], 200, dt=0.01, seed=3)
-        assert mc.mean.tolist() == [[0.12075235646849769, 0.09071754079885073,
-                                     0.8783283307996567]]
+        # the same random numbers and steps: equal but for the last bits of numpy's
+        # vectorised transcendentals (numpy 2.4 moved n_y by 3e-17)
+        assert mc.mean[0] == pytest.approx([0.12075235646849769, 0.09071754079885073,
+                                            0.8783283307996567], rel=1e-13, abs=0)
     assert fpstt.table_i().field_like_ratio is None and fpstt.table_i().B_d == 0.0
 
 

@@ -142,3 +142,22 @@ def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
     sol = fpstt.solve(model, grid, start.cell_averages(grid), [0.0, 0.1], pulse=Pulse(0.05))
     assert sol.diagnostics["pieces"] == 2
     assert sol.diagnostics["n_steps"] >= 0.05 / off.free_step        # the drive-off piece
+
+
+def test_a_configuration_plans_its_grid_once(tmp_path, monkeypatch):
+    """``load_config`` builds the grid to validate the file; the command's own
+    ``build_grid`` gets that grid back (an attractor chart's plan follows the flow for
+    seconds), and a changed value gets a new one."""
+    import fpstt.runs.config as config
+    calls = []
+    monkeypatch.setattr(config, "default_grid",
+                        lambda *a, **k: calls.append(1) or fpstt.default_grid(*a, **k))
+    path = tmp_path / "tilted.toml"
+    path.write_text("[microscopic]\nB_k = 0.05\neasy_theta = 0.5\neasy_phi = 1.0\n"
+                    "[grid]\nn_phi = 32\ndu = 0.08\n")
+    cfg = load_config(path)
+    grid = cfg.build_grid(cfg.build_model())
+    assert grid.plan.kind == "attractor" and len(calls) == 1
+    assert cfg.build_model() is grid.plan.model
+    cfg.grid["du"] = 0.1
+    assert cfg.build_grid(cfg.build_model()) is not grid and len(calls) == 2

@@ -7,11 +7,14 @@ Seeded random valid models (:mod:`model_space_draw`) are loaded from TOML as ``f
 refused (a ValueError raised on purpose by fpstt), crashed (any other exception) or timed
 out.  The means of n, its std (at the first output time, and while P_sw or 1 - P_sw < 1 %)
 and P_sw = Prob(n_z > 0) are compared with fpstt's Monte Carlo at dt/2 (N samples); the MC
-is run at dt too and the two must agree (``dt-check``).  ``--refine``: also against a solve
+is run at dt too and the two must agree (``dt-check``); ``--mc-cache DIR`` keeps its
+statistics in DIR under a hash of the model, N, the seed and the Monte Carlo's source, and
+reuses them while all of these are unchanged.  ``--refine``: also against a solve
 refined 2x in U, phi and t (``_common.refined_solve``; constant drive only).
 
 Run:  python validation/model_space.py [--seed 1] [--count 30] [--timeout 30]
                                        [--n-mc 100000] [--refine] [--quick]
+                                       [--mc-cache DIR] [--only 2,4] [--name NAME]
 Writes validation/results/model_space.json (after every model).
 """
 
@@ -19,13 +22,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
+import json
 import math
 import multiprocessing as mp
 import time
 import traceback
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -155,15 +161,48 @@ def mc_step(model) -> float:
     return min(0.005, 0.03 / rate) if rate > 0 else 0.005
 
 
-def compare(m: dict, fp: dict, n_mc: int, seed: int) -> dict:
+_MC_FIELDS = ("mean", "std", "stderr", "p_switch", "p_switch_stderr")
+_MC_SOURCES = [Path(fpstt.__file__).parent / part for part in ("runs/montecarlo.py", "physics")]
+
+
+def _mc_key(m: dict, n_mc: int, seed: int) -> str:
+    """Hash of what a Monte Carlo run of ``m`` depends on: the model, N, the seed, the
+    output times and the source of fpstt's Monte Carlo and physics modules."""
+    digest = hashlib.sha256(json.dumps([m, n_mc, seed, list(TIMES)], sort_keys=True).encode())
+    for source in _MC_SOURCES:
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def monte_carlo(m: dict, n_mc: int, seed: int, cache: Path | None = None):
+    """(MC at dt, MC at dt/2, dt) of ``m``: its statistics as namespaces, read from the
+    folder ``cache`` when the same model, N, seed, times and Monte Carlo source ran before
+    (the Fokker-Planck side is always solved afresh), else simulated (and kept there)."""
+    path = None if cache is None else Path(cache) / f"{_mc_key(m, n_mc, seed)}.json"
+    if path is not None and path.exists():
+        saved = json.loads(path.read_text())
+    else:
+        cfg = to_config(m, grid=False)
+        model, gibbs, pulse = cfg.build_model(), cfg.build_gibbs(), cfg.build_pulse()
+        dt = mc_step(model)
+        runs = [simulate(model, gibbs, TIMES, n_mc, dt=h, seed=seed + k, pulse=pulse)
+                for k, h in enumerate((dt, dt / 2))]
+        saved = {"dt": dt, "runs": [{**{f: np.asarray(getattr(r, f)).tolist()
+                                        for f in _MC_FIELDS},
+                                     "wall_s": r.diagnostics["wall_time_s"]} for r in runs]}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(saved))
+    coarse, fine = (SimpleNamespace(**{k: np.asarray(v) for k, v in r.items()})
+                    for r in saved["runs"])
+    return coarse, fine, saved["dt"]
+
+
+def compare(m: dict, fp: dict, n_mc: int, seed: int, cache: Path | None = None) -> dict:
     """|z| of FP against Monte Carlo at dt/2 (mean, std, P_sw) and of MC(dt) against
     MC(dt/2); ``fp`` holds ``mean``, ``std``, ``p_sw`` at :data:`TIMES`."""
-    cfg = to_config(m, grid=False)
-    model, gibbs, pulse = cfg.build_model(), cfg.build_gibbs(), cfg.build_pulse()
-    dt = mc_step(model)
-    runs = [simulate(model, gibbs, TIMES, n_mc, dt=h, seed=seed + k, pulse=pulse)
-            for k, h in enumerate((dt, dt / 2))]
-    coarse, mc = runs
+    coarse, mc, dt = monte_carlo(m, n_mc, seed, cache)
     floor = 1.0 / n_mc
     se_p = np.maximum(mc.p_switch_stderr, floor)
     one_sided = np.minimum(mc.p_switch, 1 - mc.p_switch) < 0.01
@@ -184,7 +223,7 @@ def compare(m: dict, fp: dict, n_mc: int, seed: int) -> dict:
                             / np.maximum(np.hypot(coarse.p_switch_stderr, se_p), floor))))
     out = {"max_z": max(float(np.max(v)) for v in z.values()),
            "z": {k: float(np.max(v)) for k, v in z.items()}, "mc_dt": dt, "mc_dt_z": dt_z,
-           "mc_wall_s": sum(r.diagnostics["wall_time_s"] for r in runs),
+           "mc_wall_s": float(coarse.wall_s + mc.wall_s),
            "mc": {"mean": mc.mean, "std": mc.std, "p_sw": mc.p_switch}}
     if fp.get("refined"):
         fine = fp["refined"]
@@ -225,6 +264,8 @@ def main(argv=None) -> int:
     parser.add_argument("--refine", action="store_true", help="also a 2x refined solve")
     parser.add_argument("--quick", action="store_true", help="6 cheap models, N = 5000")
     parser.add_argument("--name", default="model_space", help="results/NAME.json")
+    parser.add_argument("--mc-cache", type=Path, default=None, metavar="DIR",
+                        help="keep and reuse Monte Carlo statistics in DIR")
     parser.add_argument("--only", type=lambda s: [int(k) for k in s.split(",")],
                         help="run only these model indices, e.g. 2,4")
     args = parser.parse_args(argv)
@@ -245,7 +286,7 @@ def main(argv=None) -> int:
         r["model"], r["config"] = describe(m), m
         r["warned"] = any(w.startswith("RuntimeWarning") for w in r.get("warnings", []))
         if "mean" in r:                               # an answer (perhaps crashed after it)
-            r.update(compare(m, r, args.n_mc, 1000 * args.seed + k))
+            r.update(compare(m, r, args.n_mc, 1000 * args.seed + k, args.mc_cache))
         rows.append(r)
         print(row(k, r, table_i_s), flush=True)
         for line in [r.get("error")] + r.get("warnings", []):

@@ -21,10 +21,11 @@ import numpy as np
 from ..sphere.chart import MobiusChart
 from ..physics.pushforward import _tangent_velocity, surface_divergence
 
-__all__ = ["fixed_point", "settle", "attractor_chart", "contraction_rate", "flow_scale",
+__all__ = ["fixed_point", "settle", "settle_all", "attractor_chart", "contraction_rate", "flow_scale",
            "magnet_rate", "precession_rate"]
 
 _CHUNK, _CHUNKS = 1.0, 200   # a start is followed 1 / rate at a time, at most 200 times
+_FIRST_STEPS = 64            # ... after stretches of 64 RK4 steps, doubling up to that
 _NEAR = 0.05                 # rad: a start this close to a fixed point is in its basin
 _STEP_ANGLE = 0.25           # rad: the fastest rotation per RK4 step of the search
 _NEWTON_ITERATIONS = 30
@@ -45,40 +46,56 @@ def settle(model, start, rate: float, forward: bool = True, max_time: float | No
     """(fixed point or None, time to reach it in t_n) of ``start`` under the noiseless flow.
 
     The start is followed by RK4 in Cartesian coordinates (renormalised at every stage, as
-    :func:`~fpstt.physics.pushforward.characteristics`) 1 / ``rate`` at a time, each step turning
-    the model's fastest rate by at most 0.25 rad; after each stretch Newton's method on the
+    :func:`~fpstt.physics.pushforward.characteristics`), each step turning the model's fastest
+    rate by at most 0.25 rad, in stretches of 64 steps doubling up to 1 / ``rate`` (the time
+    it took is known to within a factor of 2, not a whole 1 / ``rate``, which set the
+    backward search of a weak drive to tens of t_n); after each stretch Newton's method on the
     tangent plane (:func:`_newton`) polishes its end to a zero of the velocity, accepted
     when the end lies within 0.05 rad of it and the zero attracts (forward; repels backward:
     both eigenvalues of the flow's tangent Jacobian on that side).  The velocity is the
     model's own, or its exact cubic polynomial in n when it is one (:func:`_fast_velocity`,
-    20x cheaper per point).
+    20x cheaper per point).  :func:`settle_all` for several starts at once.
 
     The old test, speed below 1e-10 per t_n, waited about 23 / lambda t_n for a contraction
     rate lambda: a weakly driven undamped easy axis (lambda = 0.12 per t_n, precessing at
     82 rad per t_n) took 100 000 RK4 steps, 40 s (model-space seed 2 row 4), damped easy
     axes whose backward run never settled 130 s (rows 10, 19).
     """
+    return settle_all(model, np.asarray(start, float)[:, None], rate, forward, max_time)[0]
+
+
+def settle_all(model, starts, rate: float, forward: bool = True,
+               max_time: float | None = None) -> list:
+    """:func:`settle` of each column of ``starts`` (3, N), all followed together (one RK4
+    step of every unsettled start at a time: 9 probes cost about one,
+    :func:`~fpstt.flow.chartcells.other_attractors`); a list of N (fixed point or None, t_n)."""
     velocity = _fast_velocity(model.noiseless())
-    end = np.asarray(start, float)
-    end = end / np.linalg.norm(end)
+    ends = np.asarray(starts, float)
+    ends = ends / np.linalg.norm(ends, axis=0)
     limit = _CHUNK * _CHUNKS / rate if max_time is None else float(max_time)
-    steps_per_unit = max(200.0, flow_scale(model) / _STEP_ANGLE)
-    chunk = min(_CHUNK / rate, limit)
-    k = max(1, int(np.ceil(chunk * steps_per_unit)))
-    h = chunk / k * (1 if forward else -1)
+    step = 1 / max(200.0, flow_scale(model) / _STEP_ANGLE)
+    chunk = min(_FIRST_STEPS * step, _CHUNK / rate, limit)
+    found = [(None, limit)] * ends.shape[1]
+    open_ = list(range(ends.shape[1]))
     elapsed = 0.0
-    while elapsed < limit * (1 - 1e-12):
-        end = _rk4(velocity, end, h, k)
+    while open_ and elapsed < limit * (1 - 1e-12):
+        chunk = min(chunk, limit - elapsed)
+        k = max(1, int(np.ceil(chunk / step)))
+        ends[:, open_] = _rk4(velocity, ends[:, open_], chunk / k * (1 if forward else -1), k)
         elapsed += chunk
-        zero = _newton(velocity, end)
-        if (zero is not None and np.linalg.norm(zero - end) < _NEAR
-                and _attracts(velocity, zero, forward)):
-            return zero, elapsed
-    return None, elapsed
+        for j in list(open_):
+            zero = _newton(velocity, ends[:, j])
+            if (zero is not None and np.linalg.norm(zero - ends[:, j]) < _NEAR
+                    and _attracts(velocity, zero, forward)):
+                found[j] = (zero, elapsed)
+                open_.remove(j)
+        chunk = min(2 * chunk, _CHUNK / rate)
+    return [(zero, elapsed if zero is None else took) for zero, took in found]
 
 
 def _rk4(velocity, x, h: float, k: int):
-    """``k`` RK4 steps of ``h`` t_n of dx/dt = velocity(x) on the unit sphere."""
+    """``k`` RK4 steps of ``h`` t_n of dx/dt = velocity(x) on the unit sphere (x: (3,) or
+    (3, N))."""
     for _ in range(k):
         a = velocity(x)
         b = velocity(_unit(x + 0.5 * h * a))
@@ -89,7 +106,7 @@ def _rk4(velocity, x, h: float, k: int):
 
 
 def _unit(x):
-    return x / math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+    return x / np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
 
 
 def _monomials(n):
@@ -102,7 +119,8 @@ def _monomials(n):
 
 
 def _fast_velocity(flow):
-    """n -> the noiseless velocity of ``flow`` at one unit vector n (3,).
+    """n -> the noiseless velocity of ``flow`` at a unit vector n (3,) or at each column of
+    n (3, N).
 
     Every drift of :meth:`~fpstt.physics.model.SpinTorqueModel.noiseless_velocity` (spin torque, a
     constant field, anisotropies, Gilbert damping) is a polynomial of degree ≤ 3 in n: it is
@@ -115,7 +133,8 @@ def _fast_velocity(flow):
     error = np.max(np.abs(coef @ _monomials(check) - _tangent_velocity(flow, check)[0]))
     if error <= 1e-12 * max(flow_scale(flow), 1.0):
         return lambda n: coef @ _monomials(n)
-    return lambda n: _tangent_velocity(flow, n[:, None])[0][:, 0]
+    return lambda n: (_tangent_velocity(flow, n)[0] if n.ndim == 2
+                      else _tangent_velocity(flow, n[:, None])[0][:, 0])
 
 
 def flow_scale(flow) -> float:

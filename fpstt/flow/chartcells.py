@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .attractor import _tangent_basis, settle
+from .attractor import _tangent_basis, settle_all
 from ..sphere.grid import angle_between, angles
 
 __all__ = ["CELLS_PER_WIDTH", "state_width", "cells_per_width", "attractor_du",
@@ -80,7 +80,7 @@ def other_attractors(model, chart, initial) -> tuple[int, int, float]:
     """(probes that settle away from both poles of ``chart``, probes, largest angle in rad of
     such an end from the chart's attractor) of the noiseless flow from the mode of
     ``initial`` and 8 points on the circle of one width about it
-    (:func:`~fpstt.flow.attractor.settle`; a probe that settles nowhere counts, angle 0).
+    (:func:`~fpstt.flow.attractor.settle_all`; a probe that settles nowhere counts, angle 0).
 
     The chart resolves the mass that collapses onto either pole; mass that the flow takes to
     another attractor collapses where the cells are ``ell du`` long: model-space seed 2 row
@@ -93,8 +93,8 @@ def other_attractors(model, chart, initial) -> tuple[int, int, float]:
     probes = [b] + [math.cos(r * w) * b + math.sin(r * w) * (math.cos(t) * a + math.sin(t) * c)
                     for r in _PROBE_RADII for t in np.arange(8) * np.pi / 4]
     others, farthest = 0, 0.0
-    for n in probes:
-        end = settle(model, n, rate)[0]          # None: settles nowhere, not resolved either
+    for end, _ in settle_all(model, np.array(probes).T, rate):
+        # None: settles nowhere, not resolved either
         angles = [0.0, 0.0] if end is None else [float(angle_between(end, pole))
                                                  for pole in poles]
         if end is None or min(angles) > _SAME_POINT:

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-__all__ = ["TransitTracer", "SAMPLES", "BLOCKED"]
+__all__ = ["TransitTracer", "transit_back", "SAMPLES", "BLOCKED"]
 
 SAMPLES = 4                  # velocity samples per cell of a line
 BLOCKED = 100.0              # t_n: the transit time of an interval holding a fixed point
@@ -52,6 +52,12 @@ class TransitTracer:
         if key not in self.tables:
             self.tables[key] = _Table(rate, y, limits)
         return self.tables[key].back(float(tau))
+
+
+def transit_back(rate, y, tau: float, limits=None):
+    """The points y (lines, points) traced back over tau along y' = rate(y, lines) from
+    one table of transit times (what :class:`TransitTracer` does without keeping it)."""
+    return _Table(rate, y, limits).back(float(tau))
 
 
 class _Table:

@@ -79,8 +79,23 @@ class RunConfig:
     pulse: dict = field(default_factory=lambda: dict(DEFAULTS["pulse"]))
     initial: dict = field(default_factory=lambda: dict(DEFAULTS["initial"]))
     given: dict = field(default_factory=dict)       # section -> the keys the file set
+    _built: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _memo(self, what: str, make, *of):
+        """``make()``, kept and returned again while the configuration and ``of`` (compared
+        by identity) are unchanged: a grid's plan follows the flow for seconds
+        (:mod:`fpstt.flow.attractor`), and :func:`load_config` builds it to validate."""
+        key = (what, repr(self.to_dict()), *map(id, of))
+        if key not in self._built:
+            self._built = {k: v for k, v in self._built.items() if k[1] == key[1]}
+            self._built[key] = (make(), of)
+        return self._built[key][0]
 
     def build_model(self) -> SpinTorqueModel:
+        """The model of [microscopic] and [model] (the same object while they are unchanged)."""
+        return self._memo("model", self._new_model)
+
+    def _new_model(self) -> SpinTorqueModel:
         opts = dict(self.model)
         noise, field_on, thermal = opts.pop("noise"), opts.pop("field_on"), opts.pop("thermal")
         if thermal and opts["thermal_D"] == 0.0:
@@ -100,8 +115,11 @@ class RunConfig:
         return Pulse(self.pulse["width"], self.pulse["rise"], self.pulse["fall"])
 
     def build_grid(self, model):
-        return default_grid(model, self.solve["times"], initial=self.build_gibbs(),
-                            attractor=self.build_pulse() is None, **self.grid)
+        """The default grid of ``model`` for this run (:func:`~fpstt.flow.flowgrid.default_grid`
+        with [grid], the initial state and times; kept while nothing changes)."""
+        return self._memo("grid", lambda: default_grid(
+            model, self.solve["times"], initial=self.build_gibbs(),
+            attractor=self.build_pulse() is None, **self.grid), model)
 
     def scheme(self, model, grid=None) -> str:
         """[solve] scheme, or else the default of the flow's plan (:mod:`fpstt.flow.flowplan`):
