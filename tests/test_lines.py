@@ -8,7 +8,7 @@ import fpstt
 from fpstt.sphere.chart import ChartModel
 from fpstt.flow.flowgrid import longest_chart_step, rows_per_step
 from fpstt.numerics.fourier import RealBackend
-from fpstt.integration.integrators import ImplicitScheme
+from fpstt.integration.implicit import ImplicitScheme
 from fpstt.numerics.transport import Shift, mercator_du
 from fpstt.numerics.lines import TOLERANCE, LineBackend, LineScheme
 from fpstt.analysis.observables import l1_distance

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import fpstt
 import fpstt.runs.montecarlo as mc_module
-import fpstt.integration.integrators as integrators
+import fpstt.integration.implicit as implicit
+from fpstt.numerics.transport import Shift
 from fpstt.cli import main
 from fpstt.runs.montecarlo import simulate
 from fpstt.numerics.operator import stationary_density
@@ -207,10 +208,10 @@ def test_solve_resume_is_bit_identical(tmp_path, monkeypatch, table_i_model, tab
         warnings.simplefilter("ignore")
         full = fpstt.solve(table_i_model, grid, p0, times, checkpoint_every=7)
         check = tmp_path / "ck.npz"
-        original = _interrupt_after(monkeypatch, integrators.Shift, "__call__", 20)
+        original = _interrupt_after(monkeypatch, Shift, "__call__", 20)
         with pytest.raises(KeyboardInterrupt):
             fpstt.solve(table_i_model, grid, p0, times, checkpoint=check, checkpoint_every=7)
-        monkeypatch.setattr(integrators.Shift, "__call__", original)
+        monkeypatch.setattr(Shift, "__call__", original)
         resumed = fpstt.solve(table_i_model, grid, p0, times, checkpoint=check,
                               checkpoint_every=7, resume=True)
     np.testing.assert_array_equal(resumed.p, full.p)
@@ -271,8 +272,8 @@ def test_checkpoints_only_observe(tmp_path, monkeypatch, field_on, scheme):
         observed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3,
                                **kw)
         np.testing.assert_array_equal(observed.p, plain.p)
-        target = (integrators.Shift, "__call__") if scheme != "bdf2" else (
-            integrators.ImplicitScheme, "step")
+        target = (Shift, "__call__") if scheme != "bdf2" else (
+            implicit.ImplicitScheme, "step")
         original = _interrupt_after(monkeypatch, *target, 5 if field_on else 17)
         with pytest.raises(KeyboardInterrupt):
             fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3, **kw)

@@ -2,7 +2,7 @@
 
 One entry point, :func:`solve`, returning one result type, :class:`Solution`.  This module
 is the run loop (segments, outputs, checkpoints, diagnostics); the numerics are the pieces
-of :mod:`fpstt.integration.integrators`.  Trackers observe the loop at every step (as py-pde's do):
+of :mod:`fpstt.integration.integrators` (the integrator of each scheme, :data:`INTEGRATORS`).  Trackers observe the loop at every step (as py-pde's do):
 a tracker is a callable ``tracker(t, x, run)``, called with the state at t = 0 and after
 every step and every partial step that lands on an output or a pulse piece's end, after
 the loop's own health checks of that state (finite, mass, sign); ``t`` is in t_n from the
@@ -52,14 +52,19 @@ from ..flow.flowplan import grid_plan
 from ..sphere.grid import SphereGrid
 from ..analysis.io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
-from .integrators import Integrator
+from .integrators import UnsplitIntegrator
+from .split import SplitIntegrator
 from ..numerics.transport import mercator_step
 from ..physics.model import check_choice
 
-__all__ = ["SCHEMES", "Solution", "solve", "default_grid", "mercator_step", "check_times",
+__all__ = ["SCHEMES", "INTEGRATORS", "Solution", "solve", "default_grid", "mercator_step", "check_times",
            "DEFAULT_DU"]
 
-SCHEMES = ("be", "cn", "bdf2", "tr-bdf2", "adaptive-tr-bdf2", "split-be", "split-tr-bdf2")
+INTEGRATORS = {**dict.fromkeys(("be", "cn", "bdf2", "tr-bdf2", "adaptive-tr-bdf2"),
+                                UnsplitIntegrator),
+               **dict.fromkeys(("split-be", "split-tr-bdf2"), SplitIntegrator)}
+"""Each scheme's integrator class (the numerics of one run, :mod:`fpstt.integration.integrators`)."""
+SCHEMES = tuple(INTEGRATORS)
 
 
 def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, pulse=None,
@@ -158,11 +163,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
         _keep(state, p, grid)
     bar = tqdm(total=0, disable=not (progress and sys.stderr.isatty()), desc="fpstt solve",
                unit="step")
-    parts, shared = [], {}          # numerics the pieces of a pulse share (Integrator.build)
+    parts, shared = [], {}          # numerics the pieces of a pulse share (zremap's flow)
     for t0, driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
                                                                   pulse):
-        run = Integrator.build(driven, grid, piece_scheme, piece_times, dt, fast, p,
-                               tails=tails, n_modes=n_modes, shared=shared)
+        run = INTEGRATORS[piece_scheme](driven, grid, piece_scheme, piece_times, dt, fast, p,
+                                        tails=tails, n_modes=n_modes, shared=shared)
         warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
                   "this solve")
         bar.total += int(round(piece_times[-1] / run.dt))

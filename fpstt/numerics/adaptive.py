@@ -42,7 +42,7 @@ _KEEP = 4               # factorisations kept (the most recently used levels)
 class AdaptiveTRBDF2:
     """TR-BDF2 over macro steps ``dt``, each tiled by error-controlled substeps dt / 2^m.
 
-    Same interface as :class:`~fpstt.integration.integrators.ImplicitScheme` (``step(x)``, ``dt``,
+    Same interface as :class:`~fpstt.integration.implicit.ImplicitScheme` (``step(x)``, ``dt``,
     ``n_factorizations``); ``n_substeps``, ``n_rejected`` and ``shortest`` (t_n) describe
     the work (:meth:`work`).
     """

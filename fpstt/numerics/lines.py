@@ -7,7 +7,7 @@ part couples cells along lines only, so ``I - b L_k`` is a set of independent tr
 systems (cyclic along phi), solved for all lines at once by LAPACK (:class:`_Band`).
 
 :class:`LineScheme` takes a TR-BDF2 (or backward-Euler) step of the *whole* operator L, the
-scheme of :class:`~fpstt.integration.integrators.ImplicitScheme`, but solves each system
+scheme of :class:`~fpstt.integration.implicit.ImplicitScheme`, but solves each system
 (I - b L) y = r by defect correction,
 
     y_0 = P r,   y_{k+1} = y_k + P (r - (I - b L) y_k),
@@ -284,7 +284,7 @@ def _add_shifted(out, coef, src, turn: int, tmp) -> None:
 
 class LineScheme:
     """One step tau of dp/dt = L p on a :class:`LineBackend`: TR-BDF2 or backward Euler of the
-    whole operator (as :class:`~fpstt.integration.integrators.ImplicitScheme`), each system solved
+    whole operator (as :class:`~fpstt.integration.implicit.ImplicitScheme`), each system solved
     by defect correction (module docstring).
 
     Three inverses serve, cheapest first: the product of the parts' dominant line solves;

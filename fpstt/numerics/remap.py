@@ -62,7 +62,7 @@ class FlowRemap:
     ``remap(p, tol)`` returns the transported (theta, phi) density (cell averages, carrying
     sin theta): mass conserved to round-off, p ≥ 0 where p was.  Only the rows and columns
     that hold more than ``tol`` of the mass (relative) are remapped (None: all), as the
-    implicit pieces freeze rows (:class:`~fpstt.integration.integrators.WindowedImplicit`).
+    implicit pieces freeze rows (:class:`~fpstt.integration.implicit.WindowedImplicit`).
     """
 
     def __init__(self, grid: SphereGrid, velocity, tau: float, trace=None):
