@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fpstt
-from fpstt.integration.driven import solve_pulse
 from fpstt.flow.flowgrid import DEFAULT_DU
 from fpstt.physics.initial import initial_state
 from fpstt.physics.magnet import Pulse, critical_drive, thermal_stability
@@ -61,7 +60,7 @@ if __name__ == "__main__":
     # density during and after a 4 t_n pulse at 24 uA
     pulse, times = Pulse(4.0, RAMP, RAMP), [0.0, 0.5, 1.0, 1.5, 2.0, 4.0, 6.0]
     grid = fpstt.default_grid(model, times, initial=start, n_phi=8, du=DEFAULT_DU / 2)
-    sol = solve_pulse(model, grid, start.cell_averages(grid), times, pulse, dt=2e-3)
+    sol = fpstt.solve(model, grid, start.cell_averages(grid), times, pulse=pulse, dt=2e-3)
     wer_fp = unswitched_probability(grid, sol.p)
     mc = simulate(model, start, times[1:], 20_000, dt=1e-3, seed=3, pulse=pulse)
     z = np.abs((1 - mc.p_switch) - wer_fp[1:]) / np.maximum(mc.p_switch_stderr, 1 / 20_000)

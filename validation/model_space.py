@@ -36,7 +36,6 @@ from types import SimpleNamespace
 import numpy as np
 
 import fpstt
-from fpstt.integration.driven import solve_pulse
 from fpstt.sphere.grid import unit_vector
 from fpstt.runs.montecarlo import simulate
 from fpstt.analysis.observables import moments
@@ -89,11 +88,8 @@ def _solve_job(m: dict, refine: bool, conn) -> None:
             gibbs, pulse = cfg.build_gibbs(), cfg.build_pulse()
             conn.send(("class", model_class(model, grid, pulse)))
             p0_of, times = gibbs.cell_averages, cfg.solve["times"]
-            if pulse is None:
-                sol = fpstt.solve(model, grid, p0_of(grid), times, scheme=cfg.scheme(model))
-            else:
-                sol = solve_pulse(model, grid, p0_of(grid), times, pulse,
-                                  scheme=cfg.solve["scheme"])
+            sol = fpstt.solve(model, grid, p0_of(grid), times, scheme=cfg.solve["scheme"],
+                              pulse=pulse)              # as fpstt solve's _run
             out = {"outcome": "ok", "wall_s": time.perf_counter() - start,
                    **_observables(grid, sol.p)}
             d = sol.diagnostics                       # the keys cmd_solve's summary reads
