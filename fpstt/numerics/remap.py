@@ -271,11 +271,11 @@ class LineRemap:
         at = base + pick(self.local)
         a_left, a_right, a6 = (np.take(a, at) for a in _parabolas(mass, self.periodic,
                                                                              self.limit))
-        below = _segment(a_left, a_right, a6, 0.0, pick(self.frac))   # old mass below each foot
+        below = _below(a_left, a_right, a6, pick(self.frac))      # old mass below each foot
         lo, hi = below[:, :-1], below[:, 1:]
         new = np.where(pick(self.same), hi - lo, np.take(mass, at[:, :-1]) - lo + hi)
         for index, covered in self.near:
-            new += np.where(pick(covered), np.take(mass, base + pick(index)), 0.0)
+            np.add(new, np.take(mass, base + pick(index)), out=new, where=pick(covered))
         far = pick(self.far)
         if np.any(far):
             new[far] += self._cells_between(mass, far, *(pick(e)[far] for e in self.far_ends))
@@ -296,7 +296,8 @@ class LineRemap:
 def _parabolas(mass, periodic: bool, limit: bool = True):
     """PPM parabolas of each cell (edge values a_left, a_right and a6, per unit fraction of
     the cell), scaled toward the cell mean where they would dip below zero (Zhang-Shu) when
-    ``limit`` (else linear in ``mass``)."""
+    ``limit`` (else linear in ``mass``).  The least value of a parabola is found only where
+    a cheap bound on it is negative (few cells: where the density is near zero or steep)."""
     if periodic:
         padded = np.concatenate([mass[:, -2:], mass, mass[:, :2]], axis=1)
     else:                       # the caps take no part: their neighbours' values stand in
@@ -314,28 +315,47 @@ def _parabolas(mass, periodic: bool, limit: bool = True):
     a6 = 6 * mass - 3 * (a_left + a_right)
     if not limit:
         return a_left, a_right, a6
+    # a(x) = (1 - x) a_left + x a_right + a6 x (1 - x) >= min(a_left, a_right) + min(a6, 0)/4:
+    # only cells where that bound is negative can dip below zero
+    bound = np.minimum(a6, 0.0)
+    bound *= 0.25
+    bound += np.minimum(a_left, a_right)
+    maybe = np.nonzero(bound < 0)
+    if not maybe[0].size:
+        return a_left, a_right, a6
+    al, ar, a6m, m = a_left[maybe], a_right[maybe], a6[maybe], mass[maybe]
     # the parabola's least value: at an end, or at its vertex m + a6/12 + d^2/(4 a6) when
     # it is convex (a6 < 0) with the vertex inside (|d| < -a6)
-    lowest = np.minimum(a_left, a_right)
-    d = a_right - a_left
-    vertex = (a6 < 0) & (np.abs(d) < -a6)
+    lowest = np.minimum(al, ar)
+    d = ar - al
+    vertex = (a6m < 0) & (np.abs(d) < -a6m)
     if np.any(vertex):
-        dv, av = d[vertex], a6[vertex]
-        lowest[vertex] = mass[vertex] + av / 12 + dv * dv / (4 * av)
-    dips = np.nonzero(lowest < 0)
-    if dips[0].size:
+        dv, av = d[vertex], a6m[vertex]
+        lowest[vertex] = m[vertex] + av / 12 + dv * dv / (4 * av)
+    dips = lowest < 0
+    if np.any(dips):
         # a cell of negative mass (an implicit step's undershoot) is made flat, keeping
         # its mass: the remap stays conservative
-        mean = mass[dips]
+        at = tuple(axis[dips] for axis in maybe)
+        mean = m[dips]
         scale = np.where(mean > 0, mean / (np.maximum(mean, 0.0) - lowest[dips]), 0.0)
-        a_left[dips] = mean + scale * (a_left[dips] - mean)
-        a_right[dips] = mean + scale * (a_right[dips] - mean)
-        a6[dips] *= scale
+        a_left[at] = mean + scale * (al[dips] - mean)
+        a_right[at] = mean + scale * (ar[dips] - mean)
+        a6[at] *= scale
     return a_left, a_right, a6
 
 
-def _segment(a_left, a_right, a6, lo, hi):
-    """Integral over [lo, hi] (fractions of the cell) of the parabola
-    a(x) = a_left + x (a_right - a_left + a6 (1 - x))."""
-    return (hi - lo) * (a_left + 0.5 * (a_right - a_left + a6) * (lo + hi)
-                        - a6 * (lo * lo + lo * hi + hi * hi) / 3)
+def _below(a_left, a_right, a6, x):
+    """Integral over [0, x] (a fraction of the cell) of the parabola
+    a(x) = a_left + x (a_right - a_left + a6 (1 - x)):
+    x (a_left + x ((a_right - a_left + a6) / 2 - a6 x / 3)), in place on its temporaries."""
+    out = a_right - a_left
+    out += a6
+    out *= 0.5
+    cubic = a6 * x
+    cubic /= 3
+    out -= cubic
+    out *= x
+    out += a_left
+    out *= x
+    return out
