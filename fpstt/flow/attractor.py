@@ -81,7 +81,11 @@ def settle_all(model, starts, rate: float, forward: bool = True,
     while open_ and elapsed < limit * (1 - 1e-12):
         chunk = min(chunk, limit - elapsed)
         k = max(1, int(np.ceil(chunk / step)))
-        ends[:, open_] = _rk4(velocity, ends[:, open_], chunk / k * (1 if forward else -1), k)
+        h = chunk / k * (1 if forward else -1)
+        if len(open_) == 1:             # one start: as a vector, 4x cheaper a step
+            ends[:, open_[0]] = _rk4(velocity, ends[:, open_[0]], h, k)
+        else:
+            ends[:, open_] = _rk4(velocity, ends[:, open_], h, k)
         elapsed += chunk
         for j in list(open_):
             zero = _newton(velocity, ends[:, j])
@@ -106,7 +110,8 @@ def _rk4(velocity, x, h: float, k: int):
 
 
 def _unit(x):
-    return x / np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+    size = x[0] * x[0] + x[1] * x[1] + x[2] * x[2]
+    return x / (math.sqrt(size) if x.ndim == 1 else np.sqrt(size))
 
 
 def _monomials(n):
