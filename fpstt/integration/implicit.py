@@ -58,12 +58,14 @@ class WindowedImplicit:
     more than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the
     window's edges: rows outside are frozen (they only shift), which changes the result by
     ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
-    the state, moving one row a step in ``direction``, stays inside it.  ``tol=None``: every
+    the state, moving one row a step in ``direction``, stays inside it; ``travel`` (rows the
+    state moves in the whole run) bounds how far ahead an exact inverse's window reaches.  ``tol=None``: every
     row, always (for tails, such as write-error rates, that such rows carry)."""
 
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = WINDOW_TOL,
-                 piece=ImplicitScheme):
+                 piece=ImplicitScheme, travel: int | None = None):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
+        self.travel = travel                # rows the state moves in the run (None: any)
         self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
@@ -88,9 +90,12 @@ class WindowedImplicit:
         if not (lo <= i0 and i1 <= hi):
             settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
             rows = x.shape[0]
-            # an exact inverse is dear to factorise: its window reaches the end of the grid
-            # the state moves to, so that one factorisation serves the rest of the segment
-            reach = rows if settings.get("inverse") == "direct" else _AHEAD
+            # an exact inverse is dear to factorise: its window reaches as far as the state
+            # moves in the run (the end of the grid if not known), so that one factorisation
+            # serves the rest of it
+            reach = _AHEAD
+            if settings.get("inverse") == "direct":
+                reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
             ahead = reach if self.direction > 0 else 0
             lo, hi = max(i0 - ahead, 0), min(i1 + reach - ahead, rows)
             piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)

@@ -71,6 +71,7 @@ class Integrator:
                  tails: bool = False, n_modes: int | None = None, shared: dict | None = None):
         self.shared = {} if shared is None else shared
         self.grid, self.scheme = grid, scheme
+        self.horizon = float(np.max(times))         # t_n from the piece's start
         self.model = model = self._in_frame(model)
         self.fast = model.phi_independent if fast is None else bool(fast)
         if self.fast and not model.phi_independent:

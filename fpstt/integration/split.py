@@ -15,6 +15,7 @@ what the chart carries, rows per step, the longest steps) is read from the grid'
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -91,10 +92,11 @@ class SplitIntegrator(Integrator):
         rows = self.plan.rows_per_step(mercator_du(self.grid))
         self.shift = Shift(self.grid, direction, rows) if direction else (lambda x: x)
         inner = "tr-bdf2" if self.scheme == "split-tr-bdf2" else "be"
+        travel = rows * (math.ceil(self.horizon / self.dt) + 1)   # the run's last row too
         self.implicit = WindowedImplicit(
             self.backend, inner, direction, None if tails else WINDOW_TOL,
             functools.partial(LineScheme, longest=self.plan.longest_step)
-            if self.lines else ImplicitScheme)
+            if self.lines else ImplicitScheme, travel)
 
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
