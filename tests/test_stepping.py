@@ -277,8 +277,10 @@ def test_pole_cap_warning_fires_where_the_cap_moves_the_std():
 @pytest.mark.parametrize("travel", [None, 50])
 def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
     """A window factorised for an exact inverse reaches ``travel`` rows (plus 24) ahead of
-    the state, the grid's end when the run's travel is not known: seed 1 row 22 factorised
-    all 2300 rows twice (42 s) where 1 200 served its whole run."""
+    the state, the grid's end when the run's travel is not known, and keeps the rows of the
+    window before it: seed 1 row 22 factorised all 2300 rows twice (42 s) where 1 200 served
+    its whole run; seed 2 row 19, whose tail rows come and go, refactorised 152 times with
+    windows that could shrink."""
     from fpstt.integration.implicit import WindowedImplicit
 
     class Backend:
@@ -303,4 +305,5 @@ def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
     x[460:471] = 1.0                                 # the state moved past it
     implicit.step(0.1, x)
     lo, hi = implicit.pieces[-1].window
-    assert hi == 471 + 6 and lo == (0 if travel is None else 460 - 6 - travel - 24)
+    # reaching travel + 24 rows below the state, and never shrinking: the first window's top
+    assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
