@@ -1,6 +1,5 @@
 """L1 of `fpstt solve --config relax.toml` against exp(-E/k_BT) (issue 23)."""
 import sys, time
-import numpy as np
 import fpstt
 from fpstt.cli.commands import main
 from fpstt.runs.config import load_config
