@@ -75,7 +75,7 @@ def settle_all(model, starts, rate: float, forward: bool = True,
     limit = _CHUNK * _CHUNKS / rate if max_time is None else float(max_time)
     step = 1 / max(200.0, flow_scale(model) / _STEP_ANGLE)
     chunk = min(_FIRST_STEPS * step, _CHUNK / rate, limit)
-    found = [(None, limit)] * ends.shape[1]
+    found = [None] * ends.shape[1]               # (fixed point, t_n) once settled
     open_ = list(range(ends.shape[1]))
     elapsed = 0.0
     while open_ and elapsed < limit * (1 - 1e-12):
@@ -94,7 +94,7 @@ def settle_all(model, starts, rate: float, forward: bool = True,
                 found[j] = (zero, elapsed)
                 open_.remove(j)
         chunk = min(2 * chunk, _CHUNK / rate)
-    return [(zero, elapsed if zero is None else took) for zero, took in found]
+    return [settled or (None, elapsed) for settled in found]
 
 
 def _rk4(velocity, x, h: float, k: int):
