@@ -239,3 +239,18 @@ def test_stiff_lines_are_traced_from_transit_times_to_second_order():
     (stiff64, mild64), (stiff128, _) = errors
     assert stiff64 < 2 * math.pi / 64 / 50 and stiff64 / stiff128 > 3
     assert mild64 < 0.1 ** 5 / 120
+
+
+def test_a_new_cell_over_many_tiny_old_ones_gets_their_sum_not_a_difference():
+    """Tails: a new cell covering 30 old cells of mass 1e-20 beside cells of mass 1 gets
+    their sum to round-off of itself (a difference of cumulative sums would leave ~1e-16)."""
+    n = 64
+    mass = np.full((1, n), 1e-20)
+    mass[0, :8] = 1.0
+    s = np.arange(n + 1, dtype=float)[None, :]
+    s[0, 20:] = np.minimum(s[0, 20:] + 30, n - 1e-9)   # new cell 19 covers old 19 .. 49
+    s[0, -1] = n
+    cell = np.minimum(np.floor(s), n - 1).astype(np.int64)
+    frac = s - cell
+    moved = LineRemap(cell, frac, n, periodic=True, limit=True)(mass)
+    assert abs(moved[0, 19] - 31e-20) < 1e-12 * 31e-20

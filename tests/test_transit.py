@@ -33,3 +33,15 @@ def test_periodic_lines_match_rk4_for_any_step_from_one_table():
         got = tracer(rate, y, tau)
         assert np.max(np.abs(got - _rk4_back(rate, y, tau))) < 5e-3 * (2 * math.pi / n)
     assert len(tracer.tables) == 1
+
+
+def test_a_trace_of_no_time_stays_at_its_edge_next_to_a_fixed_point():
+    # theta' = 5 sin(theta) (cos(theta) - 0.1): a fixed point between two edges, where the
+    # interval's transit time is BLOCKED; the search used to end across it (x ~ 1e212)
+    edges = np.linspace(0, math.pi, 65)[1:-1]
+    y = np.tile(edges, (2, 1))
+    rate = lambda t, lines: 5 * np.sin(t) * (np.cos(t) - 0.1)             # noqa: E731
+    tracer = TransitTracer()
+    assert np.array_equal(tracer(rate, y, 0.0, (0.0, math.pi)), y)
+    short = tracer(rate, y, 1e-9, (0.0, math.pi))
+    assert np.max(np.abs(short - y)) < 1e-8

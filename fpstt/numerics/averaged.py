@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
+from .compiled import solve_factored_columns
+
 __all__ = ["PhiAveragedInverse"]
 
 TURN = {"theta": 0, "diag+": 1, "diag-": -1}
@@ -32,7 +34,8 @@ class PhiAveragedInverse:
     """(I - b Lbar)^-1 for the phi average Lbar of a :class:`~fpstt.numerics.lines.LineBackend`'s
     operator, applied to cell averages (rows, n_phi) of a (theta_c, phi_c) density (it
     carries sin theta_c and the chart's area factor, as every chart state) through a real
-    FFT in phi; one LAPACK ``zgttrf`` factorisation of all modes at once.  Mode 0 keeps the
+    FFT in phi; one LAPACK ``zgttrf`` factorisation of all modes at once, solved mode by
+    mode along the rows of the spectrum itself (no transposes).  Mode 0 keeps the
     mass sum_i w_i X_0(i) (each part's weighted column sums vanish)."""
 
     def __init__(self, backend, b: float):
@@ -50,18 +53,23 @@ class PhiAveragedInverse:
             lower += np.outer(np.exp(-1j * k * turn), lo.mean(axis=1))
             upper += np.outer(np.exp(1j * k * turn), up.mean(axis=1))
         lower[:, 0], upper[:, -1] = 0.0, 0.0                # the modes do not couple
-        self.lu = lapack.zgttrf(-b * lower.ravel()[1:], (1.0 - b * diag).ravel(),
-                                -b * upper.ravel()[:-1])
-        if self.lu[-1] != 0:
+        *factors, ipiv, info = lapack.zgttrf(-b * lower.ravel()[1:], (1.0 - b * diag).ravel(),
+                                             -b * upper.ravel()[:-1])
+        if info != 0:
             raise np.linalg.LinAlgError("singular phi-averaged system in a chart step")
-        # kept buffers: a fresh window-sized array costs ~10x more (docs/performance.md)
-        self._spectrum = np.empty((rows, modes), complex)
-        self._by_mode = np.empty((modes, rows), complex)
+        swap = ipiv != np.arange(1, ipiv.size + 1)       # rows k, k + 1 interchanged
+        self.factors = [_by_row(f, rows, modes) for f in (*factors, swap)]
+        self._spectrum = np.empty((rows, modes), complex)   # kept: docs/performance.md
 
     def __call__(self, r):
-        rows, n_phi = self.shape
         np.fft.rfft(r, axis=1, out=self._spectrum)
-        np.copyto(self._by_mode, self._spectrum.T)
-        x, info = lapack.zgttrs(*self.lu[:-1], self._by_mode.ravel(), overwrite_b=1)
-        np.copyto(self._spectrum, x.reshape(-1, rows).T)
-        return np.fft.irfft(self._spectrum, n=n_phi, axis=1)
+        solve_factored_columns(*self.factors, self._spectrum)
+        return np.fft.irfft(self._spectrum, n=self.shape[1], axis=1)
+
+
+def _by_row(factor, rows: int, modes: int):
+    """A factor of the modes' concatenated systems (mode-major, padded to modes x rows)
+    laid out (rows, modes), as :func:`~fpstt.numerics.compiled.solve_factored_columns` reads it."""
+    full = np.zeros(rows * modes, factor.dtype)
+    full[:factor.size] = factor
+    return np.ascontiguousarray(full.reshape(modes, rows).T)

@@ -39,6 +39,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .averaged import TURN, PhiAveragedInverse
+from .compiled import line_product, solve_sheared_gt, solve_sheared_pt
 from .direct import DirectInverse
 from .fourier import CellAverages
 
@@ -178,6 +179,20 @@ class _Band:
         if self.lu[-1] != 0:
             raise np.linalg.LinAlgError("singular tridiagonal system in a directional step")
 
+    def by_position(self):
+        """The factors laid out (positions, lines), as the grid holds a sheared part's
+        lines (:func:`~fpstt.numerics.compiled.solve_sheared_pt` and ``_gt`` read them)."""
+        lines, length = self.shape
+
+        def columns(values):
+            full = np.zeros(lines * length, values.dtype)
+            full[:values.size] = values
+            return np.ascontiguousarray(full.reshape(lines, length).T)
+        if self.pt is not None:
+            return [*map(columns, self.pt), np.ascontiguousarray(self.scale.T)]
+        *factors, ipiv, _ = self.lu
+        return [*map(columns, factors), columns(ipiv != np.arange(1, ipiv.size + 1))]
+
     def solve(self, r):
         r = r.reshape(self.shape)
         if self.pt is None:
@@ -201,11 +216,20 @@ class _Tridiagonal:
             diag[:, -1] -= top * bottom / gamma
             self.v_last = top / gamma
         self.band = _Band(diag, lo, up)
+        if not cyclic:
+            self.by_position = self.band.by_position()
         if cyclic:
             u = np.zeros(self.shape)
             u[:, 0], u[:, -1] = gamma, bottom
             self.z = self.band.solve(u)
             self.denominator = 1.0 + self.z[:, 0] + self.v_last * self.z[:, -1]
+
+    def solve_on_grid(self, r, shift):
+        """The solution for a right-hand side r on the grid (rows, n_phi) whose line l runs
+        through the cells (i, (l + shift[i]) mod n_phi) (a part other than phi), on the grid."""
+        if self.band.pt is None:
+            return solve_sheared_gt(r, shift, *self.by_position)
+        return solve_sheared_pt(r, shift, *self.by_position)
 
     def solve(self, r):
         y = self.band.solve(r)
@@ -234,10 +258,20 @@ class LineBackend(CellAverages):
         self._set_parts([(name, *part.on_grid(self.shape)) for name, part in self.lines.items()])
 
     def _set_parts(self, grid_parts):
-        """The directional parts on the grid, their summed diagonal, and matvec's scratch."""
-        self.grid_parts = grid_parts
+        """The directional parts on the grid and their summed diagonal; the couplings of
+        the parts across theta rows stacked for :func:`~fpstt.numerics.compiled.line_product`
+        (``grid_parts`` holds views of the stacks)."""
+        across = [(name, lo, up) for name, _, lo, up in grid_parts if name != "phi"]
+        empty = np.zeros((0,) + self.shape)
+        self._turns = np.array([TURN[name] for name, _, _ in across], dtype=np.int64)
+        self._lo = np.array([lo for _, lo, _ in across]) if across else empty
+        self._up = np.array([up for _, _, up in across]) if across else empty
+        views = {name: (self._lo[k], self._up[k]) for k, (name, _, _) in enumerate(across)}
+        self.grid_parts = [(name, d, *views.get(name, (lo, up)))
+                           for name, d, lo, up in grid_parts]
+        phi = [(lo, up) for name, _, lo, up in grid_parts if name == "phi"]
+        self._phi = phi[0] if phi else (np.zeros((0, 0)), np.zeros((0, 0)))
         self.diagonal = sum((d for _, d, _, _ in grid_parts), np.zeros(self.shape))
-        self._scratch = np.empty(self.shape)
 
     def window(self, i0: int, i1: int) -> "LineBackend":
         """The parts on theta rows i0..i1-1 alone, with no flux through the window's edges."""
@@ -251,35 +285,10 @@ class LineBackend(CellAverages):
         return view
 
     def matvec(self, x):
-        """L x for cell averages x (rows, n_phi), in the grid's own layout.
-
-        One new array per call (the result): a fresh window-sized array costs far more than
-        a kept one on the 2-core machine (1.4 ms for a 854 x 384 product against 0.1 ms into
-        a kept buffer); with ~30 temporaries a call this product took 60 ms on a 1024-row
-        window instead of 4 ms."""
-        x = np.ascontiguousarray(x)
-        out, tmp = self.diagonal * x, self._scratch
-        for name, d, lo, up in self.grid_parts:
-            if name == "phi":                             # neighbours (i, j -+ 1), periodic
-                _add_shifted(out, lo, x, 1, tmp)
-                _add_shifted(out, up, x, -1, tmp)
-                continue
-            turn = TURN[name]                            # neighbours (i -+ 1, j -+ turn)
-            _add_shifted(out[1:], lo[1:], x[:-1], turn, tmp[1:])
-            _add_shifted(out[:-1], up[:-1], x[1:], -turn, tmp[:-1])
-        return out
-
-
-def _add_shifted(out, coef, src, turn: int, tmp) -> None:
-    """out += coef * np.roll(src, turn, axis=1), through the buffer tmp (no new arrays)."""
-    n = src.shape[1]
-    k = turn % n
-    if k == 0:
-        np.multiply(coef, src, out=tmp)
-    else:
-        np.multiply(coef[:, k:], src[:, :n - k], out=tmp[:, k:])
-        np.multiply(coef[:, :k], src[:, n - k:], out=tmp[:, :k])
-    out += tmp
+        """L x for cell averages x (rows, n_phi), in the grid's own layout: one compiled
+        pass (:func:`~fpstt.numerics.compiled.line_product`), a new array per call."""
+        return line_product(np.ascontiguousarray(x, dtype=float), self.diagonal, self._lo,
+                            self._up, self._turns, *self._phi)
 
 
 class LineScheme:
@@ -353,15 +362,13 @@ class LineScheme:
         return self._solve(mid / (g * (2 - g)) - (1 - g) ** 2 / (g * (2 - g)) * x)
 
     def _approximate_inverse(self, r):
-        flat = r.ravel()
+        x = np.ascontiguousarray(r, dtype=float)
         for part, lu in self.factors:
-            if part.cyclic:                          # phi lines are the rows: no reordering
-                flat = lu.solve(flat).ravel()
-                continue
-            y = lu.solve(flat[part.index])
-            flat = np.empty_like(flat)
-            flat[part.index] = y
-        return flat.reshape(r.shape)
+            if part.cyclic:                          # phi lines are the rows
+                x = lu.solve(x.ravel()).reshape(r.shape)
+            else:                                    # line l at (i, l + shift_i)
+                x = lu.solve_on_grid(x, part.index[0] - r.shape[1] * np.arange(r.shape[0]))
+        return x
 
     def _solve(self, rhs):
         """(I - b L) y = rhs by defect correction, to ``tolerance`` of max |rhs|, moving on

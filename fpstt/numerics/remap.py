@@ -33,13 +33,13 @@ import math
 import numpy as np
 
 from ..sphere.grid import SphereGrid, mercator_u
+from .compiled import remap_lines
 from .transit import transit_back
 
 __all__ = ["FlowRemap", "LineRemap", "ModalRemap"]
 
 _RK_STIFF = 16               # RK4 steps per departure point (a local Courant of 0.2 each)
 #                              beyond which a line is traced from transit times
-_NEAR = 3                    # whole cells a new cell covers that are summed one by one
 
 
 class FlowRemap:
@@ -252,110 +252,18 @@ class LineRemap:
     """The remap of lines of cells (first axis) whose new cells' edges depart from
     ``cell``, ``frac`` (shape (lines, n + 1), non-decreasing; periodic lines: unwrapped
     cell indices).  Calling it on old masses gives the new ones: a new cell's mass is the old
-    mass between the departure points of its edges.  Non-periodic lines have flat (uniform)
-    end cells, the caps."""
+    mass between the departure points of its edges, from PPM parabolas made non-negative
+    when ``limit`` (:func:`fpstt.numerics.compiled.remap_lines`, one compiled pass a line).
+    Non-periodic lines have flat (uniform) end cells, the caps."""
 
     def __init__(self, cell, frac, n: int, *, periodic: bool, limit: bool = True):
-        self.n, self.periodic, self.frac, self.limit = n, periodic, frac, limit
-        self.local = cell % n if periodic else cell                # each edge's cell
-        k1, k2 = cell[:, :-1], cell[:, 1:]
-        self.same, gap = k1 == k2, k2 - k1
-        self.near = [((k1 + o) % n, gap > o) for o in range(1, _NEAR + 1) if np.any(gap > o)]
-        self.far = gap > _NEAR + 1
-        self.far_ends = (k1 + _NEAR + 1, k2)
+        self.n, self.periodic, self.limit = n, periodic, limit
+        self.cell = np.ascontiguousarray(cell, dtype=np.int64)
+        self.frac = np.ascontiguousarray(frac, dtype=float)
+        self.all_lines = np.arange(self.cell.shape[0])
 
     def __call__(self, mass, lines=None):
         """New masses of the lines ``lines`` (all if None), from their old ``mass``."""
-        pick = (lambda a: a) if lines is None else (lambda a: a[lines])      # noqa: E731
-        base = (self.n * np.arange(mass.shape[0]))[:, None]
-        at = base + pick(self.local)
-        a_left, a_right, a6 = (np.take(a, at) for a in _parabolas(mass, self.periodic,
-                                                                             self.limit))
-        below = _below(a_left, a_right, a6, pick(self.frac))      # old mass below each foot
-        lo, hi = below[:, :-1], below[:, 1:]
-        new = np.where(pick(self.same), hi - lo, np.take(mass, at[:, :-1]) - lo + hi)
-        for index, covered in self.near:
-            np.add(new, np.take(mass, base + pick(index)), out=new, where=pick(covered))
-        far = pick(self.far)
-        if np.any(far):
-            new[far] += self._cells_between(mass, far, *(pick(e)[far] for e in self.far_ends))
-        return new
-
-    def _cells_between(self, mass, far, start, stop):
-        """Masses of the cells [start, stop) (unwrapped indices) of the lines at ``far``."""
-        rows, n = np.nonzero(far)[0], self.n
-        used = np.unique(rows)
-        total = np.zeros((mass.shape[0], n + 1))
-        total[used, 1:] = np.cumsum(mass[used], axis=1)
-        if not self.periodic:
-            return total[rows, stop] - total[rows, start]
-        (t1, r1), (t2, r2) = np.divmod(start, n), np.divmod(stop, n)
-        return (t2 - t1) * total[rows, -1] + total[rows, r2] - total[rows, r1]
-
-
-def _parabolas(mass, periodic: bool, limit: bool = True):
-    """PPM parabolas of each cell (edge values a_left, a_right and a6, per unit fraction of
-    the cell), scaled toward the cell mean where they would dip below zero (Zhang-Shu) when
-    ``limit`` (else linear in ``mass``).  The least value of a parabola is found only where
-    a cheap bound on it is negative (few cells: where the density is near zero or steep)."""
-    if periodic:
-        padded = np.concatenate([mass[:, -2:], mass, mass[:, :2]], axis=1)
-    else:                       # the caps take no part: their neighbours' values stand in
-        inner = mass[:, 1:-1]
-        padded = np.concatenate([inner[:, :1]] * 3 + [inner] + [inner[:, -1:]] * 3, axis=1)
-    edge = padded[:, 1:-2] + padded[:, 2:-1]
-    edge *= 7
-    edge -= padded[:, :-3]
-    edge -= padded[:, 3:]
-    edge /= 12
-    a_left, a_right = edge[:, :-1].copy(), edge[:, 1:].copy()
-    if not periodic:
-        for end in (0, -1):
-            a_left[:, end] = a_right[:, end] = mass[:, end]
-    a6 = 6 * mass - 3 * (a_left + a_right)
-    if not limit:
-        return a_left, a_right, a6
-    # a(x) = (1 - x) a_left + x a_right + a6 x (1 - x) >= min(a_left, a_right) + min(a6, 0)/4:
-    # only cells where that bound is negative can dip below zero
-    bound = np.minimum(a6, 0.0)
-    bound *= 0.25
-    bound += np.minimum(a_left, a_right)
-    maybe = np.nonzero(bound < 0)
-    if not maybe[0].size:
-        return a_left, a_right, a6
-    al, ar, a6m, m = a_left[maybe], a_right[maybe], a6[maybe], mass[maybe]
-    # the parabola's least value: at an end, or at its vertex m + a6/12 + d^2/(4 a6) when
-    # it is convex (a6 < 0) with the vertex inside (|d| < -a6)
-    lowest = np.minimum(al, ar)
-    d = ar - al
-    vertex = (a6m < 0) & (np.abs(d) < -a6m)
-    if np.any(vertex):
-        dv, av = d[vertex], a6m[vertex]
-        lowest[vertex] = m[vertex] + av / 12 + dv * dv / (4 * av)
-    dips = lowest < 0
-    if np.any(dips):
-        # a cell of negative mass (an implicit step's undershoot) is made flat, keeping
-        # its mass: the remap stays conservative
-        at = tuple(axis[dips] for axis in maybe)
-        mean = m[dips]
-        scale = np.where(mean > 0, mean / (np.maximum(mean, 0.0) - lowest[dips]), 0.0)
-        a_left[at] = mean + scale * (al[dips] - mean)
-        a_right[at] = mean + scale * (ar[dips] - mean)
-        a6[at] *= scale
-    return a_left, a_right, a6
-
-
-def _below(a_left, a_right, a6, x):
-    """Integral over [0, x] (a fraction of the cell) of the parabola
-    a(x) = a_left + x (a_right - a_left + a6 (1 - x)):
-    x (a_left + x ((a_right - a_left + a6) / 2 - a6 x / 3)), in place on its temporaries."""
-    out = a_right - a_left
-    out += a6
-    out *= 0.5
-    cubic = a6 * x
-    cubic /= 3
-    out -= cubic
-    out *= x
-    out += a_left
-    out *= x
-    return out
+        rows = self.all_lines if lines is None else self.all_lines[lines]
+        return remap_lines(np.ascontiguousarray(mass, dtype=float), self.cell, self.frac,
+                           rows, self.periodic, self.limit)

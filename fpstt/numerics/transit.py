@@ -31,6 +31,8 @@ import math
 
 import numpy as np
 
+from .compiled import transit_departures, transit_times
+
 __all__ = ["TransitTracer", "transit_back", "SAMPLES", "BLOCKED"]
 
 SAMPLES = 4                  # velocity samples per cell of a line
@@ -62,81 +64,37 @@ def transit_back(rate, y, tau: float, limits=None):
 
 class _Table:
     """Velocity samples and transit times of every line of one sweep, searched for all lines
-    at once.  An interval holding a fixed point (f changes sign) gets the transit time
-    ``BLOCKED`` (t_n), longer than any step, so that a search stops inside it, where the
-    exact inversion approaches the fixed point as exp(-kappa r); a periodic line is unrolled
-    over three turns and its whole turns (a line with no fixed point, period P) are taken
-    off first, so the search never leaves them."""
+    at once (:func:`~fpstt.numerics.compiled.transit_departures`).  An interval holding a
+    fixed point (f changes sign) gets the transit time ``BLOCKED`` (t_n), longer than any
+    step, so that a search stops inside it, where the exact inversion approaches the fixed
+    point as exp(-kappa r); a periodic line is searched over three turns, its edges in the
+    middle one, and its whole turns (a line with no fixed point, period P) are taken off
+    first, so the search never leaves them."""
 
     def __init__(self, rate, y, limits):
         edges = y[0]
-        periodic = limits is None
-        full = (np.append(edges, edges[0] + 2 * math.pi) if periodic
+        self.periodic = limits is None
+        full = (np.append(edges, edges[0] + 2 * math.pi) if self.periodic
                 else np.concatenate([[limits[0]], edges, [limits[1]]]))
         fine = (full[:-1, None] + np.diff(full)[:, None]
                 * np.arange(SAMPLES)[None, :] / SAMPLES).ravel()
-        x = np.append(fine, full[-1])                            # samples, shared by the lines
+        self.x = np.append(fine, full[-1])                     # samples, shared by the lines
         lines = np.arange(y.shape[0])
-        f = np.asarray(rate(np.broadcast_to(x, (lines.size, x.size)).copy(), lines), float)
-        if periodic:
-            f[:, -1] = f[:, 0]
-        h = np.diff(x)
-        a, b = np.abs(f[:, :-1]), np.abs(f[:, 1:])
-        blocked = f[:, :-1] * f[:, 1:] <= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(blocked, 1.0, b / np.where(a > 0, a, 1.0))
-            log_mean = np.where(np.abs(q - 1) < 1e-6, a * (1 + 0.5 * (q - 1)),
-                                a * (q - 1) / np.log(q))
-            t = np.where(blocked, BLOCKED, h / np.where(blocked, 1.0, log_mean))
-        kappa = np.diff(f, axis=1) / h
-        self.at = SAMPLES * np.arange(edges.size) + (0 if periodic else SAMPLES)
-        # a meridian, or a circle with a fixed point, never turns: its "period" is BLOCKED
-        self.period = np.sum(t, axis=1) if periodic else np.full(lines.size, BLOCKED)
-        if periodic:                                   # three turns: the edges in the middle
-            n = t.shape[1]
-            x = np.concatenate([x[:-1] - 2 * math.pi, x[:-1], x + 2 * math.pi])
-            f = np.concatenate([f[:, :-1]] * 3 + [f[:, :1]], axis=1)
-            t, kappa = np.tile(t, 3), np.tile(kappa, 3)
-            self.at = self.at + n
-        self.x, self.f, self.kappa, self.two_pi = x, f, kappa, 2 * math.pi * periodic
+        self.f = np.array(rate(np.broadcast_to(self.x, (lines.size, self.x.size)).copy(),
+                               lines), dtype=float)
+        if self.periodic:
+            self.f[:, -1] = self.f[:, 0]
+        h = np.diff(self.x)
+        self.kappa = np.diff(self.f, axis=1) / h
+        t = transit_times(self.f, h, BLOCKED)
         self.q = np.concatenate([np.zeros((lines.size, 1)), np.cumsum(t, axis=1)], axis=1)
+        self.at = SAMPLES * np.arange(edges.size) + (0 if self.periodic else SAMPLES)
+        # a meridian, or a circle with a fixed point, never turns: its "period" is BLOCKED
+        self.period = self.q[:, -1].copy() if self.periodic else np.full(lines.size, BLOCKED)
 
     def back(self, tau: float):
         """Departure points (lines, edges) of the edges over tau (unwrapped when periodic)."""
         if not 0 <= tau < BLOCKED / 10:
             raise ValueError(f"`tau` must be in [0, {BLOCKED / 10:g}) t_n, got {tau!r}")
-        rows = np.arange(self.q.shape[0])[:, None]
-        f0, q0 = self.f[rows, self.at], self.q[rows, self.at]
-        turns = np.floor(tau / self.period)[:, None]            # 0 unless a line turns freely
-        rest = tau - turns * self.period[:, None]
-        up = f0 > 0                     # the flow runs to larger x: its past lies below
-        target = np.where(up, q0 - rest, q0 + rest)
-        k = _count_below(self.q, target) - 1                     # q[k] < target <= q[k + 1]
-        last = self.q.shape[1] - 1
-        k_in = np.clip(k, 0, last - 1)
-        end = np.where(up, k_in + 1, k_in)
-        r = np.where(up, self.q[rows, k_in + 1] - target, target - self.q[rows, k_in])
-        out = _back(self.x[end], self.f[rows, end], self.kappa[rows, k_in], r)
-        out = np.where(k < 0, self.x[0], np.where(k >= last, self.x[-1], out))  # a pole
-        out = np.where(f0 == 0, self.x[self.at], out)
-        return out + np.where(up, -1.0, 1.0) * turns * self.two_pi
-
-
-def _count_below(q, target):
-    """Per line, how many of q (lines, K), nondecreasing, are < target (lines, P):
-    ``np.searchsorted(q[l], target[l])`` line by line (a binary search of all lines at once
-    by gathers was 3.5x slower on 912 lines)."""
-    out = np.empty(target.shape, np.int64)
-    for line in range(q.shape[0]):
-        out[line] = np.searchsorted(q[line], target[line])
-    return out
-
-
-def _back(x_end, f_end, kappa, r):
-    """The point that reaches ``x_end`` (velocity ``f_end`` there) after time r along a
-    velocity linear with slope ``kappa``: x_end + f_end expm1(-kappa r) / kappa."""
-    z = -kappa * r
-    small = np.abs(z) < 1e-8
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        factor = np.where(small, -r * (1 + 0.5 * z), np.expm1(z) / np.where(small, 1.0, kappa))
-    return x_end + f_end * factor
+        return transit_departures(self.x, self.f, self.kappa, self.q, self.at, self.period,
+                                  self.periodic, float(tau))
