@@ -68,3 +68,25 @@ def test_fast_velocity_is_the_models_own(config):
     n /= np.linalg.norm(n, axis=0)
     fast = np.array([_fast_velocity(flow)(v) for v in n.T]).T
     assert np.max(np.abs(fast - flow.noiseless_velocity(n))) < 1e-11
+
+
+def test_compiled_search_steps_match_numpy_rk4():
+    """The compiled RK4 of a cubic velocity (the search's steps) against the same RK4 in
+    numpy: to round-off over 500 steps, for one start and for several."""
+    model, _ = _built(ROW_4)
+    velocity = _fast_velocity(model.noiseless())
+    assert isinstance(velocity, attractor_module._Cubic)
+    rng = np.random.default_rng(2)
+    starts = rng.normal(size=(3, 5))
+    starts /= np.linalg.norm(starts, axis=0)
+    by_numpy = starts.copy()
+    for _ in range(500):
+        a = velocity(by_numpy)
+        b = velocity(attractor_module._unit(by_numpy + 0.5e-3 * a))
+        c = velocity(attractor_module._unit(by_numpy + 0.5e-3 * b))
+        d = velocity(attractor_module._unit(by_numpy + 1e-3 * c))
+        by_numpy = attractor_module._unit(by_numpy + 1e-3 / 6 * (a + 2 * b + 2 * c + d))
+    compiled = attractor_module._rk4(velocity, starts, 1e-3, 500)
+    assert np.max(np.abs(compiled - by_numpy)) < 1e-12
+    assert np.allclose(attractor_module._rk4(velocity, starts[:, 0], 1e-3, 500), compiled[:, 0],
+                       rtol=0, atol=1e-15)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-from .compiled import solve_factored_columns
+from .compiled import factors_by_row, solve_factored_columns
 
 __all__ = ["PhiAveragedInverse"]
 
@@ -57,8 +57,7 @@ class PhiAveragedInverse:
                                              -b * upper.ravel()[:-1])
         if info != 0:
             raise np.linalg.LinAlgError("singular phi-averaged system in a chart step")
-        swap = ipiv != np.arange(1, ipiv.size + 1)       # rows k, k + 1 interchanged
-        self.factors = [_by_row(f, rows, modes) for f in (*factors, swap)]
+        self.factors = factors_by_row(*factors, ipiv, rows, modes)
         self._spectrum = np.empty((rows, modes), complex)   # kept: docs/performance.md
 
     def __call__(self, r):
@@ -66,10 +65,3 @@ class PhiAveragedInverse:
         solve_factored_columns(*self.factors, self._spectrum)
         return np.fft.irfft(self._spectrum, n=self.shape[1], axis=1)
 
-
-def _by_row(factor, rows: int, modes: int):
-    """A factor of the modes' concatenated systems (mode-major, padded to modes x rows)
-    laid out (rows, modes), as :func:`~fpstt.numerics.compiled.solve_factored_columns` reads it."""
-    full = np.zeros(rows * modes, factor.dtype)
-    full[:factor.size] = factor
-    return np.ascontiguousarray(full.reshape(modes, rows).T)

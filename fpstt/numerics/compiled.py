@@ -168,6 +168,36 @@ def solve_factored_columns(dl, d, du, du2, swap, x):
             x[i, s] = (x[i, s] - du[i, s] * x[i + 1, s] - du2[i, s] * x[i + 2, s]) / d[i, s]
 
 
+def factors_by_row(dl, d, du, du2, ipiv, rows: int, systems: int) -> list:
+    """LAPACK ``gttrf`` factors of ``systems`` tridiagonal systems of ``rows`` unknowns,
+    concatenated system-major (none coupled to the next), laid out (rows, systems) with the
+    pivots as interchange flags: the arguments of :func:`solve_factored_columns`."""
+    def by_row(values):
+        full = np.zeros(rows * systems, values.dtype)
+        full[:values.size] = values
+        return np.ascontiguousarray(full.reshape(systems, rows).T)
+    swap = ipiv != np.arange(1, ipiv.size + 1)        # rows k, k + 1 interchanged
+    return [by_row(values) for values in (dl, d, du, du2, swap)]
+
+
+@numba.njit(cache=True)
+def mode_product(T, x):
+    """L x on the Fourier path: per phi mode m (columns of x, (rows, modes)) the tridiagonal
+    T[m] (diagonals (upper, main, lower) along its second axis) applied along the rows,
+    T[m, 1, k] x_k + T[m, 0, k + 1] x_(k+1) + T[m, 2, k - 1] x_(k-1), in that order."""
+    rows, modes = x.shape
+    y = np.empty_like(x)
+    for k in range(rows):
+        for m in range(modes):
+            s = T[m, 1, k] * x[k, m]
+            if k < rows - 1:
+                s += T[m, 0, k + 1] * x[k + 1, m]
+            if k > 0:
+                s += T[m, 2, k - 1] * x[k - 1, m]
+            y[k, m] = s
+    return y
+
+
 @numba.njit(cache=True)
 def _rotated_rows(x, shift, inverse):
     """Row i of x turned by shift[i] columns: y[i, l] = x[i, (l + shift[i]) mod n], or with
