@@ -59,3 +59,25 @@ def binomial_mad(n, m):
                        + nu * np.log(m) + (n - nu + 1) * np.log1p(-m)) / n
     normal = np.sqrt(2 * var / np.pi) / n
     return np.where(var >= 100, normal, np.where(m <= 1e-3, poisson, exact))
+
+
+def fourth_moments(grid, p, mean):
+    """Central 4th moments of the components of n (outputs, 3) under the densities p (outputs,
+    cells), cell-centre quadrature; ``mean`` (outputs, 3)."""
+    from fpstt.sphere.grid import unit_vector
+    centres = [0.5 * (e[1:] + e[:-1]) for e in (grid.theta_edges, grid.phi_edges)]
+    n = unit_vector(*grid.lab_points(*np.meshgrid(*centres, indexing="ij")))
+    w = np.asarray(p) * grid.cell_measure
+    w = w / w.sum(axis=(-2, -1), keepdims=True)
+    return np.stack([np.einsum("kij,kij->k", w, (n[c][None] - mean[:, c, None, None]) ** 4)
+                     for c in range(3)], axis=-1)
+
+
+def std_stderr(std, m4, n):
+    """Standard error of a sample std of n draws: sqrt((m4 - std^4) / n) / (2 std), not less
+    than the normal law's std / sqrt(2 (n - 1)).  A bimodal law (a small switched or
+    unswitched fraction) has m4 far above 3 std^4, and the normal formula understates the
+    error there by an order of magnitude."""
+    std, m4 = np.asarray(std, float), np.asarray(m4, float)
+    return np.sqrt(np.maximum(std ** 2 / (2 * (n - 1)),
+                              (m4 - std ** 4) / (4 * np.maximum(std ** 2, 1e-300) * n)))

@@ -36,11 +36,10 @@ from types import SimpleNamespace
 import numpy as np
 
 import fpstt
-from fpstt.sphere.grid import unit_vector
 from fpstt.runs.montecarlo import simulate
 from fpstt.analysis.observables import moments
 from fpstt.analysis.switching import switching_probability
-from _common import refined_solve, write
+from _common import fourth_moments, refined_solve, std_stderr, write
 from model_space_draw import TIMES, describe, draw_models, model_class, to_config
 
 TABLE_I = {"solve": {"times": list(TIMES)}}
@@ -65,12 +64,7 @@ def _failure(exc: BaseException) -> dict:
 def _observables(grid, p) -> dict:
     """Mean and std of n, P_sw, and the 4th central moments of n (cell-centre quadrature)."""
     mean, std = moments(grid, p)
-    centres = [0.5 * (e[1:] + e[:-1]) for e in (grid.theta_edges, grid.phi_edges)]
-    n = unit_vector(*grid.lab_points(*np.meshgrid(*centres, indexing="ij")))
-    w = np.asarray(p) * grid.cell_measure
-    w = w / w.sum(axis=(-2, -1), keepdims=True)
-    m4 = np.stack([np.einsum("kij,kij->k", w, (n[c][None] - mean[:, c, None, None]) ** 4)
-                   for c in range(3)], axis=-1)
+    m4 = fourth_moments(grid, p, mean)
     return {"mean": mean, "std": std, "m4": m4, "p_sw": switching_probability(grid, p)}
 
 
@@ -206,10 +200,9 @@ def compare(m: dict, fp: dict, n_mc: int, seed: int, cache: Path | None = None) 
     # standard errors of the MC mean and std: the larger of the MC's own and the one the FP
     # density implies (a tail of mass 1e-6 sets the std but no sample of N = 1e5 sees it)
     se_mean = np.maximum(mc.stderr, fp["std"] / math.sqrt(n_mc))
-    var = np.maximum(mc.std, fp["std"]) ** 2
-    se_std = np.sqrt(np.maximum(var / (2 * (n_mc - 1)),
-                                (np.asarray(fp["m4"]) - fp["std"] ** 4)
-                                / (4 * np.maximum(fp["std"] ** 2, 1e-300) * n_mc)))
+    # (the normal law's term at the larger std, the 4th-moment term at the FP's own std)
+    se_std = np.maximum(std_stderr(np.maximum(mc.std, fp["std"]), fp["m4"], n_mc),
+                        std_stderr(fp["std"], fp["m4"], n_mc))
     z = {"mean": np.abs(fp["mean"] - mc.mean) / np.maximum(se_mean, floor),
          "std": (np.abs(fp["std"] - mc.std) / np.maximum(se_std, floor))[one_sided],
          "p_sw": np.abs(fp["p_sw"] - mc.p_switch) / se_p}
