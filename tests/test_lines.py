@@ -51,6 +51,46 @@ def test_line_matvec_is_the_operator(chart_problem):
     assert np.max(np.abs(window.matvec(x[i0:i1]) - exact.matvec(x[i0:i1]))) < 1e-13 * scale
 
 
+@pytest.mark.parametrize("tau", [1e-4, 0.3])
+def test_line_solves_on_the_grid_are_the_gathered_line_solves(chart_problem, tau):
+    """Each part's compiled solve in the grid's layout (lines sheared through the rows) is
+    LAPACK's solve of the gathered lines, on the grid and on a window whose diagonal lines
+    start at row 7 (these lines symmetrise: LAPACK pttrf)."""
+    grid, parts, _, _ = chart_problem
+    backend = LineBackend(parts, grid)
+    x = np.random.default_rng(5).random(grid.shape)
+    for view in (backend, backend.window(7, grid.n_theta - 3)):
+        r = x[:view.shape[0]]
+        for part, lu in LineScheme(view, tau, "tr-bdf2").factors:
+            if part.cyclic:
+                continue
+            gathered = np.empty(r.size)
+            gathered[part.index] = lu.solve(r.ravel()[part.index])
+            shift = part.index[0] - view.shape[1] * np.arange(view.shape[0])
+            on_grid = lu.solve_on_grid(np.ascontiguousarray(r), shift)
+            assert np.max(np.abs(on_grid.ravel() - gathered)) <= 1e-14 * np.abs(gathered).max()
+
+
+def test_sheared_solves_of_lines_that_do_not_symmetrise():
+    """Lines whose couplings differ in sign (LAPACK gttrf, with pivoting) solved in the grid's
+    layout through sheared lines: the gathered LAPACK solve, to round-off."""
+    from fpstt.numerics.lines import _Tridiagonal
+    rng = np.random.default_rng(6)
+    rows, n = 23, 16
+    lo, up = rng.normal(size=(2, n, rows))
+    diag = rng.normal(size=(n, rows)) + 0.3
+    lo[:, 0], up[:, -1] = 0.0, 0.0
+    lu = _Tridiagonal(diag, lo, up, cyclic=False)
+    assert lu.band.pt is None and lu.by_position[-1].any()     # gttrf, rows interchanged
+    shift = 5 + np.arange(rows)                                  # line l at (i, l + 5 + i)
+    index = np.arange(rows)[None, :] * n + (np.arange(n)[:, None] + shift[None, :]) % n
+    r = rng.normal(size=(rows, n))
+    gathered = np.empty(r.size)
+    gathered[index] = lu.solve(r.ravel()[index])
+    on_grid = lu.solve_on_grid(r, shift)
+    assert np.max(np.abs(on_grid.ravel() - gathered)) <= 1e-12 * np.abs(gathered).max()
+
+
 @pytest.mark.parametrize("scheme", ["tr-bdf2", "be"])
 def test_line_scheme_is_the_2d_step(chart_problem, scheme):
     """The line-by-line solves reproduce the unsplit 2-D step (sparse LU) on a window, on the
