@@ -41,3 +41,21 @@ def test_the_docstring_lists_the_layers_in_order():
     doc = fpstt.__doc__
     positions = [doc.index(f":mod:`fpstt.{layer}`") for layer in LAYERS]
     assert positions == sorted(positions)
+
+
+def test_the_fourier_path_never_loads_numba():
+    """numba's start-up (~1 s) is paid only by runs that use the compiled loops: importing
+    fpstt and solving the Table I problem (the Fourier path of ``fpstt fig4``) do not load it;
+    a chart run does."""
+    import subprocess
+    import sys
+    code = ("import sys, fpstt\n"
+            "micro = fpstt.table_i()\n"
+            "model = fpstt.SpinTorqueModel.from_microscopic(micro)\n"
+            "gibbs = fpstt.GibbsState.from_microscopic(micro)\n"
+            "grid = fpstt.default_grid(model, [0, 0.1], initial=gibbs)\n"
+            "fpstt.solve(model, grid, gibbs.cell_averages(grid), [0.1])\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == "False"

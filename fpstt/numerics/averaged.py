@@ -22,8 +22,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-from .compiled import factors_by_row, solve_factored_columns
-
 __all__ = ["PhiAveragedInverse"]
 
 TURN = {"theta": 0, "diag+": 1, "diag-": -1}
@@ -57,11 +55,13 @@ class PhiAveragedInverse:
                                              -b * upper.ravel()[:-1])
         if info != 0:
             raise np.linalg.LinAlgError("singular phi-averaged system in a chart step")
+        from .compiled import factors_by_row         # numba: loaded on first use
         self.factors = factors_by_row(*factors, ipiv, rows, modes)
         self._spectrum = np.empty((rows, modes), complex)   # kept: docs/performance.md
 
     def __call__(self, r):
         np.fft.rfft(r, axis=1, out=self._spectrum)
+        from .compiled import solve_factored_columns
         solve_factored_columns(*self.factors, self._spectrum)
         return np.fft.irfft(self._spectrum, n=self.shape[1], axis=1)
 

@@ -1,12 +1,19 @@
-"""Compiled inner loops (numba): the line remap of :mod:`fpstt.numerics.remap` and the product
-of the directional parts of :mod:`fpstt.numerics.lines`.
+"""Compiled inner loops (numba) of the chart and remap paths: the line remap of
+:mod:`fpstt.numerics.remap`, the product and the line solves of the directional parts of
+:mod:`fpstt.numerics.lines`, the mode solves of :mod:`fpstt.numerics.averaged` and the
+transit-time tables of :mod:`fpstt.numerics.transit`.
 
-Both were written as whole-array numpy expressions, which pass over the grid once per
-operation (a PPM reconstruction and its limiter took some twenty passes and as many
-temporaries, a line product eight).  Here each is one pass in the same floating-point
-operations in the same order, so the results are those of the array expressions, except
-where noted (the sum of a long run of covered cells in :func:`remap_lines`).  The functions
-are compiled on first use and cached on disk (``cache=True``), so a new process loads them.
+They were whole-array numpy expressions, which pass over the grid once per operation (a PPM
+reconstruction and its limiter took some twenty passes and as many temporaries, a line
+product eight, a line solve a gather and a scatter of the whole grid).  Here each is one pass
+in the same floating-point operations in the same order, so the results are those of the
+array expressions, except where noted (the sum of a long run of covered cells in
+:func:`remap_lines`; a trace of no time in :func:`transit_departures`).
+
+The functions are compiled on first use and cached on disk (``cache=True``).  Importing this
+module costs numba's start-up (about 0.7 s, and a first call 0.2 s to load the cache), so the
+modules that call it import it inside the calling function: a run that never leaves the
+Fourier path of the z' frame (the Table I problem, ``fpstt fig4``) never loads numba.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["remap_lines", "line_product"]
+__all__ = ["remap_lines", "line_product", "solve_factored_columns", "factors_by_row",
+           "solve_sheared_pt", "solve_sheared_gt", "transit_times", "transit_departures"]
 
 _NEAR = 3                     # covered cells added one by one before a run's sum starts
 
@@ -178,24 +186,6 @@ def factors_by_row(dl, d, du, du2, ipiv, rows: int, systems: int) -> list:
         return np.ascontiguousarray(full.reshape(systems, rows).T)
     swap = ipiv != np.arange(1, ipiv.size + 1)        # rows k, k + 1 interchanged
     return [by_row(values) for values in (dl, d, du, du2, swap)]
-
-
-@numba.njit(cache=True)
-def mode_product(T, x):
-    """L x on the Fourier path: per phi mode m (columns of x, (rows, modes)) the tridiagonal
-    T[m] (diagonals (upper, main, lower) along its second axis) applied along the rows,
-    T[m, 1, k] x_k + T[m, 0, k + 1] x_(k+1) + T[m, 2, k - 1] x_(k-1), in that order."""
-    rows, modes = x.shape
-    y = np.empty_like(x)
-    for k in range(rows):
-        for m in range(modes):
-            s = T[m, 1, k] * x[k, m]
-            if k < rows - 1:
-                s += T[m, 0, k + 1] * x[k + 1, m]
-            if k > 0:
-                s += T[m, 2, k - 1] * x[k - 1, m]
-            y[k, m] = s
-    return y
 
 
 @numba.njit(cache=True)

@@ -21,7 +21,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from .compiled import factors_by_row, mode_product, solve_factored_columns
 from .ordering import GridLU
 
 __all__ = ["phi_blocks", "rotate_phi", "CellAverages", "RealBackend", "SpectralBackend"]
@@ -192,25 +191,27 @@ class SpectralBackend:
         return np.fft.irfft(x, n=self.n_phi, axis=1)          # missing modes count as zero
 
     def matvec(self, x):
-        return mode_product(self.T, np.ascontiguousarray(x, dtype=complex))
+        T, xt = self.T, x.T                                            # (modes, nt)
+        y = T[:, 1] * xt
+        y[:, :-1] += T[:, 0, 1:] * xt[:, 1:]
+        y[:, 1:] += T[:, 2, :-1] * xt[:, :-1]
+        return y.T
 
     def factor(self, a, b):
         ab = -b * self.T
         ab[:, 1, :] += a
-        modes, nt = ab.shape[0], ab.shape[2]
+        nt = ab.shape[2]
         lower, upper = ab[:, 2, :].copy(), ab[:, 0, :].copy()
         lower[:, -1] = 0.0                   # all modes as one block-tridiagonal system
         upper[:, 0] = 0.0
-        *factors, ipiv, info = lapack.zgttrf(lower.ravel()[:-1], ab[:, 1, :].ravel(),
-                                             upper.ravel()[1:])
+        dl, d, du, du2, ipiv, info = lapack.zgttrf(lower.ravel()[:-1], ab[:, 1, :].ravel(),
+                                                   upper.ravel()[1:])
         if info != 0:
             raise np.linalg.LinAlgError("singular implicit system in the Fourier solver")
-        by_row = factors_by_row(*factors, ipiv, nt, modes)
 
-        def solve(r):                        # along the rows of the state itself
-            x = np.array(r, dtype=complex, order="C")
-            solve_factored_columns(*by_row, x)
-            return x
+        def solve(r):
+            x, _ = lapack.zgttrs(dl, d, du, du2, ipiv, np.ascontiguousarray(r.T).ravel())
+            return x.reshape(-1, nt).T
         return _Solve(solve)
 
     def rotate(self, x, angle):

@@ -39,7 +39,6 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .averaged import TURN, PhiAveragedInverse
-from .compiled import line_product, solve_sheared_gt, solve_sheared_pt
 from .direct import DirectInverse
 from .fourier import CellAverages
 
@@ -227,6 +226,7 @@ class _Tridiagonal:
     def solve_on_grid(self, r, shift):
         """The solution for a right-hand side r on the grid (rows, n_phi) whose line l runs
         through the cells (i, (l + shift[i]) mod n_phi) (a part other than phi), on the grid."""
+        from .compiled import solve_sheared_gt, solve_sheared_pt
         if self.band.pt is None:
             return solve_sheared_gt(r, shift, *self.by_position)
         return solve_sheared_pt(r, shift, *self.by_position)
@@ -287,6 +287,7 @@ class LineBackend(CellAverages):
     def matvec(self, x):
         """L x for cell averages x (rows, n_phi), in the grid's own layout: one compiled
         pass (:func:`~fpstt.numerics.compiled.line_product`), a new array per call."""
+        from .compiled import line_product           # numba: loaded on first use
         return line_product(np.ascontiguousarray(x, dtype=float), self.diagonal, self._lo,
                             self._up, self._turns, *self._phi)
 

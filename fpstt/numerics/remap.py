@@ -33,7 +33,6 @@ import math
 import numpy as np
 
 from ..sphere.grid import SphereGrid, mercator_u
-from .compiled import remap_lines
 from .transit import transit_back
 
 __all__ = ["FlowRemap", "LineRemap", "ModalRemap"]
@@ -264,6 +263,7 @@ class LineRemap:
 
     def __call__(self, mass, lines=None):
         """New masses of the lines ``lines`` (all if None), from their old ``mass``."""
+        from .compiled import remap_lines            # numba: loaded on first use
         rows = self.all_lines if lines is None else self.all_lines[lines]
         return remap_lines(np.ascontiguousarray(mass, dtype=float), self.cell, self.frac,
                            rows, self.periodic, self.limit)
