@@ -18,8 +18,6 @@ docs/validation.md §8).
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from .remap import FlowRemap
@@ -38,19 +36,20 @@ class MagnetFlow:
     def __init__(self, model):
         base = getattr(model, "base", model)
         self.model = base.with_options(C1=0j, C2=0j, thermal_D=0.0)
-        self.kept = {}
+        self.kept = []                 # ((theta, phi), drift), oldest first
         self.n_evaluations = 0
 
     def __call__(self, theta, phi):
         theta, phi = np.broadcast_arrays(np.asarray(theta, float), np.asarray(phi, float))
-        key = (theta.shape, hashlib.sha1(np.ascontiguousarray(theta)).digest(),
-               hashlib.sha1(np.ascontiguousarray(phi)).digest())
-        if key not in self.kept:
-            while len(self.kept) >= _KEPT:
-                self.kept.pop(next(iter(self.kept)))
-            self.n_evaluations += 1
-            self.kept[key] = self.model.drift(theta, phi)
-        return self.kept[key]
+        for points, drift in self.kept:           # the same points: compared exactly
+            if (points[0].shape == theta.shape and np.array_equal(points[0], theta)
+                    and np.array_equal(points[1], phi)):
+                return drift
+        if len(self.kept) >= _KEPT:
+            self.kept.pop(0)
+        self.n_evaluations += 1
+        self.kept.append(((theta.copy(), phi.copy()), self.model.drift(theta, phi)))
+        return self.kept[-1][1]
 
 
 class ZFrameRemaps:
