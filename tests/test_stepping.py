@@ -307,3 +307,18 @@ def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
     lo, hi = implicit.pieces[-1].window
     # reaching travel + 24 rows below the state, and never shrinking: the first window's top
     assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
+
+
+def test_compiled_fourier_solves_are_lapacks_to_the_last_bit(table_i_model, table_i_gibbs,
+                                                            monkeypatch):
+    """A long Fourier-path run solves by the compiled gttrs (COMPILED_WORK): the same
+    solution bit for bit as zgttrs, shown by lowering the threshold on a short Table I run."""
+    import fpstt.integration.integrators as integrators
+    grid = fpstt.default_grid(table_i_model, [0, 0.1], initial=table_i_gibbs)
+    p0 = table_i_gibbs.cell_averages(grid)
+    lapack_run = fpstt.solve(table_i_model, grid, p0, [0.05, 0.1])
+    monkeypatch.setattr(integrators, "COMPILED_WORK", 0.0)
+    compiled_run = fpstt.solve(table_i_model, grid, p0, [0.05, 0.1])
+    assert not lapack_run.diagnostics["compiled_solves"]
+    assert compiled_run.diagnostics["compiled_solves"]
+    assert np.array_equal(compiled_run.p, lapack_run.p)

@@ -27,7 +27,12 @@ from ..sphere.grid import SphereGrid
 from .guards import max_cell_peclet
 from .implicit import ImplicitScheme
 
-__all__ = ["Integrator", "UnsplitIntegrator"]
+__all__ = ["Integrator", "UnsplitIntegrator", "COMPILED_WORK"]
+
+COMPILED_WORK = 1e8
+"""Unknowns x steps of a Fourier-path run beyond which its solves are compiled
+(:attr:`~fpstt.numerics.fourier.SpectralBackend.compiled`, bit for bit the same): they save
+~25 ns per unknown and step, numba's start-up costs ~1 s.  Table I to t_n is 1.5e7."""
 
 _MODE_TOL = 1e-12            # phi modes dropped at the start may hold this much L1 (relative)
 _FREE_STEP = 0.01            # t_n: the default step of an unsplit scheme
@@ -87,6 +92,8 @@ class Integrator:
             keep = self.backend.modes_needed(self.x0, _MODE_TOL) if n_modes is None else n_modes
             self.backend = self.backend.truncated(keep)
             self.x0 = self.x0[:, :self.backend.n_modes]
+        if self.fast:
+            self.backend.compiled = self.x0.size * self.horizon / self.dt > COMPILED_WORK
         self._set_up_steps(tails)
 
     # the hooks of a scheme (SplitIntegrator overrides them)
@@ -145,6 +152,7 @@ class Integrator:
             n_factorizations=factorizations + n_partial,
             mean_window_fraction=float(np.mean(windows)) if windows else 1.0,
             n_phi_modes=int(self.backend.n_modes) if self.fast else None,
+            compiled_solves=self.fast and self.backend.compiled,
             chart=None if self.grid.chart is None else self.grid.chart.describe(),
             monotone=self.monotone, max_cell_peclet=self.peclet,
             remapped=self.remap is not None, **extra)
