@@ -1,7 +1,8 @@
 """Compiled inner loops (numba) of the chart and remap paths: the line remap of
 :mod:`fpstt.numerics.remap`, the product and the line solves of the directional parts of
 :mod:`fpstt.numerics.lines`, the mode solves of :mod:`fpstt.numerics.averaged` and the
-transit-time tables of :mod:`fpstt.numerics.transit`.
+transit-time tables of :mod:`fpstt.numerics.transit`; the same solves serve the Fourier path of
+long runs (:class:`fpstt.numerics.fourier.SpectralBackend`, ``compiled``).
 
 They were whole-array numpy expressions, which pass over the grid once per operation (a PPM
 reconstruction and its limiter took some twenty passes and as many temporaries, a line
@@ -12,8 +13,8 @@ array expressions, except where noted (the sum of a long run of covered cells in
 
 The functions are compiled on first use and cached on disk (``cache=True``).  Importing this
 module costs numba's start-up (about 0.7 s, and a first call 0.2 s to load the cache), so the
-modules that call it import it inside the calling function: a run that never leaves the
-Fourier path of the z' frame (the Table I problem, ``fpstt fig4``) never loads numba.
+modules that call it import it inside the calling function: a short run on the Fourier path
+of the z' frame (the Table I problem, ``fpstt fig4``) never loads numba.
 """
 
 from __future__ import annotations
