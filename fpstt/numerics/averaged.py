@@ -64,4 +64,3 @@ class PhiAveragedInverse:
         from .compiled import solve_factored_columns
         solve_factored_columns(*self.factors, self._spectrum)
         return np.fft.irfft(self._spectrum, n=self.shape[1], axis=1)
-

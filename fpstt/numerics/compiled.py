@@ -177,16 +177,21 @@ def solve_factored_columns(dl, d, du, du2, swap, x):
             x[i, s] = (x[i, s] - du[i, s] * x[i + 1, s] - du2[i, s] * x[i + 2, s]) / d[i, s]
 
 
+def by_row(values, rows: int, systems: int):
+    """A vector over ``systems`` concatenated systems of ``rows`` unknowns each (system-major,
+    as LAPACK factors them; shorter ones, a band's off-diagonals, padded with zeros) laid out
+    (rows, systems), as the solves here read it."""
+    full = np.zeros(rows * systems, values.dtype)
+    full[:values.size] = values
+    return np.ascontiguousarray(full.reshape(systems, rows).T)
+
+
 def factors_by_row(dl, d, du, du2, ipiv, rows: int, systems: int) -> list:
     """LAPACK ``gttrf`` factors of ``systems`` tridiagonal systems of ``rows`` unknowns,
     concatenated system-major (none coupled to the next), laid out (rows, systems) with the
     pivots as interchange flags: the arguments of :func:`solve_factored_columns`."""
-    def by_row(values):
-        full = np.zeros(rows * systems, values.dtype)
-        full[:values.size] = values
-        return np.ascontiguousarray(full.reshape(systems, rows).T)
     swap = ipiv != np.arange(1, ipiv.size + 1)        # rows k, k + 1 interchanged
-    return [by_row(values) for values in (dl, d, du, du2, swap)]
+    return [by_row(values, rows, systems) for values in (dl, d, du, du2, swap)]
 
 
 @numba.njit(cache=True)

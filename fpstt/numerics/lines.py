@@ -181,16 +181,12 @@ class _Band:
     def by_position(self):
         """The factors laid out (positions, lines), as the grid holds a sheared part's
         lines (:func:`~fpstt.numerics.compiled.solve_sheared_pt` and ``_gt`` read them)."""
+        from .compiled import by_row, factors_by_row
         lines, length = self.shape
-
-        def columns(values):
-            full = np.zeros(lines * length, values.dtype)
-            full[:values.size] = values
-            return np.ascontiguousarray(full.reshape(lines, length).T)
         if self.pt is not None:
-            return [*map(columns, self.pt), np.ascontiguousarray(self.scale.T)]
-        *factors, ipiv, _ = self.lu
-        return [*map(columns, factors), columns(ipiv != np.arange(1, ipiv.size + 1))]
+            d, e = (by_row(f, length, lines) for f in self.pt)
+            return [d, e, np.ascontiguousarray(self.scale.T)]
+        return factors_by_row(*self.lu[:-1], length, lines)
 
     def solve(self, r):
         r = r.reshape(self.shape)
@@ -322,7 +318,10 @@ class LineScheme:
         self.substeps = max(1, math.ceil(tau / longest - 1e-9))
         self.h = tau / self.substeps
         self.b = (_GAMMA / 2 if self.scheme == "tr-bdf2" else 1.0) * self.h
-        self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b))
+        rows, n_phi = self.backend.shape
+        self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b),
+                         None if part.cyclic                # else line l at (i, l + shift_i)
+                         else part.index[0] - n_phi * np.arange(rows))
                         for part in self.backend.lines.values()]
         self.n_factorizations += len(self.factors)
         self._built = {"lines": self._approximate_inverse}      # the others when first needed
@@ -364,11 +363,11 @@ class LineScheme:
 
     def _approximate_inverse(self, r):
         x = np.ascontiguousarray(r, dtype=float)
-        for part, lu in self.factors:
+        for part, lu, shift in self.factors:
             if part.cyclic:                          # phi lines are the rows
                 x = lu.solve(x.ravel()).reshape(r.shape)
-            else:                                    # line l at (i, l + shift_i)
-                x = lu.solve_on_grid(x, part.index[0] - r.shape[1] * np.arange(r.shape[0]))
+            else:
+                x = lu.solve_on_grid(x, shift)
         return x
 
     def _solve(self, rhs):
