@@ -20,11 +20,18 @@ for stiff components).  Substeps of dt / 2^m tile each macro step exactly, so ou
 are reached without extra factorisations and each level's LU is reused.  TR-BDF2 is
 L-stable and maps the operator's null vector to itself for every step, so long steps keep
 the stationary state exactly once the transients are gone.
+
+A relaxation's substeps grow through the levels one by one, each level's LU as dear as
+10-20 of its substeps, so the next two longer levels are factorised ahead on worker threads
+(the other core) while the current one is stepped (SuperLU releases the GIL): the same
+factorisation of the same matrix, so the answer does not change, only when it is ready.
+On `validation/relax/` this took the solver from 13.4 to 9.3-9.8 s (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -37,6 +44,8 @@ _C = (-3 * _GAMMA ** 2 + 4 * _GAMMA - 2) / (12 * (2 - _GAMMA))
 _GROWTH = 3             # at most 2^3 longer from one substep to the next
 _FINEST = 40            # substeps no shorter than dt / 2^40
 _KEEP = 4               # factorisations kept (the most recently used levels)
+_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpstt-factor-ahead")
+_PENDING = 2            # factorisations started ahead and not finished, at most
 
 
 class AdaptiveTRBDF2:
@@ -110,21 +119,43 @@ class AdaptiveTRBDF2:
         return self.dt if rate == 0 else min(self.dt, 0.5 * self.tol ** (1 / 3) / rate)
 
     def _factor(self, h):
-        """The factorisation of I - (gamma / 2) h L, kept for the last few steps used."""
+        """The factorisation of I - (gamma / 2) h L, kept for the last few levels used; on a
+        level's first use the next two longer ones (2h and 4h, within a macro step) are
+        started ahead on the worker threads."""
         lu = self.factors.pop(h, None)
+        first_use = not hasattr(lu, "solve")
         if lu is None:
-            lu = self.backend.factor(1.0, _GAMMA / 2 * h)
-            self.n_factorizations += 1
-            if len(self.factors) >= _KEEP:
-                self.factors.pop(next(iter(self.factors)))
+            lu = self._submit(h, wait=True)
+        elif isinstance(lu, Future):
+            lu = lu.result()
         self.factors[h] = lu                      # most recently used last
+        for longer in (2 * h, 4 * h) if first_use else ():
+            pending = sum(not _ready(v) for v in self.factors.values())
+            if longer <= self.dt and longer not in self.factors and pending < _PENDING:
+                self.factors[longer] = self._submit(longer, wait=False)
         return lu
+
+    def _submit(self, h, wait: bool):
+        """Factorise I - (gamma / 2) h L here (``wait``) or on the worker thread (a Future),
+        dropping the least recently used finished factorisation beyond _KEEP."""
+        ready = [k for k, v in self.factors.items() if _ready(v)]
+        if len(ready) >= _KEEP:
+            self.factors.pop(ready[0])
+        self.n_factorizations += 1
+        if wait:
+            return self.backend.factor(1.0, _GAMMA / 2 * h)
+        return _AHEAD.submit(self.backend.factor, 1.0, _GAMMA / 2 * h)
 
     def _norm(self, x) -> float:
         """L1 norm of a state, sum |p| dtheta dphi (mass units)."""
         b = self.backend
         measure = b.measure if hasattr(b, "measure") else b.grid.cell_measure
         return float(np.sum(np.abs(b.to_density(x)) * measure))
+
+
+def _ready(lu) -> bool:
+    """A factorisation that is there: computed here, or a finished one of the workers."""
+    return not isinstance(lu, Future) or lu.done()
 
 
 def _log2_factor(err: float, tol: float) -> float:
