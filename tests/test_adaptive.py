@@ -107,3 +107,32 @@ def test_factorisations_ahead_change_nothing(monkeypatch):
     assert ahead.diagnostics["n_substeps"] == here.diagnostics["n_substeps"] > 20
     for a, b in zip(ahead.p, here.p):
         assert (a == b).all()
+
+
+def _relax_in_child(queue):
+    micro = fpstt.table_i(n_e=0.0, B=0.05, B_theta=0.6, B_phi=0.3, B_k=0.1, easy_theta=1.0,
+                          easy_phi=2.0, alpha=0.5, T=300.0, t_n=1e-7)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, thermal=True)
+    grid = fpstt.SphereGrid.mercator(0.2, -3.0, 3.0, 32)
+    p0 = fpstt.GibbsState(50.0, 2.5, 4.0).cell_averages(grid)
+    sol = fpstt.solve(model, grid, p0, [0.05], scheme="adaptive-tr-bdf2")
+    queue.put(sol.diagnostics["n_substeps"])
+
+
+@pytest.mark.filterwarnings("ignore:scheme .* upwinds the drift")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_child_factorises_ahead_too():
+    """A process forked after factorisations ahead (fpstt sweep's workers) starts its own
+    worker threads: the parent's are not in it, and its solve must not wait for them."""
+    import multiprocessing
+    _relax_in_child(multiprocessing.Queue())          # the parent's threads exist now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_relax_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert queue.get(timeout=5) > 5

@@ -31,6 +31,7 @@ On `validation/relax/` this took the solver from 13.4 to 9.3-9.8 s (docs/perform
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -44,7 +45,7 @@ _C = (-3 * _GAMMA ** 2 + 4 * _GAMMA - 2) / (12 * (2 - _GAMMA))
 _GROWTH = 3             # at most 2^3 longer from one substep to the next
 _FINEST = 40            # substeps no shorter than dt / 2^40
 _KEEP = 4               # factorisations kept (the most recently used levels)
-_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpstt-factor-ahead")
+_AHEAD = None           # the worker threads (started on first use, again in a forked child)
 _PENDING = 2            # factorisations started ahead and not finished, at most
 
 
@@ -144,13 +145,31 @@ class AdaptiveTRBDF2:
         self.n_factorizations += 1
         if wait:
             return self.backend.factor(1.0, _GAMMA / 2 * h)
-        return _AHEAD.submit(self.backend.factor, 1.0, _GAMMA / 2 * h)
+        return _ahead().submit(self.backend.factor, 1.0, _GAMMA / 2 * h)
 
     def _norm(self, x) -> float:
         """L1 norm of a state, sum |p| dtheta dphi (mass units)."""
         b = self.backend
         measure = b.measure if hasattr(b, "measure") else b.grid.cell_measure
         return float(np.sum(np.abs(b.to_density(x)) * measure))
+
+
+def _ahead() -> ThreadPoolExecutor:
+    """The executor of the factorisations started ahead (two worker threads)."""
+    global _AHEAD
+    if _AHEAD is None:
+        _AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpstt-factor-ahead")
+    return _AHEAD
+
+
+def _forget_ahead() -> None:
+    """In a forked child: the parent's worker threads are not there, so its executor would
+    queue work that no thread takes (sweeps and model-space runs fork)."""
+    global _AHEAD
+    _AHEAD = None
+
+
+os.register_at_fork(after_in_child=_forget_ahead)
 
 
 def _ready(lu) -> bool:
