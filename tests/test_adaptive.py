@@ -95,14 +95,14 @@ class _HereAndNow:
 def test_factorisations_ahead_change_nothing(monkeypatch):
     """The levels factorised ahead on worker threads give the same answer, to the last bit,
     as factorising each one here when it is first needed."""
-    from fpstt.numerics import adaptive
+    from fpstt.numerics import ahead as workers
     micro = fpstt.table_i(n_e=0.0, B=0.05, B_theta=0.6, B_phi=0.3, B_k=0.1, easy_theta=1.0,
                           easy_phi=2.0, alpha=0.5, T=300.0, t_n=1e-7)
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, thermal=True)
     grid = fpstt.SphereGrid.mercator(0.1, -4.0, 4.0, 64)
     p0 = fpstt.GibbsState(50.0, 2.5, 4.0).cell_averages(grid)
     ahead = fpstt.solve(model, grid, p0, [0.01, 0.5], scheme="adaptive-tr-bdf2")
-    monkeypatch.setattr(adaptive, "_AHEAD", _HereAndNow())
+    monkeypatch.setattr(workers, "_EXECUTOR", _HereAndNow())
     here = fpstt.solve(model, grid, p0, [0.01, 0.5], scheme="adaptive-tr-bdf2")
     assert ahead.diagnostics["n_substeps"] == here.diagnostics["n_substeps"] > 20
     for a, b in zip(ahead.p, here.p):

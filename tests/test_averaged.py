@@ -69,3 +69,23 @@ def test_the_line_product_alone_fails_there(polar_problem, monkeypatch):
     piece = LineScheme(backend.window(0, grid.n_theta), 0.03, "be")
     piece.step(x.copy())
     assert piece.worst_residual > 1.0
+
+
+def test_the_other_steps_exact_inverse_is_started_ahead_on_the_same_window(polar_problem):
+    """Once the half step's solve moves on to the exact inverse, the full step's is
+    factorised ahead (on a worker thread) on the same window, and the full step's piece
+    starts with it: its answer is (I - tau L)^-1 of its input, and nobody factorised it
+    again."""
+    from fpstt.integration.implicit import WindowedImplicit
+    from fpstt.numerics.direct import DirectInverse
+    grid, backend, _, x = polar_problem
+    implicit = WindowedImplicit(backend, "be", 0, None, piece=LineScheme, steps=(0.015, 0.03))
+    half = implicit.step(0.015, x.copy())
+    assert implicit.exact_rows == (0, grid.n_theta)
+    full = implicit.step(0.03, half.copy())
+    lo, hi, piece = implicit.factors[0.03]
+    assert (lo, hi) == implicit.exact_rows and piece.inverse == "direct"
+    assert piece.iterations == [0]                       # one solve, no correction needed
+    assert piece.n_factorizations == len(piece.factors)  # its line parts' alone
+    reference = DirectInverse(backend.window(lo, hi), 0.03)(half)
+    assert np.max(np.abs(full - reference)) <= 1e-13 * np.max(np.abs(reference))

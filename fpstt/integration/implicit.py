@@ -59,14 +59,20 @@ class WindowedImplicit:
     window's edges: rows outside are frozen (they only shift), which changes the result by
     ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
     the state, moving one row a step in ``direction``, stays inside it; ``travel`` (rows the
-    state moves in the whole run) bounds how far ahead an exact inverse's window reaches.  ``tol=None``: every
-    row, always (for tails, such as write-error rates, that such rows carry)."""
+    state moves in the whole run) bounds how far ahead an exact inverse's window reaches.
+    Once one piece needs an exact inverse, the pieces of every step length in ``steps``
+    (a split run's dt / 2 and dt) use exact inverses on one shared window, and theirs are
+    factorised ahead on worker threads while the first one factorises (same matrices, so
+    the same answer).  ``tol=None``: every row, always (for tails, such as write-error
+    rates, that such rows carry)."""
 
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = WINDOW_TOL,
-                 piece=ImplicitScheme, travel: int | None = None):
+                 piece=ImplicitScheme, travel: int | None = None, steps: tuple = ()):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
         self.travel = travel                # rows the state moves in the run (None: any)
         self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
+        self.steps = tuple(steps)           # the step lengths the pieces take (dt / 2, dt)
+        self.exact_rows = None              # the window of the exact inverses, once in use
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
     def memory(self) -> list:
@@ -79,35 +85,69 @@ class WindowedImplicit:
         """Rebuild the factorisations that :meth:`memory` listed."""
         self.factors.clear()
         for dt, lo, hi, settings in rows:
-            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
-            self.factors[dt] = (lo, hi, piece)
-            self.pieces.append(piece)
-            self.n_factorizations += piece.n_factorizations
+            if settings.get("inverse") == "direct":
+                self._exact_window(lo, hi)
+            self._new_piece(dt, lo, hi, settings)
 
     def step(self, dt: float, x):
         i0, i1 = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
         if not (lo <= i0 and i1 <= hi):
             settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
+            if self.exact_rows is not None:         # every step's pieces go exact together
+                settings["inverse"] = "direct"
             rows = x.shape[0]
             # an exact inverse is dear to factorise: its window reaches as far as the state
             # moves in the run (the end of the grid if not known), so that one factorisation
             # serves the rest of it, and it never shrinks (a state whose tail rows come and
-            # go refactorised 152 times on seed 2 row 19)
+            # go refactorised 152 times on seed 2 row 19); the pieces of every step share it
             exact = settings.get("inverse") == "direct"
             reach = _AHEAD
             if exact:
                 reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
             ahead = reach if self.direction > 0 else 0
             new = max(i0 - ahead, 0), min(i1 + reach - ahead, rows)
-            lo, hi = (min(new[0], lo), max(new[1], hi)) if exact and piece else new
-            piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
-            self.factors[dt] = (lo, hi, piece)
-            self.pieces.append(piece)
-            self.n_factorizations += piece.n_factorizations
+            shared = self.exact_rows
+            if exact and shared and shared[0] <= i0 and i1 <= shared[1]:
+                new = shared                            # factorised (or started) already
+            elif exact:
+                new = self._exact_window(*((min(new[0], lo), max(new[1], hi)) if piece else new))
+            lo, hi = new
+            piece = self._new_piece(dt, lo, hi, settings)
+            if exact:
+                self._start_others(piece)
         self.windows.append((hi - lo) / x.shape[0])
         x[lo:hi] = piece.step(x[lo:hi])
         return x
+
+    def _new_piece(self, dt, lo, hi, settings):
+        piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
+        if hasattr(piece, "on_exact"):
+            piece.on_exact = self._went_exact
+        self.factors[dt] = (lo, hi, piece)
+        self.pieces.append(piece)
+        self.n_factorizations += piece.n_factorizations
+        return piece
+
+    def _exact_window(self, lo, hi):
+        """The rows lo..hi joined to the exact inverses' window (which they then are)."""
+        if self.exact_rows is not None:
+            lo, hi = min(lo, self.exact_rows[0]), max(hi, self.exact_rows[1])
+        self.exact_rows = lo, hi
+        return lo, hi
+
+    def _went_exact(self, piece) -> None:
+        """``piece``'s solve is about to factorise its window's exact inverse."""
+        self._exact_window(*piece.backend.rows)
+        self._start_others(piece)
+
+    def _start_others(self, piece) -> None:
+        """The other steps' pieces will need exact inverses on ``piece``'s window too: they
+        start now, on worker threads (:mod:`fpstt.numerics.ahead`), while its own factorises."""
+        for tau in self.steps if hasattr(piece, "coefficient") else ():
+            window = piece.backend
+            if tau != piece.tau:
+                self.n_factorizations += window.exact.start(window, piece.coefficient(tau))
 
     def _rows(self, x):
         """The rows [i0, i1) that must be stepped."""

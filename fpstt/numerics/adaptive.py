@@ -23,7 +23,7 @@ the stationary state exactly once the transients are gone.
 
 A relaxation's substeps grow through the levels one by one, each level's LU as dear as
 10-20 of its substeps, so the next two longer levels are factorised ahead on worker threads
-(the other core) while the current one is stepped (SuperLU releases the GIL): the same
+(the other core, :mod:`fpstt.numerics.ahead`) while the current one is stepped: the same
 factorisation of the same matrix, so the answer does not change, only when it is ready.
 On `validation/relax/` this took the solver from 13.4 to 9.3-9.8 s (docs/performance.md).
 """
@@ -31,10 +31,10 @@ On `validation/relax/` this took the solver from 13.4 to 9.3-9.8 s (docs/perform
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+
+from . import ahead
 
 __all__ = ["AdaptiveTRBDF2", "MACRO_STEP", "TOLERANCE"]
 
@@ -45,8 +45,7 @@ _C = (-3 * _GAMMA ** 2 + 4 * _GAMMA - 2) / (12 * (2 - _GAMMA))
 _GROWTH = 3             # at most 2^3 longer from one substep to the next
 _FINEST = 40            # substeps no shorter than dt / 2^40
 _KEEP = 4               # factorisations kept (the most recently used levels)
-_AHEAD = None           # the worker threads (started on first use, again in a forked child)
-_PENDING = 2            # factorisations started ahead and not finished, at most
+_PENDING = ahead.WORKERS    # factorisations started ahead and not finished, at most
 
 
 class AdaptiveTRBDF2:
@@ -127,11 +126,11 @@ class AdaptiveTRBDF2:
         first_use = not hasattr(lu, "solve")
         if lu is None:
             lu = self._submit(h, wait=True)
-        elif isinstance(lu, Future):
-            lu = lu.result()
+        else:
+            lu = ahead.result(lu)
         self.factors[h] = lu                      # most recently used last
         for longer in (2 * h, 4 * h) if first_use else ():
-            pending = sum(not _ready(v) for v in self.factors.values())
+            pending = sum(not ahead.ready(v) for v in self.factors.values())
             if longer <= self.dt and longer not in self.factors and pending < _PENDING:
                 self.factors[longer] = self._submit(longer, wait=False)
         return lu
@@ -139,42 +138,19 @@ class AdaptiveTRBDF2:
     def _submit(self, h, wait: bool):
         """Factorise I - (gamma / 2) h L here (``wait``) or on the worker thread (a Future),
         dropping the least recently used finished factorisation beyond _KEEP."""
-        ready = [k for k, v in self.factors.items() if _ready(v)]
+        ready = [k for k, v in self.factors.items() if ahead.ready(v)]
         if len(ready) >= _KEEP:
             self.factors.pop(ready[0])
         self.n_factorizations += 1
         if wait:
             return self.backend.factor(1.0, _GAMMA / 2 * h)
-        return _ahead().submit(self.backend.factor, 1.0, _GAMMA / 2 * h)
+        return ahead.start(self.backend.factor, 1.0, _GAMMA / 2 * h)
 
     def _norm(self, x) -> float:
         """L1 norm of a state, sum |p| dtheta dphi (mass units)."""
         b = self.backend
         measure = b.measure if hasattr(b, "measure") else b.grid.cell_measure
         return float(np.sum(np.abs(b.to_density(x)) * measure))
-
-
-def _ahead() -> ThreadPoolExecutor:
-    """The executor of the factorisations started ahead (two worker threads)."""
-    global _AHEAD
-    if _AHEAD is None:
-        _AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpstt-factor-ahead")
-    return _AHEAD
-
-
-def _forget_ahead() -> None:
-    """In a forked child: the parent's worker threads are not there, so its executor would
-    queue work that no thread takes (sweeps and model-space runs fork)."""
-    global _AHEAD
-    _AHEAD = None
-
-
-os.register_at_fork(after_in_child=_forget_ahead)
-
-
-def _ready(lu) -> bool:
-    """A factorisation that is there: computed here, or a finished one of the workers."""
-    return not isinstance(lu, Future) or lu.done()
 
 
 def _log2_factor(err: float, tol: float) -> float:

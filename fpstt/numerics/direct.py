@@ -18,10 +18,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import ahead
 from .averaged import TURN
 from .ordering import GridLU
 
-__all__ = ["assembled", "DirectInverse"]
+__all__ = ["assembled", "DirectInverse", "ExactInverses"]
+
+KEPT = 4                     # exact inverses a backend keeps (each up to ~1e7 LU entries)
 
 
 def assembled(backend) -> sp.csr_matrix:
@@ -60,3 +63,37 @@ class DirectInverse:
 
     def __call__(self, r):
         return self.lu.solve(r)
+
+
+class ExactInverses:
+    """The exact inverses factorised on the windows of one backend, by (rows, b): the last
+    KEPT of them, so that a window met again (each segment of a run starts its windows
+    afresh) is not factorised again.  Some may still be factorising on a worker thread
+    (:meth:`start`, :mod:`fpstt.numerics.ahead`): the same factorisation, ready sooner."""
+
+    def __init__(self):
+        self._kept = {}
+
+    def get(self, backend, b: float) -> tuple[DirectInverse, bool]:
+        """(I - b L)^-1 on ``backend``'s window, and True when it was factorised by this call
+        (not kept, nor started ahead)."""
+        key = (backend.rows, b)
+        item = self._kept.pop(key, None)
+        made = item is None
+        item = DirectInverse(backend, b) if made else ahead.result(item)
+        self._keep(key, item)
+        return item, made
+
+    def start(self, backend, b: float) -> bool:
+        """Start factorising (I - b L) on ``backend``'s window on a worker thread; False when it
+        is kept (or started) already."""
+        key = (backend.rows, b)
+        if key in self._kept:
+            return False
+        self._keep(key, ahead.start(DirectInverse, backend, b))
+        return True
+
+    def _keep(self, key, item) -> None:
+        while len(self._kept) >= KEPT:
+            self._kept.pop(next(iter(self._kept)))           # the least recently used
+        self._kept[key] = item

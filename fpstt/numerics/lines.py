@@ -39,7 +39,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .averaged import TURN, PhiAveragedInverse
-from .direct import DirectInverse
+from .direct import ExactInverses
 from .fourier import CellAverages
 
 __all__ = ["LineBackend", "LineScheme"]
@@ -50,7 +50,6 @@ TOLERANCE = 1e-13            # residual of each implicit solve, relative to its 
 _MAX_ITERATIONS = 50
 _SLOW = 0.3                  # a residual falling by less than this a step has stalled ...
 _PATIENCE = 8                # ... as has a solve this many iterations long
-_KEPT_EXACT = 4              # exact inverses a backend keeps (each up to ~1e7 LU entries)
 
 
 def _line_index(part: str, rows: range, n_phi: int) -> np.ndarray:
@@ -240,14 +239,13 @@ class LineBackend(CellAverages):
     :func:`~fpstt.numerics.operator.directional_operators`, each a set of tridiagonal lines (the
     approximate inverse takes their dominant versions, :meth:`_Lines.limited`).
 
-    ``exact`` holds the exact inverses (:mod:`fpstt.numerics.direct`) factorised on this backend's
-    windows, by (rows, b), so that a window met again (each segment of a run starts its
-    windows afresh) is not factorised again: the last _KEPT_EXACT of them.
+    ``exact`` holds the exact inverses factorised on this backend's windows
+    (:class:`~fpstt.numerics.direct.ExactInverses`, shared by its windows).
     """
 
     def __init__(self, parts: dict, grid):
         self.shape, self.measure = grid.shape, grid.cell_measure
-        self.exact, self.rows = {}, (0, grid.shape[0])
+        self.exact, self.rows = ExactInverses(), (0, grid.shape[0])
         lines = {name: _Lines.from_matrix(parts[name], name, grid.shape) for name in _ORDER}
         self.lines = {name: part for name, part in lines.items() if not part.empty}
         self.row_measure = self.measure[:, 0]
@@ -315,9 +313,10 @@ class LineScheme:
         self.backend, self.scheme, self.tau = backend, scheme, tau
         self.n_factorizations, self.iterations, self.worst_residual = 0, [], 0.0
         self.inverse = inverse              # the inverse each solve starts with
+        self.longest, self.on_exact = longest, None     # on_exact(self): before the exact LU
         self.substeps = max(1, math.ceil(tau / longest - 1e-9))
         self.h = tau / self.substeps
-        self.b = (_GAMMA / 2 if self.scheme == "tr-bdf2" else 1.0) * self.h
+        self.b = self.coefficient(tau)
         rows, n_phi = self.backend.shape
         self.factors = [(part, part.limited(self.b, self.backend.row_measure).factor(self.b),
                          None if part.cyclic                # else line l at (i, l + shift_i)
@@ -333,21 +332,18 @@ class LineScheme:
         """The inverse called ``name`` ("lines", "averaged" or "direct"), factorised on first
         use; the exact one is held by the backend's store alone (so its cap frees memory)."""
         if name == "direct":
-            return self._exact()
+            inverse, made = self.backend.exact.get(self.backend, self.b)
+            self.n_factorizations += made
+            return inverse
         if name not in self._built:
             self._built[name] = PhiAveragedInverse(self.backend, self.b)
             self.n_factorizations += 1
         return self._built[name]
 
-    def _exact(self) -> DirectInverse:
-        """The window's exact inverse, from the backend's store or factorised (and stored)."""
-        key, store = (self.backend.rows, self.b), self.backend.exact
-        if key not in store:
-            while len(store) >= _KEPT_EXACT:
-                store.pop(next(iter(store)))
-            store[key] = DirectInverse(self.backend, self.b)
-            self.n_factorizations += 1
-        return store[key]
+    def coefficient(self, tau: float) -> float:
+        """b of the systems I - b L of a step ``tau`` with this scheme and longest substep."""
+        h = tau / max(1, math.ceil(tau / self.longest - 1e-9))
+        return (_GAMMA / 2 if self.scheme == "tr-bdf2" else 1.0) * h
 
     def step(self, x):
         for _ in range(self.substeps):
@@ -390,6 +386,8 @@ class LineScheme:
                 inverse, switched = self._inverse(self.inverse), True
             elif self.inverse != "direct" and stalled:
                 self.inverse = "direct"
+                if self.on_exact is not None:
+                    self.on_exact(self)
                 inverse = self._inverse(self.inverse)
             previous = size
             y += inverse(residual)
