@@ -306,8 +306,7 @@ def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
     implicit.step(0.1, x)
     lo, hi = implicit.pieces[-1].window
     # reaching travel + 24 rows below the state, and never shrinking: the first window's top
-    # (its 8 rows of slack above the state included)
-    assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6 + 8
+    assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
 
 
 def test_compiled_fourier_solves_are_lapacks_to_the_last_bit(table_i_model, table_i_gibbs,

@@ -21,9 +21,9 @@ from .attractor import attractor_chart, flow_scale, magnet_rate, precession_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import attractor_du, other_attractors
 
-__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step",
-           "relaxation_cell_width", "magnet_rate", "longest_remapped_step", "CHART_SPREAD",
-           "REMAP_TURN", "FOLD_TURN", "FREE_TURN"]
+__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate",
+           "relaxation_cell_width", "longest_remapped_step", "CHART_SPREAD", "REMAP_TURN",
+           "FOLD_TURN", "FREE_TURN"]
 
 KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """The kinds of :attr:`FlowPlan.kind`:
@@ -42,11 +42,10 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
     The z' frame shifts the spin-transfer part, :mod:`fpstt.numerics.remap` the rest (a grid that
     must stay in z', e.g. for a pulse; a flow with no attractor chart).
 ``"unsplit"``
-    TR-BDF2 on the full operator with error-controlled steps by default (no torque on a
-    flow with no Möbius chart: it relaxes, :mod:`fpstt.numerics.adaptive`), on cells sized by
-    :attr:`FlowPlan.cell_width`.  A
-    driven easy axis along z' (phi-independent) is ``"z-remapped"``: its remap acts on the
-    phi modes (:class:`~fpstt.numerics.remap.ModalRemap`), as cheap as the Fourier path of TR-BDF2.
+    TR-BDF2 on the full operator with error-controlled steps by default (no torque on a flow
+    with no Möbius chart: it relaxes, :mod:`fpstt.numerics.adaptive`), on cells sized by
+    :attr:`FlowPlan.cell_width`.  A driven easy axis along z' (phi-independent) is
+    ``"z-remapped"``: its remap acts on the phi modes (:class:`~fpstt.numerics.remap.ModalRemap`).
 """
 
 SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
@@ -168,13 +167,12 @@ class FlowPlan:
         ``"z-remapped"``, or a drive-off piece of a pulse with a tilted easy axis, kind
         ``"unsplit"`` on its own but stepped split) when one row's step du / |Im C1| turns
         the state by more than FOLD_TURN = 0.25 rad at the magnet's rate, or when there is
-        no drive (the noise too is stepped split then).  A row kicked
-        once per split step of a strong precession moves the state by a row where the flow
-        moves it around a circle of radius (drift) / (rate): model space seed 1 row 17 (a
-        field of 10 rad/t_n, a drive of 0.08 per t_n, rows of 0.22 t_n, 2.3 rad) was 25 s.e.
-        off Monte Carlo in its mean (its drift twice Monte Carlo's), docs/validation.md §8.
-        Strang splitting of a turn a and a kick errs by ~a^2 / 12 of the response, 0.5 % at
-        0.25 rad."""
+        no drive (the noise too is stepped split then).  A row kicked once per split step of
+        a strong precession moves the state by a row where the flow moves it around a circle
+        of radius (drift) / (rate): model space seed 1 row 17 (a field of 10 rad/t_n, a drive
+        of 0.08 per t_n, rows of 0.22 t_n, 2.3 rad) was 25 s.e. off Monte Carlo in its mean
+        (its drift twice Monte Carlo's), docs/validation.md §8.  Strang splitting of a turn a
+        and a kick errs by ~a^2 / 12 of the response, 0.5 % at 0.25 rad."""
         if self.carries_flow or not self.chart.is_identity or self.phi_independent:
             return False
         shift = abs(self.chart.shift_rate)

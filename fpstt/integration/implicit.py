@@ -21,7 +21,8 @@ _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window
 WINDOW_TOL = 1e-13           # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
-_BEHIND = 8                  # ... and while its tail spreads this far the other way
+_BEHIND = 8                  # ... and, once its tail has spread out of the window the
+                             # other way, while it spreads this far more
 _ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
 
 
@@ -59,9 +60,10 @@ class WindowedImplicit:
     more than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the
     window's edges: rows outside are frozen (they only shift), which changes the result by
     ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
-    the state, moving one row a step in ``direction``, stays inside it (24 rows ahead, 8 the
-    other way, where a spreading tail grows: seed 1 row 8 rebuilt its pieces 91 times in its
-    first 0.25 t_n with none, 36 with 8); ``travel`` (rows the
+    the state, moving one row a step in ``direction``, stays inside it (24 rows ahead; 8 the
+    other way once a spreading tail has left the window there: seed 1 row 8 rebuilt its
+    pieces 91 times in its first 0.25 t_n without; 8 rows always cost seed 2 row 22, whose
+    windows are narrow, 50 %); ``travel`` (rows the
     state moves in the whole run) bounds how far ahead an exact inverse's window reaches.
     Once one piece needs an exact inverse, the pieces of every step length in ``steps``
     (a split run's dt / 2 and dt) use exact inverses on one shared window, and theirs are
@@ -109,8 +111,11 @@ class WindowedImplicit:
             if exact:
                 reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
             ahead = reach if self.direction > 0 else 0
-            behind = _BEHIND if self.direction > 0 else 0      # the other side's slack
-            new = max(i0 - ahead - (_BEHIND - behind), 0), min(i1 + reach - ahead + behind, rows)
+            up = self.direction > 0                 # the side away from the travel: i1's
+            spread = piece is not None and (i1 > hi if up else i0 < lo)
+            behind = _BEHIND if spread else 0       # slack where the tail has spread out
+            new = (max(i0 - ahead - (0 if up else behind), 0),
+                   min(i1 + reach - ahead + (behind if up else 0), rows))
             shared = self.exact_rows
             if exact and shared and shared[0] <= i0 and i1 <= shared[1]:
                 new = shared                            # factorised (or started) already
