@@ -153,10 +153,12 @@ class WindowedImplicit:
     def _start_others(self, piece) -> None:
         """The other steps' pieces will need exact inverses on ``piece``'s window too: they
         start now, on worker threads (:mod:`fpstt.numerics.ahead`), while its own factorises."""
-        for tau in self.steps if hasattr(piece, "coefficient") else ():
-            window = piece.backend
+        if not hasattr(piece, "coefficient"):             # not a line scheme: no exact inverse
+            return
+        window = piece.backend
+        for tau in self.steps:
             if tau != piece.tau:
-                self.n_factorizations += window.exact.start(window, piece.coefficient(tau))
+                self.n_factorizations += window.exact.start_inverse(window, piece.coefficient(tau))
 
     def _rows(self, x):
         """The rows [i0, i1) that must be stepped."""

@@ -25,7 +25,8 @@ A relaxation's substeps grow through the levels one by one, each level's LU as d
 10-20 of its substeps, so the next two longer levels are factorised ahead on worker threads
 (the other core, :mod:`fpstt.numerics.ahead`) while the current one is stepped: the same
 factorisation of the same matrix, so the answer does not change, only when it is ready.
-On `validation/relax/` this took the solver from 13.4 to 9.3-9.8 s (docs/performance.md).
+On `validation/relax/` the solver went from 13.5-15.4 to 9.7-10.2 s, alternated with the
+previous code on the same machine (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class AdaptiveTRBDF2:
     def __init__(self, backend, dt, scheme="adaptive-tr-bdf2", tol: float = TOLERANCE):
         self.backend, self.dt, self.scheme, self.tol = backend, dt, scheme, tol
         self.h = None                             # the next substep, from the first state
-        self.factors, self.n_factorizations = {}, 0
+        self.factors, self.n_factorizations = ahead.Kept(_KEEP), 0
         self.n_substeps = self.n_rejected = 0
         self.shortest = dt
 
@@ -122,29 +123,16 @@ class AdaptiveTRBDF2:
         """The factorisation of I - (gamma / 2) h L, kept for the last few levels used; on a
         level's first use the next two longer ones (2h and 4h, within a macro step) are
         started ahead on the worker threads."""
-        lu = self.factors.pop(h, None)
-        first_use = not hasattr(lu, "solve")
-        if lu is None:
-            lu = self._submit(h, wait=True)
-        else:
-            lu = ahead.result(lu)
-        self.factors[h] = lu                      # most recently used last
-        for longer in (2 * h, 4 * h) if first_use else ():
-            pending = sum(not ahead.ready(v) for v in self.factors.values())
-            if longer <= self.dt and longer not in self.factors and pending < _PENDING:
-                self.factors[longer] = self._submit(longer, wait=False)
+        lu, how = self.factors.get(h, lambda: self._lu(h))
+        self.n_factorizations += how == "made"
+        for longer in (2 * h, 4 * h) if how != "kept" else ():
+            if (longer <= self.dt and longer not in self.factors
+                    and self.factors.pending() < _PENDING):
+                self.n_factorizations += self.factors.start(longer, lambda k=longer: self._lu(k))
         return lu
 
-    def _submit(self, h, wait: bool):
-        """Factorise I - (gamma / 2) h L here (``wait``) or on the worker thread (a Future),
-        dropping the least recently used finished factorisation beyond _KEEP."""
-        ready = [k for k, v in self.factors.items() if ahead.ready(v)]
-        if len(ready) >= _KEEP:
-            self.factors.pop(ready[0])
-        self.n_factorizations += 1
-        if wait:
-            return self.backend.factor(1.0, _GAMMA / 2 * h)
-        return ahead.start(self.backend.factor, 1.0, _GAMMA / 2 * h)
+    def _lu(self, h):
+        return self.backend.factor(1.0, _GAMMA / 2 * h)
 
     def _norm(self, x) -> float:
         """L1 norm of a state, sum |p| dtheta dphi (mass units)."""

@@ -65,35 +65,21 @@ class DirectInverse:
         return self.lu.solve(r)
 
 
-class ExactInverses:
+class ExactInverses(ahead.Kept):
     """The exact inverses factorised on the windows of one backend, by (rows, b): the last
     KEPT of them, so that a window met again (each segment of a run starts its windows
-    afresh) is not factorised again.  Some may still be factorising on a worker thread
-    (:meth:`start`, :mod:`fpstt.numerics.ahead`): the same factorisation, ready sooner."""
+    afresh) is not factorised again, and those started ahead on a worker thread
+    (:mod:`fpstt.numerics.ahead`)."""
 
     def __init__(self):
-        self._kept = {}
+        super().__init__(KEPT)
 
-    def get(self, backend, b: float) -> tuple[DirectInverse, bool]:
+    def inverse(self, backend, b: float) -> tuple[DirectInverse, bool]:
         """(I - b L)^-1 on ``backend``'s window, and True when it was factorised by this call
         (not kept, nor started ahead)."""
-        key = (backend.rows, b)
-        item = self._kept.pop(key, None)
-        made = item is None
-        item = DirectInverse(backend, b) if made else ahead.result(item)
-        self._keep(key, item)
-        return item, made
+        inverse, how = self.get((backend.rows, b), lambda: DirectInverse(backend, b))
+        return inverse, how == "made"
 
-    def start(self, backend, b: float) -> bool:
-        """Start factorising (I - b L) on ``backend``'s window on a worker thread; False when it
-        is kept (or started) already."""
-        key = (backend.rows, b)
-        if key in self._kept:
-            return False
-        self._keep(key, ahead.start(DirectInverse, backend, b))
-        return True
-
-    def _keep(self, key, item) -> None:
-        while len(self._kept) >= KEPT:
-            self._kept.pop(next(iter(self._kept)))           # the least recently used
-        self._kept[key] = item
+    def start_inverse(self, backend, b: float) -> bool:
+        """Start factorising (I - b L) on ``backend``'s window ahead; False when it is there."""
+        return self.start((backend.rows, b), lambda: DirectInverse(backend, b))

@@ -332,7 +332,7 @@ class LineScheme:
         """The inverse called ``name`` ("lines", "averaged" or "direct"), factorised on first
         use; the exact one is held by the backend's store alone (so its cap frees memory)."""
         if name == "direct":
-            inverse, made = self.backend.exact.get(self.backend, self.b)
+            inverse, made = self.backend.exact.inverse(self.backend, self.b)
             self.n_factorizations += made
             return inverse
         if name not in self._built:
