@@ -51,6 +51,7 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
+Z_STEP = 1 / 300             # t_n: the longest z' split step, Table I's (FlowPlan.longest_z_step)
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
@@ -144,7 +145,8 @@ class FlowPlan:
     def rows_per_step(self, du: float) -> int:
         """Rows of translation per split step on a grid of cell width ``du``.
 
-        1 in the z' frame (the Fourier path, whose step is one row).  2 in an attractor
+        In the z' frame as many as fit in :meth:`longest_z_step` (at least one: one at
+        Table I's drive and up to twice it, 4 at ten times it).  2 in an attractor
         chart (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.numerics.remap`): on
         Table I with a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer
         remaps, each a reconstruction error) at 0.73x the cost, 4 rows farther
@@ -153,10 +155,20 @@ class FlowPlan:
         one).
         """
         if self.chart.is_identity:
-            return 1
+            return max(1, int(self.longest_z_step() * abs(self.chart.shift_rate) / du + 1e-9))
         if not self.mobius:
             return _REMAPPED_ROWS
         return max(1, int(self.longest_step * abs(self.chart.shift_rate) / du + 1e-9))
+
+    def longest_z_step(self) -> float:
+        """Longest split step (t_n) in the z' frame: Table I's, Z_STEP = 1/300 t_n, where
+        it was validated, or shorter: within :attr:`longest_step` (0.078 / lambda with
+        noise, as in a chart) and, where the magnet's flow is remapped, within FOLD_TURN
+        of its rate.  One row a step of a strong drive is far shorter: model-space seed 2
+        row 11 (a drive of 7.4x Table I's, 39 per t_n) took 4 260 steps of 4.7e-4 t_n."""
+        longest = min(self.longest_step, Z_STEP)
+        turn = magnet_rate(self.model) if not self.carries_flow else 0.0
+        return min(longest, FOLD_TURN / turn) if turn > 0 else longest
 
     def folds_shift(self, du: float) -> bool:
         """True when a split step on a z'-frame grid of cell width ``du`` remaps the whole
