@@ -161,3 +161,45 @@ def test_a_configuration_plans_its_grid_once(tmp_path, monkeypatch):
     assert cfg.build_model() is grid.plan.model
     cfg.grid["du"] = 0.1
     assert cfg.build_grid(cfg.build_model()) is not grid and len(calls) == 2
+
+
+def test_a_strong_drive_takes_several_rows_a_step_table_i_one(table_i_model):
+    """z' frame: as many rows a step as fit in Table I's step (1/300 t_n) and 0.078 / lambda;
+    Table I itself keeps one row (its validated step)."""
+    from fpstt.flow.flowplan import DEFAULT_DU, Z_STEP
+    assert plan_flow(table_i_model).rows_per_step(DEFAULT_DU) == 1
+    strong = plan_flow(_model(n_e=8 * fpstt.table_i().n_e))
+    rate = abs(strong.chart.shift_rate)
+    rows = strong.rows_per_step(DEFAULT_DU)
+    assert rows >= 2
+    step = strong.step(DEFAULT_DU)
+    assert step == pytest.approx(rows * DEFAULT_DU / rate)
+    assert step <= min(Z_STEP, strong.longest_step) * (1 + 1e-9)
+    assert (rows + 1) * DEFAULT_DU / rate > min(Z_STEP, strong.longest_step)   # as many as fit
+
+
+def test_moebius_cells_coarsen_for_a_broad_start_only():
+    """Möbius chart: Table I with the field kept on keeps DEFAULT_DU; a broad start gets up to
+    2 DEFAULT_DU, with at least 6.4 cells across its width."""
+    from fpstt.flow.chartcells import cells_per_width
+    from fpstt.flow.flowplan import DEFAULT_DU, MOBIUS_CELLS_PER_WIDTH, MOBIUS_COARSEST
+    micro = fpstt.table_i()
+    field_on = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True)
+    narrow = plan_flow(field_on, fpstt.initial_state(micro))
+    assert narrow.kind == "mobius" and narrow.chart_du == DEFAULT_DU
+    broad_start = fpstt.initial_state(micro, "vmf", theta=2.0, phi=0.5, kappa=30.0)
+    broad = plan_flow(field_on, broad_start)
+    assert DEFAULT_DU < broad.chart_du <= MOBIUS_COARSEST
+    assert cells_per_width(broad.chart, broad_start, broad.chart_du) >= MOBIUS_CELLS_PER_WIDTH - 1e-9
+
+
+def test_attractor_chart_takes_more_rows_only_within_table_i_step():
+    from fpstt.flow.flowplan import Z_STEP
+    micro = fpstt.table_i(**TILTED)
+    start = fpstt.initial_state(micro)
+    plan = plan_flow(fpstt.SpinTorqueModel.from_microscopic(micro), start)
+    assert plan.rows_per_step(plan.chart_du) == 2                 # Table I tilted: as validated
+    strong = fpstt.table_i(**dict(TILTED, n_e=8 * micro.n_e))
+    fast = plan_flow(fpstt.SpinTorqueModel.from_microscopic(strong), fpstt.initial_state(strong))
+    rows = fast.rows_per_step(0.0092)
+    assert rows > 2 and fast.step(0.0092) <= min(Z_STEP, fast.longest_split_step()) * (1 + 1e-9)

@@ -67,11 +67,12 @@ def cells_per_width(chart, initial, du: float) -> float:
     return w / (du * float(np.max(ell)))
 
 
-def attractor_du(chart, initial, finest: float, coarsest: float) -> float:
-    """du of an attractor chart: :data:`CELLS_PER_WIDTH` cells across the initial state's
+def attractor_du(chart, initial, finest: float, coarsest: float,
+                 cells: float = CELLS_PER_WIDTH) -> float:
+    """du of a chart: ``cells`` (:data:`CELLS_PER_WIDTH`) cells across the initial state's
     narrowest width where its cells are longest (:func:`cells_per_width`), within
     [``finest``, ``coarsest``]."""
-    du = finest * cells_per_width(chart, initial, finest) / CELLS_PER_WIDTH
+    du = finest * cells_per_width(chart, initial, finest) / cells
     return float(min(max(du, finest), coarsest))
 
 

@@ -51,7 +51,9 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
-Z_STEP = 1 / 300             # t_n: the longest z' split step, Table I's (FlowPlan.longest_z_step)
+Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
+MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (_mobius_du),
+MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
 _CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
 _FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
 _REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
@@ -110,7 +112,8 @@ class FlowPlan:
     model : object
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
     chart_du : float or None
-        Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
+        Kind ``"mobius"``: DEFAULT_DU, or up to twice it for a broad initial state
+        (:func:`_mobius_du`).  Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
         width where it starts (:func:`~fpstt.flow.chartcells.attractor_du`), between
         DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
         initial state) and the du at which the two rows of a step take the longest step
@@ -145,28 +148,32 @@ class FlowPlan:
     def rows_per_step(self, du: float) -> int:
         """Rows of translation per split step on a grid of cell width ``du``.
 
-        In the z' frame as many as fit in :meth:`longest_z_step` (at least one: one at
-        Table I's drive and up to twice it, 4 at ten times it).  2 in an attractor
-        chart (a flow with no Möbius chart, its rest remapped by :mod:`fpstt.numerics.remap`): on
-        Table I with a tilted easy axis, 2 rows were closer to the pushforward than 1 (fewer
-        remaps, each a reconstruction error) at 0.73x the cost, 4 rows farther
-        (docs/validation.md §5).  In a Möbius chart, whose implicit systems are solved line
-        by line (:mod:`fpstt.numerics.lines`): as many rows as fit in :attr:`longest_step` (at least
-        one).
+        In a Möbius chart, whose implicit systems are solved line by line
+        (:mod:`fpstt.numerics.lines`): as many rows as fit in :attr:`longest_step` (at least
+        one).  In the z' frame (at least one) and in an attractor chart (a flow with no
+        Möbius chart, its rest remapped by :mod:`fpstt.numerics.remap`; at least 2): as many
+        as fit in :meth:`longest_split_step`.  On Table I with a tilted easy axis, 2 rows
+        were closer to the pushforward than 1 (fewer remaps, each a reconstruction error) at
+        0.73x the cost, 4 rows (a step of 2 Z_STEP) farther (docs/validation.md §5).
         """
-        if self.chart.is_identity:
-            return max(1, int(self.longest_z_step() * abs(self.chart.shift_rate) / du + 1e-9))
-        if not self.mobius:
-            return _REMAPPED_ROWS
-        return max(1, int(self.longest_step * abs(self.chart.shift_rate) / du + 1e-9))
+        rate = abs(self.chart.shift_rate)
+        if self.mobius and not self.chart.is_identity:
+            return max(1, int(self.longest_step * rate / du + 1e-9))
+        fewest = 1 if self.chart.is_identity else _REMAPPED_ROWS
+        return max(fewest, int(self.longest_split_step() * rate / du + 1e-9))
 
-    def longest_z_step(self) -> float:
-        """Longest split step (t_n) in the z' frame: Table I's, Z_STEP = 1/300 t_n, where
-        it was validated, or shorter: within :attr:`longest_step` (0.078 / lambda with
-        noise, as in a chart) and, where the magnet's flow is remapped, within FOLD_TURN
-        of its rate.  One row a step of a strong drive is far shorter: model-space seed 2
-        row 11 (a drive of 7.4x Table I's, 39 per t_n) took 4 260 steps of 4.7e-4 t_n."""
+    def longest_split_step(self) -> float:
+        """Longest split step (t_n) in the z' frame or an attractor chart: Table I's,
+        Z_STEP = 1/300 t_n, where both were validated, or shorter: within
+        :attr:`longest_step` (0.078 / lambda with noise, as in a Möbius chart) and within
+        the remap's bound, FOLD_TURN of the magnet's rate in the z' frame (where its flow is
+        remapped), REMAP_TURN of the flow's fastest rate in an attractor chart.  One or two
+        rows a step of a strong drive are far shorter: model-space seed 2 row 11 (7.4x Table
+        I's drive, 39 per t_n) took 4 260 steps of 4.7e-4 t_n; seed 1 row 20 (an attractor
+        chart, 46 per t_n) 4 900 of 4.1e-4 t_n, more than its 90 s."""
         longest = min(self.longest_step, Z_STEP)
+        if not self.chart.is_identity:
+            return min(longest, REMAP_TURN / flow_scale(self.model))
         turn = magnet_rate(self.model) if not self.carries_flow else 0.0
         return min(longest, FOLD_TURN / turn) if turn > 0 else longest
 
@@ -249,7 +256,8 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     free = _FREE_STEP_MAX if carries or axial else longest_remapped_step(model)
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
                     longest_chart_step(model, chart), free, model, width,
-                    _chart_du(model, chart, initial) if kind == "attractor" else None)
+                    _chart_du(model, chart, initial) if kind == "attractor"
+                    else _mobius_du(model, chart, initial) if kind == "mobius" else None)
 
 
 def _warn_other_attractors(model, chart, initial) -> None:
@@ -281,6 +289,25 @@ def _chart_du(model, chart, initial) -> float:
     if initial is None or coarsest <= finest:
         return finest
     return attractor_du(chart, initial, finest, coarsest)
+
+
+def _mobius_du(model, chart, initial) -> float:
+    """The cell width in U of a Möbius chart (:attr:`FlowPlan.chart_du`): DEFAULT_DU, where
+    Table I with the field kept on was validated (6.34 cells across its initial width), or
+    coarser, up to MOBIUS_COARSEST = 2 DEFAULT_DU, where the initial state still has
+    MOBIUS_CELLS_PER_WIDTH = 6.4 cells across its width
+    (:func:`~fpstt.flow.chartcells.attractor_du`) and a step still holds a row.
+
+    The flow is a translation in U, conformal: it keeps a state's width in cells, which only
+    the noise widens, and a state at the attractor (the chart's pole) is resolved relative
+    to its own width whatever du.  There it spans rows of equal ln r: model-space seed 1
+    row 19 (std 0.0045 rad) held 286 rows of DEFAULT_DU above 1e-13 of its mass, and its
+    exact solves ran over 583."""
+    if initial is None:
+        return DEFAULT_DU
+    coarsest = min(MOBIUS_COARSEST, longest_chart_step(model, chart) * abs(chart.shift_rate))
+    return attractor_du(chart, initial, DEFAULT_DU, max(coarsest, DEFAULT_DU),
+                        MOBIUS_CELLS_PER_WIDTH)
 
 
 def longest_remapped_step(model) -> float:
