@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.flow.flowplan import KINDS, grid_plan, noise_dominated, plan_flow
+from fpstt.flow.flowplan import KINDS, grid_plan, plan_flow
+from fpstt.flow.sizes import noise_dominated
 from fpstt.physics.magnet import Pulse
 from fpstt.runs.config import load_config
 
@@ -89,7 +90,6 @@ def test_noise_that_outweighs_the_drive_is_not_split():
     drive's translation would be a step of 0.17 t_n (seed 2 row 6 of the model-space check,
     39 s.e. off Monte Carlo split); the plan takes TR-BDF2 on the whole operator.  Table I
     and a field kept on (its own chart) stay split."""
-    from fpstt.flow.flowplan import noise_dominated
     micro = fpstt.table_i(B=0.0, alpha=0.87, T=300.0, n_e=2719.0)
     noisy = fpstt.SpinTorqueModel.from_microscopic(micro, thermal=True, reading="lab",
                                                   interpretation="stratonovich")
@@ -129,7 +129,7 @@ def test_unsplit_scheme_refuses_a_chart_grid():
 def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
     """The drive-off piece of a pulse on the in-plane junction (gamma (B_k + B_d) t_n = 185
     rad per t_n) steps at most 0.5 rad of precession, 2.7e-3 t_n (it took the 0.01 t_n
-    default: 1.8 rad a step, stds 17 % wide 1 t_n after a pulse, flowplan.longest_remapped_step);
+    default: 1.8 rad a step, stds 17 % wide 1 t_n after a pulse, sizes.longest_remapped_step);
     Table I keeps 0.01."""
     cfg = load_config(pathlib.Path(__file__).resolve().parents[1] / "validation" / "in_plane.toml")
     model, start = cfg.build_model(), cfg.build_gibbs()
@@ -166,7 +166,7 @@ def test_a_configuration_plans_its_grid_once(tmp_path, monkeypatch):
 def test_a_strong_drive_takes_several_rows_a_step_table_i_one(table_i_model):
     """z' frame: as many rows a step as fit in Table I's step (1/300 t_n) and 0.078 / lambda;
     Table I itself keeps one row (its validated step)."""
-    from fpstt.flow.flowplan import DEFAULT_DU, Z_STEP
+    from fpstt.flow.sizes import DEFAULT_DU, Z_STEP
     assert plan_flow(table_i_model).rows_per_step(DEFAULT_DU) == 1
     strong = plan_flow(_model(n_e=8 * fpstt.table_i().n_e))
     rate = abs(strong.chart.shift_rate)
@@ -182,7 +182,7 @@ def test_moebius_cells_coarsen_for_a_broad_start_only():
     """Möbius chart: Table I with the field kept on keeps DEFAULT_DU; a broad start gets up to
     2 DEFAULT_DU, with at least 6.4 cells across its width."""
     from fpstt.flow.chartcells import cells_per_width
-    from fpstt.flow.flowplan import DEFAULT_DU, MOBIUS_CELLS_PER_WIDTH, MOBIUS_COARSEST
+    from fpstt.flow.sizes import DEFAULT_DU, MOBIUS_CELLS_PER_WIDTH, MOBIUS_COARSEST
     micro = fpstt.table_i()
     field_on = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True)
     narrow = plan_flow(field_on, fpstt.initial_state(micro))
@@ -194,7 +194,7 @@ def test_moebius_cells_coarsen_for_a_broad_start_only():
 
 
 def test_attractor_chart_takes_more_rows_only_within_table_i_step():
-    from fpstt.flow.flowplan import Z_STEP
+    from fpstt.flow.sizes import Z_STEP
     micro = fpstt.table_i(**TILTED)
     start = fpstt.initial_state(micro)
     plan = plan_flow(fpstt.SpinTorqueModel.from_microscopic(micro), start)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 import fpstt.flow.flowplan as flowplan
+import fpstt.flow.sizes as sizes
 from fpstt.runs.config import RunConfig
 from fpstt.integration.driven import solve_pulse
 from fpstt.sphere.grid import SphereGrid
@@ -70,9 +71,9 @@ def test_plan_folds_only_a_weak_drive_under_a_fast_magnet():
     cfg = _weak_drive_under_a_strong_field()
     model = cfg.build_model()
     plan = cfg.build_grid(model).plan
-    du = flowplan.DEFAULT_DU
+    du = sizes.DEFAULT_DU
     assert plan.kind == "z-remapped" and plan.folds_shift(du)
-    assert plan.step(du) == flowplan.FOLD_TURN / flowplan.magnet_rate(model)
+    assert plan.step(du) == sizes.FOLD_TURN / flowplan.magnet_rate(model)
     strong = flowplan.grid_plan(model.with_drive(100.0), cfg.build_grid(model))
     assert not strong.folds_shift(du)                               # 0.023 rad a row
     assert flowplan.grid_plan(model.with_drive(0.0), cfg.build_grid(model)).folds_shift(du)

@@ -1,5 +1,6 @@
 """Shared set-up for the validation scripts (not part of the package)."""
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -35,17 +36,20 @@ def write(name, data):
 
 def refined_solve(model, grid, p0_of_grid, times):
     """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
-    phi cells, and in a chart the step halved too (CHART_SPREAD / 2, the
-    implicit step's bound, fpstt.flow.flowplan.longest_chart_step; the z' frame's step is one
-    row, so du/2 halves it)."""
-    from fpstt.flow import flowplan
+    phi cells, and every bound on the step halved (:mod:`fpstt.flow.sizes`: CHART_SPREAD,
+    the implicit step's bound in a chart; Z_STEP, FOLD_TURN and REMAP_TURN, the bounds of
+    a step of several rows in the z' frame or an attractor chart), so that a step of one
+    row halves with du and one of several keeps its rows."""
+    from unittest import mock
+    from fpstt.flow import flowplan, sizes
     fine = fpstt.SphereGrid.mercator(grid.du / 2, *grid.u_range, 2 * grid.n_phi, grid.chart)
-    spread = flowplan.CHART_SPREAD
-    flowplan.CHART_SPREAD = spread / 2
-    try:
+    halved = [mock.patch.object(sizes, "CHART_SPREAD", sizes.CHART_SPREAD / 2)] + [
+        mock.patch.object(flowplan, name, getattr(flowplan, name) / 2)
+        for name in ("Z_STEP", "FOLD_TURN", "REMAP_TURN")]
+    with contextlib.ExitStack() as stack:
+        for patch in halved:
+            stack.enter_context(patch)
         return fine, fpstt.solve(model, fine, p0_of_grid(fine), times)
-    finally:
-        flowplan.CHART_SPREAD = spread
 
 
 def binomial_mad(n, m):

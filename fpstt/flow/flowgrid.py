@@ -15,7 +15,8 @@ import numpy as np
 
 from ..sphere.budget import BYTES_PER_CELL, check_memory
 from ..sphere.chart import MobiusChart
-from .flowplan import DEFAULT_DU, longest_chart_step, plan_flow
+from .flowplan import longest_chart_step, plan_flow
+from .sizes import DEFAULT_DU
 from ..sphere.grid import SphereGrid, angle_between, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",

@@ -13,17 +13,17 @@ plan: :func:`grid_plan` makes one in the grid's own frame.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
-from .attractor import attractor_chart, flow_scale, magnet_rate, precession_rate
+from .attractor import attractor_chart, flow_scale, magnet_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
-from .chartcells import attractor_du, other_attractors
+from .chartcells import other_attractors
+from .sizes import (CHART_STEP_MAX, FOLD_TURN, FREE_STEP_MAX, REMAP_TURN,
+                    REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
+                    mobius_du, noise_dominated, relaxation_cell_width)
 
-__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate",
-           "relaxation_cell_width", "longest_remapped_step", "CHART_SPREAD", "REMAP_TURN",
-           "FOLD_TURN", "FREE_TURN"]
+__all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
 KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """The kinds of :attr:`FlowPlan.kind`:
@@ -49,20 +49,7 @@ KINDS = ("z-exact", "mobius", "attractor", "z-remapped", "unsplit")
 """
 
 SPLIT, UNSPLIT, RELAX = "split-tr-bdf2", "tr-bdf2", "adaptive-tr-bdf2"
-DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
-CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
-Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
-MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (_mobius_du),
-MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
-_CHART_STEP_MAX = 0.1        # ... and never longer than this (t_n), noise or not
-_FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
-_REMAPPED_ROWS = 2           # rows per step in an attractor chart (FlowPlan.rows_per_step)
-REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
-FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
-FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 _CHOOSE = object()           # plan_flow: choose the frame (default_grid), not given
-_CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # cell_width (below)
-_WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,8 +100,8 @@ class FlowPlan:
         The model the plan was made for (:func:`grid_plan` reuses the plan for it alone).
     chart_du : float or None
         Kind ``"mobius"``: DEFAULT_DU, or up to twice it for a broad initial state
-        (:func:`_mobius_du`).  Kind ``"attractor"``: the cell width in U of its grid, from the initial state's
-        width where it starts (:func:`~fpstt.flow.chartcells.attractor_du`), between
+        (:func:`~fpstt.flow.sizes.mobius_du`).  Kind ``"attractor"``: the cell width in U
+        of its grid, from the initial state's width where it starts (:func:`~fpstt.flow.chartcells.attractor_du`), between
         DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
         initial state) and the du at which the two rows of a step take the longest step
         :attr:`longest_step` (0.078 / lambda with noise: du = 0.039) or turn the flow's
@@ -130,7 +117,7 @@ class FlowPlan:
     piece_scheme: str
     phi_independent: bool
     longest_step: float
-    free_step: float = _FREE_STEP_MAX
+    free_step: float = FREE_STEP_MAX
     model: object = field(default=None, repr=False)
     cell_width: float | None = None
     chart_du: float | None = None
@@ -159,7 +146,7 @@ class FlowPlan:
         rate = abs(self.chart.shift_rate)
         if self.mobius and not self.chart.is_identity:
             return max(1, int(self.longest_step * rate / du + 1e-9))
-        fewest = 1 if self.chart.is_identity else _REMAPPED_ROWS
+        fewest = 1 if self.chart.is_identity else REMAPPED_ROWS
         return max(fewest, int(self.longest_split_step() * rate / du + 1e-9))
 
     def longest_split_step(self) -> float:
@@ -202,7 +189,7 @@ class FlowPlan:
         shift is folded into the remap, :meth:`folds_shift`: FOLD_TURN / the magnet's rate);
         ValueError if the chart does not shift."""
         if self.folds_shift(du):
-            return min(FOLD_TURN / magnet_rate(self.model), _CHART_STEP_MAX)
+            return min(FOLD_TURN / magnet_rate(self.model), CHART_STEP_MAX)
         rate = self.chart.shift_rate
         if rate == 0:
             raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
@@ -253,11 +240,11 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
     if kind == "attractor" and initial is not None:
         _warn_other_attractors(model, chart, initial)
-    free = _FREE_STEP_MAX if carries or axial else longest_remapped_step(model)
+    free = FREE_STEP_MAX if carries or axial else longest_remapped_step(model)
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
                     longest_chart_step(model, chart), free, model, width,
-                    _chart_du(model, chart, initial) if kind == "attractor"
-                    else _mobius_du(model, chart, initial) if kind == "mobius" else None)
+                    chart_du(model, chart, initial) if kind == "attractor"
+                    else mobius_du(model, chart, initial) if kind == "mobius" else None)
 
 
 def _warn_other_attractors(model, chart, initial) -> None:
@@ -273,76 +260,20 @@ def _warn_other_attractors(model, chart, initial) -> None:
                       f"Carlo in its mean", RuntimeWarning, stacklevel=3)
 
 
-def _chart_du(model, chart, initial) -> float:
-    """The cell width in U of an attractor chart (:attr:`FlowPlan.chart_du`): at least
-    DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
-    :func:`longest_chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
-    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`).
-
-    The remap moves the rest of the flow in one directionally split sweep a step: model-space
-    seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off
-    Monte Carlo in its mean at 0.1 t_n a step (10.5 rad) and within 1.0 at 0.025 (2.6 rad);
-    rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8)."""
-    finest = DEFAULT_DU / 2
-    step = min(longest_chart_step(model, chart), REMAP_TURN / flow_scale(model))
-    coarsest = step * chart.shift_rate / _REMAPPED_ROWS
-    if initial is None or coarsest <= finest:
-        return finest
-    return attractor_du(chart, initial, finest, coarsest)
 
 
-def _mobius_du(model, chart, initial) -> float:
-    """The cell width in U of a Möbius chart (:attr:`FlowPlan.chart_du`): DEFAULT_DU, where
-    Table I with the field kept on was validated (6.34 cells across its initial width), or
-    coarser, up to MOBIUS_COARSEST = 2 DEFAULT_DU, where the initial state still has
-    MOBIUS_CELLS_PER_WIDTH = 6.4 cells across its width
-    (:func:`~fpstt.flow.chartcells.attractor_du`) and a step still holds a row.
-
-    The flow is a translation in U, conformal: it keeps a state's width in cells, which only
-    the noise widens, and a state at the attractor (the chart's pole) is resolved relative
-    to its own width whatever du.  There it spans rows of equal ln r: model-space seed 1
-    row 19 (std 0.0045 rad) held 286 rows of DEFAULT_DU above 1e-13 of its mass, and its
-    exact solves ran over 583."""
-    if initial is None:
-        return DEFAULT_DU
-    coarsest = min(MOBIUS_COARSEST, longest_chart_step(model, chart) * abs(chart.shift_rate))
-    return attractor_du(chart, initial, DEFAULT_DU, max(coarsest, DEFAULT_DU),
-                        MOBIUS_CELLS_PER_WIDTH)
 
 
-def longest_remapped_step(model) -> float:
-    """Longest step (t_n) of a piece with no exact shift (Im C1 = 0) whose phi-dependent flow
-    is remapped (:mod:`fpstt.numerics.remap`): the fastest precession, |omega| + gamma B_k t_n +
-    gamma B_d t_n, turns by at most FREE_TURN = 0.5 rad a step; at most 0.01 t_n.
-
-    The remap and the implicit part take turns within a step, and what they miss of each
-    other grows with the turn.  On the in-plane junction of
-    ``validation/in_plane.toml`` (gamma (B_k + B_d) t_n = 185 rad per t_n; 96 phi cells, a
-    2 t_n pulse at 0.6 mA, then 1 t_n with the drive off) the std of n_y' 1 t_n after the
-    pulse was 0.124 with the old default 0.01 t_n (1.8 rad a step), 0.1068 at 5e-3, 0.1058 at
-    2e-3; Monte Carlo (N = 1e5) 0.1039, the Boltzmann width of the well 0.1063.
-    """
-    rate = precession_rate(model)
-    return min(FREE_TURN / rate, _FREE_STEP_MAX) if rate > 0 else _FREE_STEP_MAX
 
 
-def noise_dominated(model) -> bool:
-    """True when isotropic noise outweighs every drift on the default cell: a bound on the
-    cell Péclet number, (|C1| + (|omega| + |anisotropies|)(1 + alpha)) DEFAULT_DU / D ≤ 1,
-    with D the lab-smooth isotropic diffusion (Brown's, and C2's in the lab reading).
 
-    There fluxes need no upwinding (the split schemes exist for Péclet numbers in the
-    hundreds), and the split step, one row of the drive's translation (du / Im C1), is the
-    wrong bound: model-space seed 2 row 6 (Brown noise at 300 K, D = 1.9 per t_n, a drive of
-    0.1 per t_n) took 12 split steps of 0.17 t_n and was 39 s.e. off Monte Carlo in its
-    mean; TR-BDF2 on the whole operator is within 2.6 s.e. (docs/validation.md §8).  A
-    Möbius flow (a field kept on) keeps its chart: seed 2 row 5, noise-dominated by this
-    bound, was 398 s.e. off unsplit and is within 2.7 s.e. in its chart."""
-    base = getattr(model, "base", model)
-    noise = base.tangent_diffusion
-    if noise <= 0:
-        return False
-    return flow_scale(base) * DEFAULT_DU / noise <= 1.0
+
+def longest_chart_step(model, chart=None) -> float:
+    """:func:`~fpstt.flow.sizes.chart_step` in ``chart``, the model's own Möbius chart if
+    None (0.1 t_n for a flow with none)."""
+    if chart is None:
+        chart = chart_for(model) if is_mobius(model) else None
+    return chart_step(model, chart)
 
 
 def grid_plan(model, grid) -> FlowPlan:
@@ -355,60 +286,8 @@ def grid_plan(model, grid) -> FlowPlan:
     return plan_flow(model, frame=grid.chart)
 
 
-def longest_chart_step(model, chart=None) -> float:
-    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
-
-    A state that reaches the chart's pole (the attractor) contracts there at the rate
-    lambda = |shift rate| of ``chart`` (the model's own Möbius chart if None) against the
-    noise, to the variance D / lambda; the implicit part's time error is governed by
-    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
-    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
-    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
-    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
-    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
-    the state at the pole in proportion, and the step does not shrink with it.
-    D = |C2|^2 / 2 + thermal D.
-    """
-    base = getattr(model, "base", model)
-    if chart is None:
-        chart = chart_for(model) if is_mobius(model) else None
-    rate = abs(chart.shift_rate) if chart is not None else 0.0
-    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
-    if noise == 0 or rate == 0:
-        return _CHART_STEP_MAX
-    return min(CHART_SPREAD / rate, _CHART_STEP_MAX)
 
 
-def relaxation_cell_width(model, initial=None) -> float | None:
-    """Cell width (rad, du = dphi) of a run that relaxes to exp(-E / k_B T), or None.
-
-    With Gilbert damping alpha and Brown's D (Landau-Lifshitz form, :mod:`fpstt.physics.magnet`) the
-    stationary state exp(-E / k_B T) is no narrower than its width at the curvature of the
-    field plus the anisotropy,
-
-    .. math::
-        w_\\infty = \\sqrt{k_B T / (M (B + B_k))}
-                  = \\sqrt{D (1 + \\alpha^2) / (\\alpha (\\gamma B + \\gamma B_k) t_n)},
-
-    and a von Mises-Fisher start (concentration kappa, :class:`~fpstt.physics.initial.GibbsState`)
-    has width 1 / sqrt(kappa).  The width is the smaller of w_inf / 11.8 and w_0 / 5, at
-    most 0.1 rad.  On the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24, w_inf =
-    0.386 rad) the operator's null vector was 5.3e-4 from exp(-E / k_B T) in L1 on cells of
-    about w_inf / 11.8, and 3.5e-4 on the plan's 0.028 rad (set by its start, kappa = 50),
-    second order (8.7e-5 at half the width); cells of w_0 / 5 met Monte Carlo within 4 s.e.
-    while that start was still narrow (``tests/test_magnet.py``).  None without damping,
-    Brown noise or a field.
-    """
-    base = getattr(model, "base", model)
-    rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
-    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
-        return None
-    stationary = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
-    width = stationary / _CELLS_PER_WIDTH["stationary"]
-    kappa = getattr(initial, "kappa", None) if hasattr(initial, "theta_b") else None
-    if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
-        width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
-    return min(width, _WIDEST_CELL)
 
 
 def _chosen_frame(model, own, initial, attractor: bool):

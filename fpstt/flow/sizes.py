@@ -1,0 +1,162 @@
+"""The sizes of a flow plan: its cells in U and its longest steps, each from the model and
+the initial state, bounded by what was validated (:mod:`fpstt.flow.flowplan` reads them).
+
+Table I is the reference: its step, 1/300 t_n, is one row of DEFAULT_DU at its drive, and
+its grids were validated against the exact pushforward and Monte Carlo (docs/validation.md).
+A chart's step is bounded by the state's width at the attractor (:func:`chart_step`), a
+remapped step by the turn it makes (:func:`longest_remapped_step`), a chart's cell by the
+initial state's width in it (:func:`chart_du`, :func:`mobius_du`), a relaxation's cell by
+its stationary width (:func:`relaxation_cell_width`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .attractor import flow_scale, precession_rate
+from .chartcells import attractor_du
+
+__all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
+           "REMAPPED_ROWS", "REMAP_TURN", "FOLD_TURN", "FREE_TURN", "MOBIUS_COARSEST",
+           "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "mobius_du",
+           "longest_remapped_step", "noise_dominated", "relaxation_cell_width"]
+
+DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
+Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
+CHART_SPREAD = 0.078         # D dt of the longest chart step / the state's variance at its pole
+CHART_STEP_MAX = 0.1         # ... and never longer than this (t_n), noise or not
+FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
+REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (rows_per_step)
+REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
+FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
+FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
+MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),
+MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
+_CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_cell_width
+_WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
+
+
+def chart_du(model, chart, initial) -> float:
+    """The cell width in U of an attractor chart (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): at least
+    DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
+    :func:`chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
+    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`).
+
+    The remap moves the rest of the flow in one directionally split sweep a step: model-space
+    seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off
+    Monte Carlo in its mean at 0.1 t_n a step (10.5 rad) and within 1.0 at 0.025 (2.6 rad);
+    rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8)."""
+    finest = DEFAULT_DU / 2
+    step = min(chart_step(model, chart), REMAP_TURN / flow_scale(model))
+    coarsest = step * chart.shift_rate / REMAPPED_ROWS
+    if initial is None or coarsest <= finest:
+        return finest
+    return attractor_du(chart, initial, finest, coarsest)
+
+
+def mobius_du(model, chart, initial) -> float:
+    """The cell width in U of a Möbius chart (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): DEFAULT_DU, where
+    Table I with the field kept on was validated (6.34 cells across its initial width), or
+    coarser, up to MOBIUS_COARSEST = 2 DEFAULT_DU, where the initial state still has
+    MOBIUS_CELLS_PER_WIDTH = 6.4 cells across its width
+    (:func:`~fpstt.flow.chartcells.attractor_du`) and a step still holds a row.
+
+    The flow is a translation in U, conformal: it keeps a state's width in cells, which only
+    the noise widens, and a state at the attractor (the chart's pole) is resolved relative
+    to its own width whatever du.  There it spans rows of equal ln r: model-space seed 1
+    row 19 (std 0.0045 rad) held 286 rows of DEFAULT_DU above 1e-13 of its mass, and its
+    exact solves ran over 583."""
+    if initial is None:
+        return DEFAULT_DU
+    coarsest = min(MOBIUS_COARSEST, chart_step(model, chart) * abs(chart.shift_rate))
+    return attractor_du(chart, initial, DEFAULT_DU, max(coarsest, DEFAULT_DU),
+                        MOBIUS_CELLS_PER_WIDTH)
+
+
+def longest_remapped_step(model) -> float:
+    """Longest step (t_n) of a piece with no exact shift (Im C1 = 0) whose phi-dependent flow
+    is remapped (:mod:`fpstt.numerics.remap`): the fastest precession, |omega| + gamma B_k t_n +
+    gamma B_d t_n, turns by at most FREE_TURN = 0.5 rad a step; at most 0.01 t_n.
+
+    The remap and the implicit part take turns within a step, and what they miss of each
+    other grows with the turn.  On the in-plane junction of
+    ``validation/in_plane.toml`` (gamma (B_k + B_d) t_n = 185 rad per t_n; 96 phi cells, a
+    2 t_n pulse at 0.6 mA, then 1 t_n with the drive off) the std of n_y' 1 t_n after the
+    pulse was 0.124 with the old default 0.01 t_n (1.8 rad a step), 0.1068 at 5e-3, 0.1058 at
+    2e-3; Monte Carlo (N = 1e5) 0.1039, the Boltzmann width of the well 0.1063.
+    """
+    rate = precession_rate(model)
+    return min(FREE_TURN / rate, FREE_STEP_MAX) if rate > 0 else FREE_STEP_MAX
+
+
+def noise_dominated(model) -> bool:
+    """True when isotropic noise outweighs every drift on the default cell: a bound on the
+    cell Péclet number, (|C1| + (|omega| + |anisotropies|)(1 + alpha)) DEFAULT_DU / D ≤ 1,
+    with D the lab-smooth isotropic diffusion (Brown's, and C2's in the lab reading).
+
+    There fluxes need no upwinding (the split schemes exist for Péclet numbers in the
+    hundreds), and the split step, one row of the drive's translation (du / Im C1), is the
+    wrong bound: model-space seed 2 row 6 (Brown noise at 300 K, D = 1.9 per t_n, a drive of
+    0.1 per t_n) took 12 split steps of 0.17 t_n and was 39 s.e. off Monte Carlo in its
+    mean; TR-BDF2 on the whole operator is within 2.6 s.e. (docs/validation.md §8).  A
+    Möbius flow (a field kept on) keeps its chart: seed 2 row 5, noise-dominated by this
+    bound, was 398 s.e. off unsplit and is within 2.7 s.e. in its chart."""
+    base = getattr(model, "base", model)
+    noise = base.tangent_diffusion
+    if noise <= 0:
+        return False
+    return flow_scale(base) * DEFAULT_DU / noise <= 1.0
+
+
+def chart_step(model, chart) -> float:
+    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
+
+    A state that reaches the chart's pole (the attractor) contracts there at the rate
+    lambda = |shift rate| of ``chart`` (None: no chart, 0.1 t_n) against the
+    noise, to the variance D / lambda; the implicit part's time error is governed by
+    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
+    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
+    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
+    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
+    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
+    the state at the pole in proportion, and the step does not shrink with it.
+    D = |C2|^2 / 2 + thermal D.
+    """
+    base = getattr(model, "base", model)
+    rate = abs(chart.shift_rate) if chart is not None else 0.0
+    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
+    if noise == 0 or rate == 0:
+        return CHART_STEP_MAX
+    return min(CHART_SPREAD / rate, CHART_STEP_MAX)
+
+
+def relaxation_cell_width(model, initial=None) -> float | None:
+    """Cell width (rad, du = dphi) of a run that relaxes to exp(-E / k_B T), or None.
+
+    With Gilbert damping alpha and Brown's D (Landau-Lifshitz form, :mod:`fpstt.physics.magnet`) the
+    stationary state exp(-E / k_B T) is no narrower than its width at the curvature of the
+    field plus the anisotropy,
+
+    .. math::
+        w_\\infty = \\sqrt{k_B T / (M (B + B_k))}
+                  = \\sqrt{D (1 + \\alpha^2) / (\\alpha (\\gamma B + \\gamma B_k) t_n)},
+
+    and a von Mises-Fisher start (concentration kappa, :class:`~fpstt.physics.initial.GibbsState`)
+    has width 1 / sqrt(kappa).  The width is the smaller of w_inf / 11.8 and w_0 / 5, at
+    most 0.1 rad.  On the tilted magnet of ``docs/validation.md`` §10 (Delta = 2.24, w_inf =
+    0.386 rad) the operator's null vector was 5.3e-4 from exp(-E / k_B T) in L1 on cells of
+    about w_inf / 11.8, and 3.5e-4 on the plan's 0.028 rad (set by its start, kappa = 50),
+    second order (8.7e-5 at half the width); cells of w_0 / 5 met Monte Carlo within 4 s.e.
+    while that start was still narrow (``tests/test_magnet.py``).  None without damping,
+    Brown noise or a field.
+    """
+    base = getattr(model, "base", model)
+    rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
+    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
+        return None
+    stationary = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
+    width = stationary / _CELLS_PER_WIDTH["stationary"]
+    kappa = getattr(initial, "kappa", None) if hasattr(initial, "theta_b") else None
+    if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
+        width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
+    return min(width, _WIDEST_CELL)
