@@ -84,3 +84,13 @@ def test_zero_field_magnitude_with_the_field_on_loads():
     assert m["microscopic"]["B"] == 0.0 and m["model"]["field_on"]
     cfg = to_config(m)
     assert cfg.build_grid(cfg.build_model()).shape[0] > 0
+
+
+def test_a_run_time_estimate_is_not_a_warning_about_the_answer():
+    """The check's "off by > 4 s.e. without a warning" counts warnings on accuracy alone: a
+    row warned only that it would take 1.65 minutes (seed 1 row 20) is not warned."""
+    from model_space import _about_the_answer
+    assert not _about_the_answer("RuntimeWarning: this solve will take about 1.65 minutes "
+                                 "(a rough estimate)")
+    assert _about_the_answer("RuntimeWarning: p went negative (min p / max p = -1.16e-05)")
+    assert not _about_the_answer("UserWarning: anything else")
