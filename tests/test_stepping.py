@@ -309,6 +309,49 @@ def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
     assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
 
 
+class _RowsBackend:
+    """A backend stand-in for WindowedImplicit: windows are (lo, hi), row masses sums."""
+
+    def window(self, lo, hi):
+        return (lo, hi)
+
+    def row_mass(self, x):
+        return x.sum(axis=1)
+
+
+class _ExactPiece:                                   # records its window; steps nothing
+    def __init__(self, window, dt, scheme, inverse="direct"):
+        self.window, self.inverse, self.n_factorizations = window, inverse, 1
+
+    def step(self, x):
+        return x
+
+
+@pytest.mark.parametrize("n_steps, taken, shrinks", [(1000, 0, True), (None, 0, False),
+                                                      (1000, 999, False)])
+def test_an_exact_window_shrinks_once_the_state_settles_in_part_of_it(n_steps, taken, shrinks):
+    """An exact inverse's window only grows while the state moves, but once the state has
+    settled in at most 2/3 of it a smaller one is factorised, where the solves left in the
+    run pay for it (never when the run's length is unknown, nor with one step left)."""
+    from fpstt.integration.implicit import WindowedImplicit
+    implicit = WindowedImplicit(_RowsBackend(), "be", 1, piece=_ExactPiece, steps=(0.1,),
+                                n_steps=n_steps)
+    x = np.zeros((1000, 4))
+    x[500:511] = 1.0
+    implicit.step(0.1, x)                            # lines first: 24 rows ahead
+    x[:] = 0.0
+    x[460:471] = 1.0
+    implicit.step(0.1, x)                            # exact, to the grid's end ahead
+    assert implicit.pieces[-1].window == (0, 517) and implicit.exact_rows == (0, 517)
+    implicit.taken = taken
+    x[:] = 0.0
+    x[50:101] = 1.0                                  # settled in rows 50-100
+    implicit.step(0.1, x)
+    expected = (0, 107) if shrinks else (0, 517)
+    assert implicit.pieces[-1].window == expected and implicit.exact_rows == expected
+    assert len(implicit.pieces) == (3 if shrinks else 2)
+
+
 def test_compiled_fourier_solves_are_lapacks_to_the_last_bit(table_i_model, table_i_gibbs,
                                                             monkeypatch):
     """A long Fourier-path run solves by the compiled gttrs (COMPILED_WORK): the same

@@ -24,6 +24,8 @@ _AHEAD = 24                  # a window factorisation is reused while the state 
 _BEHIND = 8                  # ... and, once its tail has spread out of the window the
                              # other way, while it spreads this far more
 _ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
+_FACTOR_SOLVES = 50          # a sparse LU costs about this many of its solves (583 x 256 cells:
+                             # 1.2 s against 24 ms)
 
 
 class ImplicitScheme:
@@ -63,71 +65,105 @@ class WindowedImplicit:
     the state, moving one row a step in ``direction``, stays inside it (24 rows ahead; 8 the
     other way once a spreading tail has left the window there: seed 1 row 8 rebuilt its
     pieces 91 times in its first 0.25 t_n without; 8 rows always cost seed 2 row 22, whose
-    windows are narrow, 50 %); ``travel`` (rows the
-    state moves in the whole run) bounds how far ahead an exact inverse's window reaches.
-    Once one piece needs an exact inverse, the pieces of every step length in ``steps``
-    (a split run's dt / 2 and dt) use exact inverses on one shared window, and theirs are
-    factorised ahead on worker threads while the first one factorises (same matrices, so
-    the same answer).  ``tol=None``: every row, always (for tails, such as write-error
-    rates, that such rows carry)."""
+    windows are narrow, 50 %); ``travel`` (rows the state moves in the whole run) bounds how
+    far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
+    pieces of every step length in ``steps`` (a split run's dt / 2 and dt) use exact
+    inverses on one shared window, and theirs are factorised ahead on worker threads while
+    the first one factorises (same matrices, so the same answer).  That window only grows
+    (a state whose tail rows come and go refactorised 152 times on seed 2 row 19), except
+    when the state has settled in at most 2/3 of it and the solves left in the run
+    (``n_steps`` full steps, two solves each) save more than a factorisation of the smaller
+    window costs (about 50 of its solves): seed 1 row 19 settled at its attractor in 193 of
+    the 390 rows of its exact window.  ``tol=None``: every row, always (for tails, such as
+    write-error rates, that such rows carry)."""
 
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = WINDOW_TOL,
-                 piece=ImplicitScheme, travel: int | None = None, steps: tuple = ()):
+                 piece=ImplicitScheme, travel: int | None = None, steps: tuple = (),
+                 n_steps: int | None = None):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
         self.travel = travel                # rows the state moves in the run (None: any)
         self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
         self.steps = tuple(steps)           # the step lengths the pieces take (dt / 2, dt)
+        self.n_steps, self.taken = n_steps, 0   # full steps in the run, and taken so far
         self.exact_rows = None              # the window of the exact inverses, once in use
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
-    def memory(self) -> list:
+    def memory(self) -> dict:
         """The factorisations in use, as JSON-able rows (dt, lo, hi, the piece's adaptive
-        settings): what :meth:`recall` needs to continue bit for bit."""
-        return [[dt, lo, hi, {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}]
-                for dt, (lo, hi, piece) in self.factors.items()]
+        settings), the exact inverses' window and the full steps taken: what :meth:`recall`
+        needs to continue bit for bit."""
+        return {"pieces": [[dt, lo, hi, {k: getattr(piece, k) for k in _ADAPTIVE
+                                         if hasattr(piece, k)}]
+                           for dt, (lo, hi, piece) in self.factors.items()],
+                "exact_rows": self.exact_rows, "taken": self.taken}
 
-    def recall(self, rows: list) -> None:
+    def recall(self, memory: dict) -> None:
         """Rebuild the factorisations that :meth:`memory` listed."""
         self.factors.clear()
-        for dt, lo, hi, settings in rows:
-            if settings.get("inverse") == "direct":
-                self._exact_window(lo, hi)
+        self.exact_rows = tuple(memory["exact_rows"]) if memory["exact_rows"] else None
+        self.taken = memory["taken"]
+        for dt, lo, hi, settings in memory["pieces"]:
             self._new_piece(dt, lo, hi, settings)
 
     def step(self, dt: float, x):
+        if self.steps and dt == max(self.steps):
+            self.taken += 1
         i0, i1 = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
-        if not (lo <= i0 and i1 <= hi):
-            settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
-            if self.exact_rows is not None:         # every step's pieces go exact together
-                settings["inverse"] = "direct"
-            rows = x.shape[0]
-            # an exact inverse is dear to factorise: its window reaches as far as the state
-            # moves in the run (the end of the grid if not known), so that one factorisation
-            # serves the rest of it, and it never shrinks (a state whose tail rows come and
-            # go refactorised 152 times on seed 2 row 19); the pieces of every step share it
-            exact = settings.get("inverse") == "direct"
-            reach = _AHEAD
-            if exact:
-                reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
-            ahead = reach if self.direction > 0 else 0
-            up = self.direction > 0                 # the side away from the travel: i1's
-            spread = piece is not None and (i1 > hi if up else i0 < lo)
-            behind = _BEHIND if spread else 0       # slack where the tail has spread out
-            new = (max(i0 - ahead - (0 if up else behind), 0),
-                   min(i1 + reach - ahead + (behind if up else 0), rows))
-            shared = self.exact_rows
-            if exact and shared and shared[0] <= i0 and i1 <= shared[1]:
-                new = shared                            # factorised (or started) already
-            elif exact:
-                new = self._exact_window(*((min(new[0], lo), max(new[1], hi)) if piece else new))
-            lo, hi = new
+        settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
+        if self.exact_rows is not None:             # every step's pieces go exact together
+            settings["inverse"] = "direct"
+        exact = settings.get("inverse") == "direct"
+        needed = self._needed(i0, i1, lo, hi, piece, exact, x.shape[0])
+        settled = exact and piece is not None and self._oversized((lo, hi), needed)
+        if settled or not (lo <= i0 and i1 <= hi):
+            lo, hi = self._exact_choice(needed, lo, hi, piece, i0, i1) if exact else needed
             piece = self._new_piece(dt, lo, hi, settings)
             if exact:
                 self._start_others(piece)
         self.windows.append((hi - lo) / x.shape[0])
         x[lo:hi] = piece.step(x[lo:hi])
         return x
+
+    def _needed(self, i0, i1, lo, hi, piece, exact: bool, rows: int) -> tuple:
+        """The window a new piece takes for the state's rows [i0, i1): 24 rows ahead in the
+        direction of travel, or for an exact inverse (dear to factorise) as far as the
+        state moves in the run (the end of the grid if not known), so that one
+        factorisation serves the rest of it; 8 more the other way where a tail has spread
+        out of the piece's window (lo, hi)."""
+        reach = _AHEAD
+        if exact:
+            reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
+        ahead = reach if self.direction > 0 else 0
+        up = self.direction > 0                 # the side away from the travel: i1's
+        spread = piece is not None and (i1 > hi if up else i0 < lo)
+        behind = _BEHIND if spread else 0       # slack where the tail has spread out
+        return (max(i0 - ahead - (0 if up else behind), 0),
+                min(i1 + reach - ahead + (behind if up else 0), rows))
+
+    def _exact_choice(self, needed, lo, hi, piece, i0, i1) -> tuple:
+        """The window of an exact inverse: the shared one where it holds the state and has
+        not become oversized (factorised or started already); else the shared one joined by
+        ``needed`` and the piece's own (lo, hi), or ``needed`` alone where the state has
+        settled in part of the shared window (:meth:`_oversized`)."""
+        shared = self.exact_rows
+        if shared and shared[0] <= i0 and i1 <= shared[1] and not self._oversized(shared, needed):
+            return shared
+        if shared and self._oversized(shared, needed):
+            self.exact_rows = None
+            return self._exact_window(*needed)
+        return self._exact_window(*((min(needed[0], lo), max(needed[1], hi)) if piece
+                                    else needed))
+
+    def _oversized(self, window, needed) -> bool:
+        """True when an exact inverse on ``needed`` rows, at most 2/3 of ``window``, pays for
+        its factorisation (about _FACTOR_SOLVES of its solves) within the solves left in the
+        run (two a full step); never when the run's length is not known."""
+        if self.n_steps is None:
+            return False
+        size, small = window[1] - window[0], needed[1] - needed[0]
+        left = max(self.n_steps - self.taken, 0)
+        return 3 * small <= 2 * size and 2 * left * (size - small) >= _FACTOR_SOLVES * small
 
     def _new_piece(self, dt, lo, hi, settings):
         piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)

@@ -92,11 +92,13 @@ class SplitIntegrator(Integrator):
         rows = self.plan.rows_per_step(mercator_du(self.grid))
         self.shift = Shift(self.grid, direction, rows) if direction else (lambda x: x)
         inner = "tr-bdf2" if self.scheme == "split-tr-bdf2" else "be"
-        travel = rows * (math.ceil(self.horizon / self.dt) + 1)   # the run's last row too
+        n_steps = math.ceil(self.horizon / self.dt)
+        travel = rows * (n_steps + 1)                           # the run's last row too
         self.implicit = WindowedImplicit(
             self.backend, inner, direction, None if tails else WINDOW_TOL,
             functools.partial(LineScheme, longest=self.plan.longest_step)
-            if self.lines else ImplicitScheme, travel, steps=(self.dt / 2, self.dt))
+            if self.lines else ImplicitScheme, travel, steps=(self.dt / 2, self.dt),
+            n_steps=n_steps)
 
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
