@@ -101,7 +101,8 @@ class FlowPlan:
     chart_du : float or None
         Kind ``"mobius"``: DEFAULT_DU, or up to twice it for a broad initial state
         (:func:`~fpstt.flow.sizes.mobius_du`).  Kind ``"attractor"``: the cell width in U
-        of its grid, from the initial state's width where it starts (:func:`~fpstt.flow.chartcells.attractor_du`), between
+        of its grid, from the initial state's width where it starts
+        (:func:`~fpstt.flow.chartcells.attractor_du`), between
         DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
         initial state) and the du at which the two rows of a step take the longest step
         :attr:`longest_step` (0.078 / lambda with noise: du = 0.039) or turn the flow's

@@ -36,8 +36,31 @@ _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
 
 
+def chart_step(model, chart) -> float:
+    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
+
+    A state that reaches the chart's pole (the attractor) contracts there at the rate
+    lambda = |shift rate| of ``chart`` (None: no chart, 0.1 t_n) against the
+    noise, to the variance D / lambda; the implicit part's time error is governed by
+    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
+    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
+    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
+    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
+    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
+    the state at the pole in proportion, and the step does not shrink with it.
+    D = |C2|^2 / 2 + thermal D.
+    """
+    base = getattr(model, "base", model)
+    rate = abs(chart.shift_rate) if chart is not None else 0.0
+    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
+    if noise == 0 or rate == 0:
+        return CHART_STEP_MAX
+    return min(CHART_SPREAD / rate, CHART_STEP_MAX)
+
+
 def chart_du(model, chart, initial) -> float:
-    """The cell width in U of an attractor chart (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): at least
+    """The cell width in U of an attractor chart
+    (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): at least
     DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
     :func:`chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
     :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`).
@@ -55,7 +78,8 @@ def chart_du(model, chart, initial) -> float:
 
 
 def mobius_du(model, chart, initial) -> float:
-    """The cell width in U of a Möbius chart (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): DEFAULT_DU, where
+    """The cell width in U of a Möbius chart
+    (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): DEFAULT_DU, where
     Table I with the field kept on was validated (6.34 cells across its initial width), or
     coarser, up to MOBIUS_COARSEST = 2 DEFAULT_DU, where the initial state still has
     MOBIUS_CELLS_PER_WIDTH = 6.4 cells across its width
@@ -106,28 +130,6 @@ def noise_dominated(model) -> bool:
     if noise <= 0:
         return False
     return flow_scale(base) * DEFAULT_DU / noise <= 1.0
-
-
-def chart_step(model, chart) -> float:
-    """Longest step (t_n) in a chart, chosen from the state's narrowest width, not the cell.
-
-    A state that reaches the chart's pole (the attractor) contracts there at the rate
-    lambda = |shift rate| of ``chart`` (None: no chart, 0.1 t_n) against the
-    noise, to the variance D / lambda; the implicit part's time error is governed by
-    D dt / sigma^2, which D dt ≤ CHART_SPREAD D / lambda keeps at 0.078 there:
-    dt ≤ 0.078 / lambda, at most 0.1 t_n (and 0.1 t_n without noise, where the implicit part
-    has no diffusion to resolve).  On Table I with the field kept on (lambda = 5.09 per
-    t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
-    measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
-    the state at the pole in proportion, and the step does not shrink with it.
-    D = |C2|^2 / 2 + thermal D.
-    """
-    base = getattr(model, "base", model)
-    rate = abs(chart.shift_rate) if chart is not None else 0.0
-    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
-    if noise == 0 or rate == 0:
-        return CHART_STEP_MAX
-    return min(CHART_SPREAD / rate, CHART_STEP_MAX)
 
 
 def relaxation_cell_width(model, initial=None) -> float | None:

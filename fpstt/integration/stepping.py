@@ -98,9 +98,10 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
         z'-frame grid: a chart belongs to one drive).  None: constant drive.
     dt : float, optional
         Step for the unsplit schemes (default: the largest ≤ 0.01 that divides every
-        output time, when they are commensurate).  Split schemes take dt = du / |Im C1| from
-        the grid; output times that are not multiples of it are reached by a final
-        backward-Euler step of the full operator.
+        output time, when they are commensurate).  Split schemes take dt = rows du / |Im C1|
+        from the grid's plan (:meth:`~fpstt.flow.flowplan.FlowPlan.step`); output times
+        that are not multiples of it are reached by a final backward-Euler step of the
+        full operator.
     fast : bool, optional
         Keep the state as Fourier modes in phi and solve one tridiagonal system per mode
         (same discretisation, O(n_theta n_phi) per step, FFTs only at output times), over
