@@ -66,6 +66,9 @@ class Shift:
 
     def __call__(self, x):
         y, w = (x if self.direction > 0 else x[::-1]), self.w
+        if self.rows > 1 and self.rows <= y.shape[0] - 2:
+            self._rows_at_once(y)
+            return x
         for _ in range(self.rows):
             cap = y[-1] * w[-1]
             y[0] = (y[0] * w[0] + y[1] * w[1]) / w[0]
@@ -73,6 +76,21 @@ class Shift:
             y[-2] = self.frac * cap / w[-2]
             y[-1] = (1 - self.frac) * cap / w[-1]
         return x
+
+    def _rows_at_once(self, y):
+        """``rows`` (≤ n - 2) one-row translations of y in one pass over the array: row 0
+        (the cap the flow runs into) takes rows 1..k, row i the mass of row i + k, and the
+        last k interior rows what the far cap released at each of the k steps, a share
+        frac of what it held, frac (1 - frac)^(p - 1) of its mass at step p.  The same
+        masses as k passes, up to rounding."""
+        k, w = self.rows, self.w
+        cap = y[-1] * w[-1]
+        pole = y[0] * w[0] + np.sum(y[1:k + 1] * w[1:k + 1], axis=0)
+        y[1:-1 - k] = y[1 + k:-1] * (w[1 + k:-1] / w[1:-1 - k])
+        released = self.frac * (1 - self.frac) ** np.arange(k)           # steps 1..k
+        y[-1 - k:-1] = np.multiply.outer(released, cap) / w[-1 - k:-1]
+        y[-1] = (1 - self.frac) ** k * cap / w[-1]
+        y[0] = pole / w[0]
 
     def fraction(self, x, f: float):
         """Translate real cell averages by a fraction 0 ≤ f < 1 of a cell, in place:
