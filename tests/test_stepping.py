@@ -274,41 +274,6 @@ def test_pole_cap_warning_fires_where_the_cap_moves_the_std():
     assert np.max(np.abs(std / reference - 1)) > 1.5e-3
 
 
-@pytest.mark.parametrize("travel", [None, 50])
-def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
-    """A window factorised for an exact inverse reaches ``travel`` rows (plus 24) ahead of
-    the state, the grid's end when the run's travel is not known, and keeps the rows of the
-    window before it: seed 1 row 22 factorised all 2300 rows twice (42 s) where 1 200 served
-    its whole run; seed 2 row 19, whose tail rows come and go, refactorised 152 times with
-    windows that could shrink."""
-    from fpstt.integration.implicit import WindowedImplicit
-
-    class Backend:
-        def window(self, lo, hi):
-            return (lo, hi)
-
-        def row_mass(self, x):
-            return x.sum(axis=1)
-
-    class Piece:                                     # records its window; steps nothing
-        def __init__(self, window, dt, scheme, inverse="direct"):
-            self.window, self.inverse, self.n_factorizations = window, inverse, 1
-
-        def step(self, x):
-            return x
-
-    implicit = WindowedImplicit(Backend(), "be", 1, piece=Piece, travel=travel)
-    x = np.zeros((1000, 4))
-    x[500:511] = 1.0
-    implicit.step(0.1, x)                            # the first window: 24 rows ahead
-    x[:] = 0.0
-    x[460:471] = 1.0                                 # the state moved past it
-    implicit.step(0.1, x)
-    lo, hi = implicit.pieces[-1].window
-    # reaching travel + 24 rows below the state, and never shrinking: the first window's top
-    assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
-
-
 class _RowsBackend:
     """A backend stand-in for WindowedImplicit: windows are (lo, hi), row masses sums."""
 
@@ -325,6 +290,26 @@ class _ExactPiece:                                   # records its window; steps
 
     def step(self, x):
         return x
+
+
+@pytest.mark.parametrize("travel", [None, 50])
+def test_an_exact_inverse_window_reaches_as_far_as_the_run_travels(travel):
+    """A window factorised for an exact inverse reaches ``travel`` rows (plus 24) ahead of
+    the state, the grid's end when the run's travel is not known, and keeps the rows of the
+    window before it: seed 1 row 22 factorised all 2300 rows twice (42 s) where 1 200 served
+    its whole run; seed 2 row 19, whose tail rows come and go, refactorised 152 times with
+    windows that could shrink."""
+    from fpstt.integration.implicit import WindowedImplicit
+    implicit = WindowedImplicit(_RowsBackend(), "be", 1, piece=_ExactPiece, travel=travel)
+    x = np.zeros((1000, 4))
+    x[500:511] = 1.0
+    implicit.step(0.1, x)                            # the first window: 24 rows ahead
+    x[:] = 0.0
+    x[460:471] = 1.0                                 # the state moved past it
+    implicit.step(0.1, x)
+    lo, hi = implicit.pieces[-1].window
+    # reaching travel + 24 rows below the state, and never shrinking: the first window's top
+    assert lo == (0 if travel is None else 460 - 6 - travel - 24) and hi == 511 + 6
 
 
 @pytest.mark.parametrize("n_steps, taken, shrinks", [(1000, 0, True), (None, 0, False),
