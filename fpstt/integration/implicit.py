@@ -21,6 +21,7 @@ _GAMMA = 2 - math.sqrt(2)
 _MARGIN = 6                  # rows kept on each side of the mass window
 WINDOW_TOL = 1e-13           # rows holding less mass than this (relative) are frozen
 _AHEAD = 24                  # a window factorisation is reused while the state moves this far
+_STEPS_AHEAD = 6             # ... or, at several rows a step, for at least this many steps
 _BEHIND = 8                  # ... and, once its tail has spread out of the window the
                              # other way, while it spreads this far more
 _ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
@@ -62,10 +63,10 @@ class WindowedImplicit:
     more than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the
     window's edges: rows outside are frozen (they only shift), which changes the result by
     ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
-    the state, moving one row a step in ``direction``, stays inside it (24 rows ahead; 8 the
-    other way once a spreading tail has left the window there: seed 1 row 8 rebuilt its
-    pieces 91 times in its first 0.25 t_n without; 8 rows always cost seed 2 row 22, whose
-    windows are narrow, 50 %); ``travel`` (rows the state moves in the whole run) bounds how
+    the state, moving ``rows`` a step in ``direction``, stays inside it (24 rows ahead, or
+    6 steps' worth; 8 the other way once a spreading tail has left the window there: seed 1
+    row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows always cost
+    seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state moves in the whole run) bounds how
     far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
     pieces of every step length in ``steps`` (a split run's dt / 2 and dt) use exact
     inverses on one shared window, and theirs are factorised ahead on worker threads while
@@ -79,12 +80,13 @@ class WindowedImplicit:
 
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = WINDOW_TOL,
                  piece=ImplicitScheme, travel: int | None = None, steps: tuple = (),
-                 n_steps: int | None = None):
+                 n_steps: int | None = None, rows: int = 1):
         self.backend, self.scheme, self.direction, self.tol = backend, scheme, direction, tol
         self.travel = travel                # rows the state moves in the run (None: any)
         self.piece = piece                  # ImplicitScheme, or LineScheme on a LineBackend
         self.steps = tuple(steps)           # the step lengths the pieces take (dt / 2, dt)
         self.n_steps, self.taken = n_steps, 0   # full steps in the run, and taken so far
+        self.ahead = max(_AHEAD, _STEPS_AHEAD * rows)   # the state moves ``rows`` a step
         self.exact_rows = None              # the window of the exact inverses, once in use
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
@@ -127,13 +129,14 @@ class WindowedImplicit:
 
     def _needed(self, i0, i1, lo, hi, piece, exact: bool, rows: int) -> tuple:
         """The window a new piece takes for the state's rows [i0, i1): 24 rows ahead in the
-        direction of travel, or for an exact inverse (dear to factorise) as far as the
+        direction of travel (6 steps' worth at 8 rows a step: seed 1 row 8 rebuilt its windows
+        every 3 steps, 21 % of its time), or for an exact inverse (dear to factorise) as far as the
         state moves in the run (the end of the grid if not known), so that one
         factorisation serves the rest of it; 8 more the other way where a tail has spread
         out of the piece's window (lo, hi)."""
-        reach = _AHEAD
+        reach = self.ahead
         if exact:
-            reach = rows if self.travel is None else min(self.travel + _AHEAD, rows)
+            reach = rows if self.travel is None else min(self.travel + self.ahead, rows)
         ahead = reach if self.direction > 0 else 0
         up = self.direction > 0                 # the side away from the travel: i1's
         spread = piece is not None and (i1 > hi if up else i0 < lo)

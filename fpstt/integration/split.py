@@ -98,7 +98,7 @@ class SplitIntegrator(Integrator):
             self.backend, inner, direction, None if tails else WINDOW_TOL,
             functools.partial(LineScheme, longest=self.plan.longest_step)
             if self.lines else ImplicitScheme, travel, steps=(self.dt / 2, self.dt),
-            n_steps=n_steps)
+            n_steps=n_steps, rows=rows)
 
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
