@@ -190,7 +190,8 @@ def test_moebius_cells_coarsen_for_a_broad_start_only():
     broad_start = fpstt.initial_state(micro, "vmf", theta=2.0, phi=0.5, kappa=30.0)
     broad = plan_flow(field_on, broad_start)
     assert DEFAULT_DU < broad.chart_du <= MOBIUS_COARSEST
-    assert cells_per_width(broad.chart, broad_start, broad.chart_du) >= MOBIUS_CELLS_PER_WIDTH - 1e-9
+    cells = cells_per_width(broad.chart, broad_start, broad.chart_du)
+    assert cells >= MOBIUS_CELLS_PER_WIDTH - 1e-9
 
 
 def test_attractor_chart_takes_more_rows_only_within_table_i_step():

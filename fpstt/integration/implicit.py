@@ -66,8 +66,8 @@ class WindowedImplicit:
     the state, moving ``rows`` a step in ``direction``, stays inside it (24 rows ahead, or
     6 steps' worth; 8 the other way once a spreading tail has left the window there: seed 1
     row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows always cost
-    seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state moves in the whole run) bounds how
-    far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
+    seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state moves in the
+    whole run) bounds how far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
     pieces of every step length in ``steps`` (a split run's dt / 2 and dt) use exact
     inverses on one shared window, and theirs are factorised ahead on worker threads while
     the first one factorises (same matrices, so the same answer).  That window only grows
@@ -129,9 +129,9 @@ class WindowedImplicit:
 
     def _needed(self, i0, i1, lo, hi, piece, exact: bool, rows: int) -> tuple:
         """The window a new piece takes for the state's rows [i0, i1): 24 rows ahead in the
-        direction of travel (6 steps' worth at 8 rows a step: seed 1 row 8 rebuilt its windows
-        every 3 steps, 21 % of its time), or for an exact inverse (dear to factorise) as far as the
-        state moves in the run (the end of the grid if not known), so that one
+        direction of travel (6 steps' worth at 8 rows a step: seed 1 row 8 rebuilt its
+        windows every 3 steps, 21 % of its time), or for an exact inverse (dear to
+        factorise) as far as the state moves in the run (the end of the grid if not known), so that one
         factorisation serves the rest of it; 8 more the other way where a tail has spread
         out of the piece's window (lo, hi)."""
         reach = self.ahead
@@ -150,9 +150,10 @@ class WindowedImplicit:
         ``needed`` and the piece's own (lo, hi), or ``needed`` alone where the state has
         settled in part of the shared window (:meth:`_oversized`)."""
         shared = self.exact_rows
-        if shared and shared[0] <= i0 and i1 <= shared[1] and not self._oversized(shared, needed):
+        settled = shared is not None and self._oversized(shared, needed)
+        if shared and shared[0] <= i0 and i1 <= shared[1] and not settled:
             return shared
-        if shared and self._oversized(shared, needed):
+        if settled:
             self.exact_rows = None
             return self._exact_window(*needed)
         return self._exact_window(*((min(needed[0], lo), max(needed[1], hi)) if piece

@@ -58,6 +58,9 @@ class Shift:
         self.frac = self._cap_share(1.0)
         self.w, self.direction = w[:, None], direction
         self.ratio = (w[2:-1] / w[1:-2])[:, None]
+        k = rows                                     # a step of k rows in one pass:
+        self.ratio_k = (w[1 + k:-1] / w[1:-1 - k])[:, None] if 1 < k <= w.size - 2 else None
+        self.released = self.frac * (1 - self.frac) ** np.arange(k)     # at steps 1..k
 
     def _cap_share(self, f):
         """Share of the far cap's mass that a translation by f cells moves out of it."""
@@ -66,7 +69,7 @@ class Shift:
 
     def __call__(self, x):
         y, w = (x if self.direction > 0 else x[::-1]), self.w
-        if self.rows > 1 and self.rows <= y.shape[0] - 2:
+        if self.ratio_k is not None:
             self._rows_at_once(y)
             return x
         for _ in range(self.rows):
@@ -86,9 +89,8 @@ class Shift:
         k, w = self.rows, self.w
         cap = y[-1] * w[-1]
         pole = y[0] * w[0] + np.sum(y[1:k + 1] * w[1:k + 1], axis=0)
-        y[1:-1 - k] = y[1 + k:-1] * (w[1 + k:-1] / w[1:-1 - k])
-        released = self.frac * (1 - self.frac) ** np.arange(k)           # steps 1..k
-        y[-1 - k:-1] = np.multiply.outer(released, cap) / w[-1 - k:-1]
+        y[1:-1 - k] = y[1 + k:-1] * self.ratio_k
+        y[-1 - k:-1] = np.multiply.outer(self.released, cap) / w[-1 - k:-1]
         y[-1] = (1 - self.frac) ** k * cap / w[-1]
         y[0] = pole / w[0]
 
