@@ -52,6 +52,7 @@ from ..flow.flowplan import grid_plan
 from ..sphere.grid import SphereGrid
 from ..analysis.io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
+from .coarsen import CoarseRun, coarser
 from .integrators import UnsplitIntegrator
 from .split import SplitIntegrator
 from ..numerics.transport import mercator_step
@@ -185,7 +186,9 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
                 bar.update(state["n_steps"])
             if checkpoint is not None:
                 save = lambda: save_checkpoint(checkpoint, signature, state)  # noqa: E731
-        p = _run_piece(run, state, piece_times, recorded, bar, save, checkpoint_every)
+        p, run = _run_piece(run, state, piece_times, recorded, bar, save, checkpoint_every,
+                            coarsen=not (tails or trackers or save))
+        parts += [r.diagnostics(0) for r in state.pop("before", [])]
         parts.append(run.diagnostics(state["n_partial"]))
     bar.close()
     masses = np.array(state["masses"])
@@ -224,9 +227,12 @@ def _pieces(model, grid, times, scheme, pulse):
     return pieces
 
 
-def _run_piece(run, state, times, recorded, bar, save, every):
+def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
     """Run ``run`` through ``times`` (from its start), recording the outputs ``recorded``
-    and checkpointing with ``save``; returns the output density at the last time."""
+    and checkpointing with ``save``; with ``coarsen``, continuing on a coarser grid from
+    an output on where the state allows (:mod:`fpstt.integration.coarsen`; the runs left
+    behind in ``state["before"]``).  Returns the output density at the last time and the
+    run that ended."""
     plan = _plan(times, run.dt)
     p_out = None
     for k, index in plan[state["segment"]:]:
@@ -234,10 +240,15 @@ def _run_piece(run, state, times, recorded, bar, save, every):
         x, t, _, p_out = _reach(run, state, x, t, times[index])
         if recorded[index]:
             _keep(state, p_out, run.grid)
+        if coarsen and index + 1 < len(times) and not isinstance(run, CoarseRun):
+            before = run
+            run, x = coarser(run, x, times[index + 1:] - t)
+            if run is not before:
+                state.setdefault("before", []).append(before)
         state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory=run.memory())
         if save is not None and state["segment"] < len(plan):
             save()
-    return p_out
+    return p_out, run
 
 
 def _combined(parts: list[dict]) -> dict:
@@ -255,7 +266,8 @@ def _combined(parts: list[dict]) -> dict:
                 monotone=all(d["monotone"] for d in parts),
                 remapped=any(d["remapped"] for d in parts),
                 max_cell_peclet=max(peclets) if peclets else None,
-                line_residual=max(d.get("line_residual", 0.0) for d in parts))
+                line_residual=max(d.get("line_residual", 0.0) for d in parts),
+                coarsened=max(d.get("coarsened", 1) for d in parts))
 
 
 def _run_signature(model, grid, p0, scheme, run, times) -> dict:

@@ -1,0 +1,80 @@
+"""A split run continued on a grid coarser in U once its state settles at its attractor chart's
+pole (fpstt.integration.coarsen): the restriction and prolongation, and the default path."""
+
+import numpy as np
+import pytest
+
+import fpstt
+from fpstt.analysis.observables import moments
+from fpstt.flow.flowplan import plan_flow
+from fpstt.integration import coarsen
+from fpstt.integration.coarsen import prolong, restrict
+from test_chartcells import _near_attractor, _tilted
+
+
+def _masses(profile, n_phi=6, rows=42):
+    u = np.arange(rows - 2) + 0.5
+    inner = profile(u)[:, None] * (1 + 0.1 * np.cos(np.arange(n_phi)))[None, :]
+    return np.vstack([np.full(n_phi, 0.3), inner, np.full(n_phi, 1e-3)])
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_restriction_and_prolongation_keep_the_mass_and_the_sign(k):
+    rng = np.random.default_rng(k)
+    mass = rng.random((43, 8)) ** 4
+    mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)
+    measure = rng.random(43) + 0.5
+    coarse = restrict(mass, k)
+    assert coarse.shape == (2 + 41 // k, 8)
+    assert coarse.sum() == pytest.approx(mass.sum(), rel=1e-14)
+    for quadratic in (True, False):
+        fine = prolong(coarse, k, measure, quadratic=quadratic)
+        assert fine.shape == mass.shape and fine.min() >= 0
+        assert fine.sum() == pytest.approx(mass.sum(), rel=1e-14)
+        assert np.allclose(restrict(fine, k), coarse, rtol=1e-13, atol=0)
+
+
+def test_prolongation_is_exact_for_lines_and_parabolas_inside():
+    """A linear profile comes back exactly either way; a parabola only with ``quadratic``
+    (away from the end rows, which take one-sided lines)."""
+    k, measure = 4, np.ones(42)
+    line = _masses(lambda u: 1 + 0.01 * u)
+    parabola = _masses(lambda u: 1 + 0.001 * (u - 20) ** 2)
+    inside = slice(1 + k, 41 - k)
+    for quadratic in (True, False):
+        back = prolong(restrict(line, k), k, measure, quadratic=quadratic)
+        assert np.allclose(back[inside], line[inside], rtol=1e-13)
+    back = prolong(restrict(parabola, k), k, measure, quadratic=True)
+    assert np.allclose(back[inside], parabola[inside], rtol=1e-13)
+    linear = prolong(restrict(parabola, k), k, measure, quadratic=False)
+    assert not np.allclose(linear[inside], parabola[inside], rtol=1e-6)
+
+
+def _driven_near_attractor():
+    """Table I with a tilted easy axis at 8x its drive (8 rows of du = 0.0092 a step, so a
+    grid of 2 du keeps the step), a vMF state 0.1 rad from the attractor, 64 phi cells."""
+    model = _tilted()[0].with_drive(8.0)
+    chart = plan_flow(model, _near_attractor(_tilted()[2], 0.1)).chart
+    near = _near_attractor(chart, 0.1)
+    grid = fpstt.default_grid(model, [0.1, 0.3], initial=near, du=0.0092, n_phi=64)
+    return model, near, grid
+
+
+def test_the_default_path_coarsens_at_the_attractor_within_its_error(monkeypatch):
+    """Settled at the attractor by the first output, the run goes on with 2x du: its last
+    output is within L1 2e-4 and std of n 1e-4 (relative) of the run that keeps its grid,
+    mass and sign kept; not with ``tails``, which must step every row."""
+    model, near, grid = _driven_near_attractor()
+    assert grid.plan.kind == "attractor"
+    sol = fpstt.solve(model, grid, near.cell_averages(grid), [0.1, 0.3])
+    assert sol.diagnostics["coarsened"] == 2
+    assert sol.diagnostics["max_mass_error"] < 1e-12 and sol.p.min() >= 0
+    with_tails = fpstt.solve(model, grid, near.cell_averages(grid), [0.1, 0.3], tails=True)
+    assert "coarsened" not in with_tails.diagnostics
+    monkeypatch.setattr(coarsen, "FACTORS", ())
+    kept = fpstt.solve(model, grid, near.cell_averages(grid), [0.1, 0.3])
+    assert np.array_equal(sol.p[0], kept.p[0])                  # the same up to the change
+    l1 = np.sum(np.abs(sol.p[-1] - kept.p[-1]) * grid.cell_measure)
+    assert 0 < l1 < 2e-4
+    std, kept_std = moments(grid, sol.p[-1])[1], moments(grid, kept.p[-1])[1]
+    assert np.max(np.abs(std / kept_std - 1)) < 1e-4
