@@ -98,3 +98,15 @@ def test_eq17_noise_next_to_a_pole_stays_finite():
     mc = simulate(model, fpstt.GibbsState.from_microscopic(micro), [1.0, 2.0], 2000, seed=3)
     assert np.all(np.isfinite(mc.mean)) and np.all(np.isfinite(mc.std))
     assert abs(mc.mean[-1, 2]) > 0.999                  # at a pole
+
+
+def test_a_trajectory_that_starts_switched_has_a_first_passage_time_of_zero(table_i_model):
+    """With the threshold below every start (n_z > -1), each trajectory starts switched: the
+    mean of min(tau, T) is 0, not a crossing extrapolated from its first step (which divided
+    by zero where a step did not move n_z: model-space seed 3's Monte Carlo)."""
+    start = fpstt.GibbsState(50.0, 2.0, 0.0)
+    run = simulate(table_i_model, start, [0.05], 200, dt=1e-3, seed=1, threshold=-1.0)
+    assert run.switch_time_mean == 0.0 and run.switch_time_stderr == 0.0
+    assert np.all(run.p_switch == 1.0)
+    unswitched = simulate(table_i_model, start, [0.05], 200, dt=1e-3, seed=1, threshold=0.99)
+    assert unswitched.switch_time_mean == pytest.approx(0.05)

@@ -62,7 +62,8 @@ class MonteCarloResult:
     switch_time_mean, switch_time_stderr : float
         Mean of min(tau, T) over trajectories, tau the first crossing of n_z = threshold (in
         the first step that ends switched, interpolated linearly in n_z: it does not depend
-        on the output times; T = last output time), and its standard error; compare
+        on the output times; 0 for a trajectory that starts switched; T = last output
+        time), and its standard error; compare
         :meth:`fpstt.runs.wer.SwitchingCurve.statistics`.
     hist : (n_times, n_theta, n_phi) or None
         Histogram as a (theta, phi) density (carries sin theta; sum hist dtheta dphi = 1).
@@ -299,11 +300,13 @@ def _run_chunk(drive, gibbs, size: int, rng, times, dt: float, threshold: float,
     constant (``drive`` = (ends of the pieces, the model of each)); add them to ``sums``
     (:func:`_empty_sums`) and return the trajectory steps taken.  The first-passage time
     tau is that of the first step that ends switched, interpolated linearly in n_z; it does
-    not depend on the output times."""
+    not depend on the output times; it is 0 for a trajectory that starts switched."""
     ends, driven = drive
     theta, phi = angles(gibbs.sample(size, rng).T)
     horizon = times[-1]
-    tau, z = np.full(size, horizon), np.cos(theta)
+    z = np.cos(theta)
+    crossed = z > threshold                        # a start on the switched side: tau = 0
+    tau = np.where(crossed, 0.0, horizon)
     t, n_steps = 0.0, 0
     for k, t_out in enumerate(times):
         while t < t_out - 1e-12:
@@ -313,8 +316,9 @@ def _run_chunk(drive, gibbs, size: int, rng, times, dt: float, threshold: float,
             t += h
             n_steps += size
             z_old, z = z, np.cos(theta)
-            new = (tau == horizon) & (z > threshold)
+            new = ~crossed & (z > threshold)           # z_old ≤ threshold < z
             tau[new] = t - h * (z[new] - threshold) / (z[new] - z_old[new])
+            crossed |= new
         _add_output(sums, k, theta, phi, threshold, grid)
     sums["tau_sums"] += [tau.sum(), (tau ** 2).sum()]
     return n_steps
