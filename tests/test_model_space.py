@@ -94,3 +94,19 @@ def test_a_run_time_estimate_is_not_a_warning_about_the_answer():
                                  "(a rough estimate)")
     assert _about_the_answer("RuntimeWarning: p went negative (min p / max p = -1.16e-05)")
     assert not _about_the_answer("UserWarning: anything else")
+
+
+def test_a_slow_contraction_against_a_fast_flow_gets_cells_whose_step_turns_it_little():
+    """Seed 3 row 8 (field on, no damping, a weak drive: lambda = 0.13 against a fastest rate
+    of 36 per t_n): two rows of the finest cell, 0.0092, made a step of 0.125 t_n that
+    turned the flow by 4.5 rad, and the mean and std missed Monte Carlo by 72 s.e. with no
+    warning.  The cell now shrinks until two rows turn it by at most REMAP_TURN_MAX (2.6 rad;
+    at 2.25 both were within 0.5 s.e., docs/validation.md §8)."""
+    from fpstt.flow.attractor import flow_scale
+    from fpstt.flow.sizes import REMAP_TURN_MAX
+    cfg = to_config(draw_models(3, 30)[8], grid=False)
+    model = cfg.build_model()
+    grid = cfg.build_grid(model)
+    assert grid.plan.kind == "attractor"
+    turn = grid.plan.step(grid.du) * flow_scale(model)
+    assert 0.9 * REMAP_TURN_MAX < turn <= REMAP_TURN_MAX

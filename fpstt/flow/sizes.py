@@ -17,8 +17,8 @@ from .attractor import flow_scale, precession_rate
 from .chartcells import attractor_du
 
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
-           "REMAPPED_ROWS", "REMAP_TURN", "FOLD_TURN", "FREE_TURN", "MOBIUS_COARSEST",
-           "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "mobius_du",
+           "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "FOLD_TURN", "FREE_TURN",
+           "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "mobius_du",
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
@@ -28,6 +28,7 @@ CHART_STEP_MAX = 0.1         # ... and never longer than this (t_n), noise or no
 FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
 REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (rows_per_step)
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
+REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),
@@ -68,8 +69,16 @@ def chart_du(model, chart, initial) -> float:
     The remap moves the rest of the flow in one directionally split sweep a step: model-space
     seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off
     Monte Carlo in its mean at 0.1 t_n a step (10.5 rad) and within 1.0 at 0.025 (2.6 rad);
-    rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8)."""
-    finest = DEFAULT_DU / 2
+    rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8).
+
+    Where the contraction lambda is slow against that rate, two rows of DEFAULT_DU / 2 are
+    a longer step: the finest cell shrinks so that they turn the flow by at most
+    REMAP_TURN_MAX = 2.6 rad, the most validated (seed 1 row 22, 2.64 rad: within 1.0 s.e.).
+    Model-space seed 3 row 8 (no damping, lambda = 0.13, fastest rate 36 per t_n) took steps
+    of 0.125 t_n (4.5 rad) on DEFAULT_DU / 2 and its mean and std missed Monte Carlo by 72
+    s.e.; at 2.25 rad both were within 0.5."""
+    finest = min(DEFAULT_DU / 2, REMAP_TURN_MAX / flow_scale(model)
+                 * abs(chart.shift_rate) / REMAPPED_ROWS)
     step = min(chart_step(model, chart), REMAP_TURN / flow_scale(model))
     coarsest = step * chart.shift_rate / REMAPPED_ROWS
     if initial is None or coarsest <= finest:

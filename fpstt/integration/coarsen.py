@@ -11,10 +11,11 @@ there and its profile in U only widens, so a grid k = 2, 4 or 8 times coarser in
 u_min, n_phi, chart and step) resolves it; the run continues there from the next output
 on, and every later output is prolonged back onto the user's grid.
 
-The change is decided at an output time (the end of a Strang sequence, no open half step),
-on the state itself: the largest k whose step is the run's step (``plan.step(k du)``, the
-shift k times fewer rows) and for which restricting the state (summing k rows) and
-prolonging it back linearly (second order, as the scheme) moves at most COARSE_L1 = 1e-5 of
+The change is decided at the end of a Strang sequence (no open half step): at each output
+time and, in a run that can coarsen, every CHECK_EVERY = 0.1 t_n between them, where the
+sequence is closed for it (a half step more), on the state itself: the largest k whose step
+is the run's step (``plan.step(k du)``, the shift k times fewer rows) and for which
+restricting the state (summing k rows) and prolonging it back linearly (second order, as the scheme) moves at most COARSE_L1 = 1e-5 of
 the mass in L1.  On seed 1 row 20 that measure was 6.7e-6 for k = 2 and 1.8e-4 for k = 4;
 the coarse runs' outputs differed from the fine run's by L1 9.5e-5 and 4.8e-4, std of n
 by 1.2e-5 and 5.8e-5 relative (Monte Carlo's standard error with 1e5 samples: 2.2e-3), and
@@ -31,10 +32,12 @@ import numpy as np
 
 from ..sphere.grid import SphereGrid
 
-__all__ = ["COARSE_L1", "FACTORS", "restrict", "prolong", "coarser", "CoarseRun"]
+__all__ = ["COARSE_L1", "FACTORS", "CHECK_EVERY", "restrict", "prolong", "coarser",
+           "check_steps", "CoarseRun"]
 
 COARSE_L1 = 1e-5             # L1 (of the mass) a restriction and linear prolongation may move
 FACTORS = (8, 4, 2)          # coarsenings tried, the largest first
+CHECK_EVERY = 0.1            # t_n between the checks inside a run's segments
 
 
 def restrict(mass, k: int):
@@ -106,38 +109,47 @@ class CoarseRun:
         return dict(self.run.diagnostics(n_partial), coarsened=self.k)
 
 
+def check_steps(run) -> int | None:
+    """Steps between the checks for a coarser grid inside a run's segments (CHECK_EVERY t_n,
+    besides its outputs), or None for a run that cannot coarsen (:func:`_grids`)."""
+    if not _grids(run):
+        return None
+    return max(1, round(CHECK_EVERY / run.dt))
+
+
 def coarser(run, x, times_left):
-    """``run`` (a :class:`~fpstt.integration.split.SplitIntegrator` on a chart grid, at the end
-    of a Strang sequence with state x) continued on the coarsest grid that FACTORS allow
-    (module docstring) for the output times ``times_left`` (from now): (run, state), the
-    same ones when none does."""
-    grid = run.grid
-    if not _settled_at_pole(run, x):
+    """``run`` (at the end of a Strang sequence with state x) continued on the coarsest grid
+    of :func:`_grids` that moves at most COARSE_L1 of the mass (module docstring), for the
+    output times ``times_left`` (from now): (run, state), the same ones when none does."""
+    grids = _grids(run)
+    if not grids or not _settled_at_pole(run, x):
         return run, x
-    mass = x * grid.cell_measure
-    total = float(mass.sum())
-    for k in FACTORS:
-        coarse_grid = _coarse_grid(grid, k)
-        if coarse_grid is None or not np.isclose(run.plan.step(coarse_grid.du), run.dt,
-                                                 rtol=1e-12, atol=0):
-            continue
+    mass = x * run.grid.cell_measure
+    fine_rows = run.grid.cell_measure.sum(axis=1)
+    for k, coarse_grid in grids:
         coarse = restrict(mass, k)
-        moved = np.abs(prolong(coarse, k, grid.cell_measure.sum(axis=1), quadratic=False)
-                       - mass).sum()
-        if moved <= COARSE_L1 * total:
+        moved = np.abs(prolong(coarse, k, fine_rows, quadratic=False) - mass).sum()
+        if moved <= COARSE_L1 * mass.sum():
             p = coarse / coarse_grid.cell_measure
             new = type(run)(run.model.base, coarse_grid, run.scheme, times_left, None,
                             False, p, shared=run.shared)
-            return CoarseRun(new, grid, k), new.x0
+            return CoarseRun(new, run.grid, k), new.x0
     return run, x
 
 
-def _settled_at_pole(run, x) -> bool:
-    """The state's rows above the run's mass window start at the pole cap of its attractor
-    chart (the attractor, where the state stays and only widens in U), and the run can
-    coarsen: line schemes with frozen rows (not ``tails``)."""
+def _grids(run) -> list:
+    """[(k, grid k times coarser in U)] for k in FACTORS whose split step is the run's, for a
+    run that can coarsen: line schemes with frozen rows (not ``tails``) in an attractor chart."""
     if not run.lines or run.plan.kind != "attractor" or run.implicit.tol is None:
-        return False
+        return []
+    grids = [(k, _coarse_grid(run.grid, k)) for k in FACTORS]
+    return [(k, grid) for k, grid in grids if grid is not None
+            and np.isclose(run.plan.step(grid.du), run.dt, rtol=1e-12, atol=0)]
+
+
+def _settled_at_pole(run, x) -> bool:
+    """The state's rows above the run's mass window start at its chart's pole cap (the
+    attractor, where the state stays and only widens in U)."""
     row_mass = x.sum(axis=1) * run.grid.cell_measure[:, 0]
     return bool(row_mass[1] > run.implicit.tol * row_mass.sum())
 

@@ -52,7 +52,7 @@ from ..flow.flowplan import grid_plan
 from ..sphere.grid import SphereGrid
 from ..analysis.io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
-from .coarsen import CoarseRun, coarser
+from .coarsen import CoarseRun, check_steps, coarser
 from .integrators import UnsplitIntegrator
 from .split import SplitIntegrator
 from ..numerics.transport import mercator_step
@@ -233,16 +233,18 @@ def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
     an output on where the state allows (:mod:`fpstt.integration.coarsen`; the runs left
     behind in ``state["before"]``).  Returns the output density at the last time and the
     run that ended."""
-    plan = _plan(times, run.dt)
+    plan = _plan(times, run.dt, check_steps(run) if coarsen else None)
     p_out = None
     for k, index in plan[state["segment"]:]:
         x, t = _run_segment(run, state, k, bar, save, every)
-        x, t, _, p_out = _reach(run, state, x, t, times[index])
-        if recorded[index]:
-            _keep(state, p_out, run.grid)
-        if coarsen and index + 1 < len(times) and not isinstance(run, CoarseRun):
+        if index is not None:
+            x, t, _, p_out = _reach(run, state, x, t, times[index])
+            if recorded[index]:
+                _keep(state, p_out, run.grid)
+        left = times[times > t + 1e-9 * run.dt] - t
+        if coarsen and left.size and not isinstance(run, CoarseRun):
             before = run
-            run, x = coarser(run, x, times[index + 1:] - t)
+            run, x = coarser(run, x, left)
             if run is not before:
                 state.setdefault("before", []).append(before)
         state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory=run.memory())
@@ -294,12 +296,18 @@ def _digest(array) -> str:
     return hashlib.sha256(repr(data.shape).encode() + data.tobytes()).hexdigest()[:16]
 
 
-def _plan(times, dt):
+def _plan(times, dt, check=None):
     """Segments (steps, output index): whole steps up to each output time, where the
-    output is recorded.  Checkpoints observe the run inside them and do not cut them."""
+    output is recorded, cut every ``check`` steps by segments whose index is None (where a
+    run may continue on a coarser grid).  Checkpoints observe the run inside them and do
+    not cut them."""
     plan, t_plan = [], 0.0
     for index, t_out in enumerate(times):
-        plan.append((int(math.floor((t_out - t_plan) / dt + 1e-9)), index))
+        steps = int(math.floor((t_out - t_plan) / dt + 1e-9))
+        while check and steps > check:
+            plan.append((check, None))
+            steps -= check
+        plan.append((steps, index))
         t_plan = t_out
     return plan
 
