@@ -337,6 +337,24 @@ def test_an_exact_window_shrinks_once_the_state_settles_in_part_of_it(n_steps, t
     assert len(implicit.pieces) == (3 if shrinks else 2)
 
 
+def test_an_exact_window_that_a_tail_spreads_out_of_grows_by_an_eighth():
+    """A tail spreading out of an exact inverse's window against the travel grows it by 1/8
+    of its rows (8 for a line piece): seed 3 row 12 grew 757 -> 868 rows 8-11 at a time, a
+    factorisation of every step length each (its first 0.5 t_n 88 -> 46 s)."""
+    from fpstt.integration.implicit import WindowedImplicit
+    implicit = WindowedImplicit(_RowsBackend(), "be", 1, piece=_ExactPiece, steps=(0.1,))
+    x = np.zeros((1000, 4))
+    x[500:511] = 1.0
+    implicit.step(0.1, x)
+    x[:] = 0.0
+    x[460:471] = 1.0
+    implicit.step(0.1, x)                            # exact, from row 0
+    assert implicit.pieces[-1].window == (0, 517)
+    x[471:530] = 1e-3                                # the tail spreads past row 517
+    implicit.step(0.1, x)
+    assert implicit.pieces[-1].window == (0, 530 + 6 + 517 // 8)
+
+
 class _LinePiece(_ExactPiece):                     # an approximate inverse: cheap to build
     build_solves = 4
 

@@ -24,6 +24,8 @@ _AHEAD = 24                  # a window factorisation is reused while the state 
 _STEPS_AHEAD = 6             # ... or, at several rows a step, for at least this many steps
 _BEHIND = 8                  # ... and, once its tail has spread out of the window the
                              # other way, while it spreads this far more
+_EXACT_SLACK = 8             # an exact window spreads by 1/this of itself (seed 3 row 12 grew
+                             # 757 -> 868 rows 8-11 at a time, a factorisation each)
 _ADAPTIVE = ("inverse",)    # a line scheme's own settings (the inverse it starts with)
 _FACTOR_SOLVES = 50          # a sparse LU costs about this many of its solves (583 x 256 cells:
                              # 1.2 s against 24 ms)
@@ -66,7 +68,8 @@ class WindowedImplicit:
     window's edges: rows outside are frozen (they only shift), which changes the result by
     ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
     the state, moving ``rows`` a step in ``direction``, stays inside it (24 rows ahead, or
-    6 steps' worth; 8 the other way once a spreading tail has left the window there: seed 1
+    6 steps' worth; 8 the other way once a spreading tail has left the window there, 1/8 of
+    an exact window: seed 1
     row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows always cost
     seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state moves in the
     whole run) bounds how far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
@@ -145,7 +148,9 @@ class WindowedImplicit:
         ahead = reach if self.direction > 0 else 0
         up = self.direction > 0                 # the side away from the travel: i1's
         spread = piece is not None and (i1 > hi if up else i0 < lo)
-        behind = _BEHIND if spread else 0       # slack where the tail has spread out
+        behind = 0                              # slack where the tail has spread out:
+        if spread:                              # an exact window's is 1/8 of it (dear)
+            behind = max(_BEHIND, (hi - lo) // _EXACT_SLACK) if exact else _BEHIND
         return (max(i0 - ahead - (0 if up else behind), 0),
                 min(i1 + reach - ahead + (behind if up else 0), rows))
 
