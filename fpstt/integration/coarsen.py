@@ -15,11 +15,12 @@ The change is decided at the end of a Strang sequence (no open half step): at ea
 time and, in a run that can coarsen, every CHECK_EVERY = 0.1 t_n between them, where the
 sequence is closed for it (a half step more), on the state itself: the largest k whose step
 is the run's step (``plan.step(k du)``, the shift k times fewer rows) and for which
-restricting the state (summing k rows) and prolonging it back linearly (second order, as the scheme) moves at most COARSE_L1 = 1e-5 of
-the mass in L1.  On seed 1 row 20 that measure was 6.7e-6 for k = 2 and 1.8e-4 for k = 4;
-the coarse runs' outputs differed from the fine run's by L1 9.5e-5 and 4.8e-4, std of n
-by 1.2e-5 and 5.8e-5 relative (Monte Carlo's standard error with 1e5 samples: 2.2e-3), and
-took 32 s and 27 s against 55 s; row 8 (k = 2): L1 1.8e-4, std 4.7e-5, 38 s against 44 s.
+restricting the state (summing k rows) and prolonging it back linearly (second order, as the
+scheme) moves at most COARSE_L1 = 1e-5 of the mass in L1. On seed 1 row 20 that measure was
+6.7e-6 for k = 2 and 1.8e-4 for k = 4; the coarse runs' outputs differed from the fine run's
+by L1 9.5e-5 and 4.8e-4, std of n by 1.2e-5 and 5.8e-5 relative (Monte Carlo's standard
+error with 1e5 samples: 2.2e-3), and took 32 s and 27 s against 55 s; row 8 (k = 2): L1
+1.8e-4, std 4.7e-5, 38 s against 44 s.
 Outputs are prolonged by parabolas (third order: 4.5e-6 and 3.6e-5 at k = 2 and 4 on row
 20's state).  Only attractor charts (a Möbius chart's results are validated as they are),
 not runs that step every row (``tails``), trackers (they read the run's own grid) or
@@ -100,7 +101,8 @@ class CoarseRun:
         return getattr(self.run, name)
 
     def output(self, x, t: float):
-        """(coarse state density, output density on the fine grid)."""
+        """(coarse state density, output density on the fine grid): (theta, phi) densities
+        that carry sin theta (cell mass / cell measure), as every output of a run."""
         density, p_out = self.run.output(x, t)
         coarse_mass = p_out * self.run.grid.cell_measure
         return density, prolong(coarse_mass, self.k, self._fine_rows) / self.grid.cell_measure

@@ -63,27 +63,28 @@ class ImplicitScheme:
 
 
 class WindowedImplicit:
-    """Implicit pieces (G, H) over the contiguous theta rows around the densest one that hold
-    more than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the
-    window's edges: rows outside are frozen (they only shift), which changes the result by
-    ~1e-12 in L1 on Table I and nothing in mass.  A window's factorisation is reused while
-    the state, moving ``rows`` a step in ``direction``, stays inside it (24 rows ahead, or
-    6 steps' worth; 8 the other way once a spreading tail has left the window there, 1/8 of
-    an exact window: seed 1
-    row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows always cost
-    seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state moves in the
-    whole run) bounds how far ahead an exact inverse's window reaches.  Once one piece needs an exact inverse, the
-    pieces of every step length in ``steps`` (a split run's dt / 2 and dt) use exact
-    inverses on one shared window, and theirs are factorised ahead on worker threads while
-    the first one factorises (same matrices, so the same answer).  That window only grows
-    (a state whose tail rows come and go refactorised 152 times on seed 2 row 19), except
-    when the state has settled in at most 2/3 of it and the solves left in the run
-    (``n_steps`` full steps, two solves each) save more than a factorisation of the smaller
-    window costs (about 50 of its solves): seed 1 row 19 settled at its attractor in 193 of
-    the 390 rows of its exact window.  A piece with an approximate inverse (cheap to build:
-    ``build_solves`` of its solves) is rebuilt on fewer rows by the same rule: seed 1 row 0
-    stepped all 443 rows while its state settled in 137 (28 s; 18 s with it).  ``tol=None``: every row, always (for tails, such as
-    write-error rates, that such rows carry)."""
+    """Implicit pieces (G, H) over the contiguous theta rows around the densest one that hold more
+    than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the window's
+    edges: rows outside are frozen (they only shift), which changes the result by ~1e-12 in
+    L1 on Table I and nothing in mass. A window's factorisation is reused while the state,
+    moving ``rows`` a step in ``direction``, stays inside it (24 rows ahead, or 6 steps'
+    worth; 8 the other way once a spreading tail has left the window there, 1/8 of an exact
+    window: seed 1 row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows
+    always cost seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state
+    moves in the whole run) bounds how far ahead an exact inverse's window reaches. Once one
+    piece needs an exact inverse, the pieces of every step length in ``steps`` (a split
+    run's dt / 2 and dt) use exact inverses on one shared window, and theirs are factorised
+    ahead on worker threads while the first one factorises (same matrices, so the same
+    answer). That window only grows (a state whose tail rows come and go refactorised 152
+    times on seed 2 row 19), except when the state has settled in at most 2/3 of it and the
+    solves left in the run (``n_steps`` full steps, two solves each) save more than a
+    factorisation of the smaller window costs (about 50 of its solves): seed 1 row 19
+    settled at its attractor in 193 of the 390 rows of its exact window. A piece with an
+    approximate inverse (cheap to build: ``build_solves`` of its solves) is rebuilt on fewer
+    rows by the same rule: seed 1 row 0 stepped all 443 rows while its state settled in 137
+    (28 s; 18 s with it).
+    ``tol=None``: every row, always (for tails, such as write-error rates, that such rows
+    carry)."""
 
     def __init__(self, backend, scheme: str, direction: int, tol: float | None = WINDOW_TOL,
                  piece=ImplicitScheme, travel: int | None = None, steps: tuple = (),
