@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from .attractor import attractor_chart, flow_scale, magnet_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
-from .chartcells import other_attractors
-from .sizes import (CHART_STEP_MAX, FOLD_TURN, FREE_STEP_MAX, REMAP_TURN,
+from .chartcells import other_attractors, state_width
+from .sizes import (CHART_STEP_MAX, CHART_WIDTH_MAX, FOLD_TURN, FREE_STEP_MAX, REMAP_TURN,
                     REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
-                    mobius_du, noise_dominated, relaxation_cell_width)
+                    mobius_du, noise_dominated, relaxation_cell_width, turn_capped)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -261,14 +261,6 @@ def _warn_other_attractors(model, chart, initial) -> None:
                       f"Carlo in its mean", RuntimeWarning, stacklevel=3)
 
 
-
-
-
-
-
-
-
-
 def longest_chart_step(model, chart=None) -> float:
     """:func:`~fpstt.flow.sizes.chart_step` in ``chart``, the model's own Möbius chart if
     None (0.1 t_n for a flow with none)."""
@@ -287,24 +279,25 @@ def grid_plan(model, grid) -> FlowPlan:
     return plan_flow(model, frame=grid.chart)
 
 
-
-
-
-
 def _chosen_frame(model, own, initial, attractor: bool):
     """(chart, carries the flow) that a new grid runs in: the flow's own Möbius chart (z'
     when its fixed points are ±z'), unless ``attractor`` is off and it is not z'; for a
     torque-driven flow with none whose rest depends on phi, given ``initial`` and
     ``attractor``, the chart of the attractor the state flows to, unless noise dominates
     (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
-    attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.); else the z'
-    frame."""
+    attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
+    that chart contracts too slowly for a state wider than CHART_WIDTH_MAX
+    (:func:`~fpstt.flow.sizes.turn_capped`); else the z' frame."""
     if own is not None and (attractor or own.is_identity):
         return own, True
+    zprime = MobiusChart(0j, None, 1j * model.C1)
     if (not attractor or own is not None or initial is None or model.C1.imag == 0
             or model.phi_independent or noise_dominated(model)):
-        return MobiusChart(0j, None, 1j * model.C1), False
-    return attractor_chart(model, initial.direction), False
+        return zprime, False
+    chart = attractor_chart(model, initial.direction)
+    if turn_capped(model, chart) and state_width(initial) > CHART_WIDTH_MAX:
+        return zprime, False
+    return chart, False
 
 
 def _given_frame(model, own, frame):

@@ -19,7 +19,8 @@ from .chartcells import attractor_du
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "FOLD_TURN", "FREE_TURN",
            "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "mobius_du",
-           "longest_remapped_step", "noise_dominated", "relaxation_cell_width"]
+           "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "CHART_WIDTH_MAX",
+           "turn_capped"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -29,6 +30,7 @@ FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shif
 REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (rows_per_step)
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
 REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
+CHART_WIDTH_MAX = 0.1        # rad: the widest initial state a turn-capped chart takes (slow_chart)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),
@@ -77,13 +79,34 @@ def chart_du(model, chart, initial) -> float:
     Model-space seed 3 row 8 (no damping, lambda = 0.13, fastest rate 36 per t_n) took steps
     of 0.125 t_n (4.5 rad) on DEFAULT_DU / 2 and its mean and std missed Monte Carlo by 72
     s.e.; at 2.25 rad both were within 0.5."""
-    finest = min(DEFAULT_DU / 2, REMAP_TURN_MAX / flow_scale(model)
-                 * abs(chart.shift_rate) / REMAPPED_ROWS)
+    finest = min(DEFAULT_DU / 2, _turn_capped_du(model, chart))
     step = min(chart_step(model, chart), REMAP_TURN / flow_scale(model))
     coarsest = step * chart.shift_rate / REMAPPED_ROWS
     if initial is None or coarsest <= finest:
         return finest
     return attractor_du(chart, initial, finest, coarsest)
+
+
+def _turn_capped_du(model, chart) -> float:
+    """The cell in U whose step of two rows turns the flow by REMAP_TURN_MAX."""
+    return REMAP_TURN_MAX / flow_scale(model) * abs(chart.shift_rate) / REMAPPED_ROWS
+
+
+def turn_capped(model, chart) -> bool:
+    """True when an attractor ``chart`` contracts so slowly against the flow's fastest rate
+    that :func:`chart_du` shrinks its finest cell below DEFAULT_DU / 2 to hold the turn of a
+    step (lambda / rate < REMAPPED_ROWS DEFAULT_DU / (2 REMAP_TURN_MAX) = 1 / 141).
+
+    Such a chart's steps still turn the flow by up to REMAP_TURN_MAX = 2.6 rad, which the
+    directionally split remap follows only near the chart's pole, where the rest of the flow
+    turns about it: narrow states were validated there (seed 1 row 22, width 0.048 rad;
+    seed 3 row 8, 0.067 rad: within 1.0 and 2.7 s.e.).  A broad state stays far from the
+    pole for ~1 / lambda: seed 3 row 23 (no damping, lambda = 0.114, rate 45 per t_n, a
+    Gibbs start 0.53 rad wide) was 40 s.e. off Monte Carlo in its mean with no warning on
+    5 212 x 384 cells (317 s), and within 2.0 s.e. in the z' frame, whose remapped steps
+    turn it by FOLD_TURN (990 x 384 cells, 13 s).  :func:`~fpstt.flow.flowplan.plan_flow`
+    keeps such a chart only for initial states at most CHART_WIDTH_MAX = 0.1 rad wide."""
+    return _turn_capped_du(model, chart) < DEFAULT_DU / 2
 
 
 def mobius_du(model, chart, initial) -> float:
