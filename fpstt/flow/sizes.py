@@ -17,7 +17,8 @@ from .attractor import flow_scale, precession_rate
 from .chartcells import attractor_du
 
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
-           "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "FOLD_TURN", "FREE_TURN",
+           "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "FOLD_TURN", "FOLD_DAMPING",
+           "FREE_TURN",
            "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "mobius_du",
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "CHART_WIDTH_MAX",
            "turn_capped"]
@@ -32,6 +33,7 @@ REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coar
 REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
 CHART_WIDTH_MAX = 0.1        # rad: the widest initial state a turn-capped chart takes (slow_chart)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
+FOLD_DAMPING = 0.125         # ... and a phi-independent flow's largest contraction, alpha x rate x dt
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),
 MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)

@@ -105,7 +105,8 @@ class SplitIntegrator(Integrator):
         take (all but -Im C1 sin theta; all of it when :attr:`folded`): a :class:`FlowRemap`
         in real space (in the z' frame from :mod:`fpstt.numerics.zremap`), or on the fast path (a
         phi-independent flow) a :class:`ModalRemap` of the kept phi modes."""
-        flow, chart, rate = self.model.base.noiseless(), self.grid.chart, self.model.C1.imag
+        flow, chart = self.model.base.noiseless(), self.grid.chart
+        rate = 0.0 if self.folded else self.model.C1.imag       # the shift's, taken out
 
         def velocity(theta_c, phi_c):
             theta_c, phi_c = np.broadcast_arrays(theta_c, phi_c)
