@@ -86,9 +86,10 @@ class FlowPlan:
         a phi-dependent flow is remapped (a field kept on with the drive off, a precession of
         a narrow state, was 2.5x too broad in std after 0.5 t_n with TR-BDF2's fluxes on the z'
         grid, within 1 s.e. of Monte Carlo remapped), and a flow in ±z' with no torque takes
-        TR-BDF2 unless it has no noise at all (then it is remapped, as ``scheme``).  (For the axially symmetric anisotropy of the device example the split scheme,
-        the rest remapped on phi mode 0, is closer to the 1-D solver than TR-BDF2: WER 0.39 %
-        against 0.53 % at 0.5-5 t_n of its pulse, 0.27 % against 0.51 % at 12 t_n.)
+        TR-BDF2 unless it has no noise at all (then it is remapped, as ``scheme``).  (For
+        the axially symmetric anisotropy of the device example the split scheme, the rest
+        remapped on phi mode 0, is closer to the 1-D solver than TR-BDF2: WER 0.39 % against
+        0.53 % at 0.5-5 t_n of its pulse, 0.27 % against 0.51 % at 12 t_n.)
     phi_independent : bool
         Drift and diffusion do not depend on phi (the Fourier path; write-error curves).
     longest_step : float
@@ -210,7 +211,7 @@ class FlowPlan:
 
     def step(self, du: float) -> float:
         """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n (when the
-        shift is folded into the remap, :meth:`folds_shift`: FOLD_TURN / the magnet's rate);
+        shift is folded into the remap, :meth:`folds_shift`: :meth:`fold_step`);
         ValueError if the chart does not shift."""
         if self.folds_shift(du):
             return min(self.fold_step(), CHART_STEP_MAX)
