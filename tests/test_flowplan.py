@@ -48,9 +48,9 @@ def test_easy_axis_along_z_prime_is_remapped_and_no_current_is_unsplit():
     axial = plan_flow(_model(B_k=0.05, alpha=0.02))      # driven, phi-independent: split
     assert axial.kind == "z-remapped" and axial.chart.is_identity and axial.phi_independent
     assert axial.scheme == axial.piece_scheme == "split-tr-bdf2"
-    off = plan_flow(_model(n_e=0.0, B_k=0.05, alpha=0.02, thermal=True))   # drive-off piece
+    off = plan_flow(_model(n_e=0.0, B_k=0.05, alpha=0.02, thermal=True, T=300.0))  # its piece
     assert off.kind == "unsplit" and off.piece_scheme == "tr-bdf2"
-    still = plan_flow(_model(n_e=0.0, thermal=True, **TILTED))
+    still = plan_flow(_model(n_e=0.0, thermal=True, T=300.0, **TILTED))
     assert still.kind == "unsplit" and still.scheme == "adaptive-tr-bdf2"   # a relaxation
     assert still.cell_width is None or 0 < still.cell_width <= 0.1
     assert still.piece_scheme == "split-tr-bdf2"      # a pulse's drive-off piece: remapped
@@ -243,3 +243,22 @@ def test_an_undamped_flow_with_no_noise_keeps_the_energy_distribution():
 
     (m0, s0), (m1, s1) = mean_std(p0), mean_std(sol.p[0])
     assert abs(m1 - m0) < 0.01 * s0 and abs(s1 - s0) < 1e-3 * s0, (m0, s0, m1, s1)
+
+
+def test_a_relaxation_too_narrow_for_square_cells_is_remapped():
+    """Model-space seed 4 row 16 (Brown noise at 3 K, alpha = 0.07, no drive): relaxation
+    cells of 0.0017 rad would be 9 002 x 3 648, and the run was killed for memory; its
+    drift dominates, so it is remapped in the z' frame instead (Monte Carlo within 1.5 s.e.,
+    docs/validation.md §8).  The relaxation of docs/validation.md §10 keeps its scheme."""
+    from fpstt.flow.sizes import RELAX_CELLS_MAX, relaxation_cell_width, relaxation_fits
+    micro = fpstt.table_i(n_e=0.0, B=0.0522, B_theta=2.199, B_phi=6.189, alpha=0.0733,
+                          B_k=0.4894, easy_theta=0.982, easy_phi=5.832, T=3.0)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, thermal=True)
+    width = relaxation_cell_width(model)
+    assert 2 * np.pi ** 2 / width ** 2 > RELAX_CELLS_MAX and not relaxation_fits(width)
+    plan = plan_flow(model)
+    assert plan.kind == "z-remapped" and plan.scheme == "split-tr-bdf2" and plan.cell_width is None
+    relax = plan_flow(_model(n_e=0.0, thermal=True, T=300.0, **TILTED))
+    cold = plan_flow(_model(n_e=0.0, thermal=True, **TILTED))        # 1 K: 1.8e6 cells
+    assert cold.kind == "z-remapped"
+    assert relax.scheme == "adaptive-tr-bdf2" and relaxation_fits(relax.cell_width)

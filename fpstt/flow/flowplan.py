@@ -22,7 +22,8 @@ from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_width
 from .sizes import (CHART_STEP_MAX, CHART_WIDTH_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
                     REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
-                    mobius_du, noise_dominated, relaxation_cell_width, turn_capped)
+                    mobius_du, noise_dominated, relaxation_cell_width, relaxation_fits,
+                    turn_capped)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -254,6 +255,9 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     # a flow with no noise at all is remapped whole (nothing to relax by)
     field_chart, quiet = own is not None and not own.is_identity, _noiseless(model)
     split = field_chart or ((own is not None or torque or quiet) and not noise_dominated(model))
+    width = None if split else relaxation_cell_width(model, initial)
+    if width is not None and not (relaxation_fits(width) or noise_dominated(model)):
+        split, width = True, None                  # a drift-dominated state too narrow to relax
     scheme = SPLIT if split else RELAX
     exact = torque and own is not None and own.is_identity
     piece = SPLIT if not chart.is_identity or not axial or exact or torque or quiet else UNSPLIT
@@ -263,7 +267,6 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
         kind = "z-exact" if chart.is_identity else "mobius"
     else:
         kind = "z-remapped" if chart.is_identity else "attractor"
-    width = relaxation_cell_width(model, initial) if kind == "unsplit" else None
     if kind == "attractor" and initial is not None:
         _warn_other_attractors(model, chart, initial)
     free = FREE_STEP_MAX if carries or axial else longest_remapped_step(model)

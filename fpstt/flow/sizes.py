@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_WIDTH_MAX", "FOLD_TURN",
            "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH",
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
-           "noise_dominated", "relaxation_cell_width"]
+           "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_fits"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -38,6 +38,7 @@ MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart 
 MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_cell_width
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
+RELAX_CELLS_MAX = 1e6        # square cells of a relaxation's grid, at most (relaxation_fits)
 
 
 def chart_step(model, chart) -> float:
@@ -197,3 +198,16 @@ def relaxation_cell_width(model, initial=None) -> float | None:
     if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
         width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
     return min(width, _WIDEST_CELL)
+
+
+def relaxation_fits(width: float) -> bool:
+    """True when square cells of ``width`` (:func:`relaxation_cell_width`) cover the sphere
+    in at most RELAX_CELLS_MAX = 1e6 cells (2 pi^2 / width^2), where TR-BDF2 on the full
+    operator, one sparse LU of all of them, still runs.  Model-space seed 4 row 16 (Brown
+    noise at 3 K, alpha = 0.07, B = 0.05 T and B_k = 0.49 T, no drive: a stationary width
+    of 0.020 rad) asked for cells of 0.0017 rad, 9 002 x 3 648, and its solve was killed
+    for memory after 76 s; the relaxations of seeds 1-4 otherwise need at most 5.6e4.
+    :func:`~fpstt.flow.flowplan.plan_flow` remaps such a flow instead (in the z' frame, its
+    noise implicit: seed 4 row 16 within 1.5 s.e. of Monte Carlo in 6 s, warned that its
+    state is 1.3 cells across)."""
+    return 2 * math.pi ** 2 / width ** 2 <= RELAX_CELLS_MAX
