@@ -102,3 +102,17 @@ def test_a_start_split_between_two_attractors_warns_in_numbers():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plan_flow(model, start).kind == "attractor"
+
+
+def test_the_spread_of_a_state_sees_both_of_its_wells():
+    """state_spread is sqrt(1 - |<n>|^2): ~sqrt(2 / kappa) for a vMF state, ~1 for a
+    Boltzmann state in two opposite wells, each narrow at its mode (model-space seed 4 row
+    19, which the width at the mode let onto a turn-capped chart: 90 s, timed out)."""
+    from fpstt.flow.chartcells import state_spread
+    from fpstt.physics.initial import GibbsState
+    from model_space_draw import draw_models
+    assert abs(state_spread(GibbsState(400.0, 1.0, 2.0)) - np.sqrt(2 / 400)) < 0.005
+    cfg = to_config(draw_models(4, 30)[19], grid=False)
+    two_wells = cfg.build_gibbs()
+    assert state_spread(two_wells) > 0.9
+    assert plan_flow(cfg.build_model(), two_wells).kind == "z-remapped"

@@ -114,7 +114,7 @@ def test_a_slow_contraction_against_a_fast_flow_gets_cells_whose_step_turns_it_l
 
 def test_a_broad_state_under_a_slow_contraction_runs_in_the_z_frame_and_meets_monte_carlo():
     """Seed 3 row 23 (no damping, lambda = 0.114 against a fastest rate of 45 per t_n, a
-    Gibbs start 0.30 rad wide at its mode): its attractor chart, whose steps turn the flow
+    Gibbs start spread over 0.92 rad): its attractor chart, whose steps turn the flow
     by 2.2 rad, was 13 s.e. off Monte Carlo in the mean of n_x at 0.1 t_n and 40 s.e. at 2 t_n, with no
     warning.  Such a chart is kept only for narrow states (sizes.turn_capped); this one runs
     in the z' frame, whose steps turn it by FOLD_TURN, on the path `fpstt solve` takes."""

@@ -51,6 +51,14 @@ def state_width(initial) -> float:
     return 1.0 / math.sqrt(max(curvature, 1.0))
 
 
+def state_spread(initial, samples: int = 4000) -> float:
+    """Spread (rad) of ``initial`` over the sphere: the root of the summed variances of n,
+    sqrt(1 - |<n>|^2), from ``samples`` draws of a fixed seed (a vMF state of width w:
+    ~sqrt(2) w; a state in two opposite wells: ~1)."""
+    n = initial.sample(samples, np.random.default_rng(0))
+    return math.sqrt(max(1.0 - float(np.sum(np.mean(n, axis=0) ** 2)), 0.0))
+
+
 def cells_per_width(chart, initial, du: float) -> float:
     """Cells of width ``du`` in U across the narrowest width w of ``initial``
     (:func:`state_width`), where the chart's cells are longest on the circle of radius w

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from .attractor import attractor_chart, flow_scale, magnet_rate, precession_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
-from .chartcells import other_attractors, state_width
-from .sizes import (CHART_STEP_MAX, CHART_WIDTH_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
+from .chartcells import other_attractors, state_spread
+from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
                     REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
                     mobius_du, noise_dominated, relaxation_cell_width, relaxation_fits,
                     turn_capped)
@@ -320,7 +320,7 @@ def _chosen_frame(model, own, initial, attractor: bool):
     ``attractor``, the chart of the attractor the state flows to, unless noise dominates
     (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
     attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
-    that chart contracts too slowly for a state wider than CHART_WIDTH_MAX
+    that chart contracts too slowly for a state spread wider than CHART_SPREAD_MAX
     (:func:`~fpstt.flow.sizes.turn_capped`); else the z' frame."""
     if own is not None and (attractor or own.is_identity):
         return own, True
@@ -329,7 +329,7 @@ def _chosen_frame(model, own, initial, attractor: bool):
             or model.phi_independent or noise_dominated(model)):
         return zprime, False
     chart = attractor_chart(model, initial.direction)
-    if turn_capped(model, chart) and state_width(initial) > CHART_WIDTH_MAX:
+    if turn_capped(model, chart) and state_spread(initial) > CHART_SPREAD_MAX:
         return zprime, False
     return chart, False
 

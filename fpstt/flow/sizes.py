@@ -17,7 +17,7 @@ from .attractor import flow_scale, precession_rate
 from .chartcells import attractor_du
 
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
-           "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_WIDTH_MAX", "FOLD_TURN",
+           "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH",
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
            "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_fits"]
@@ -30,7 +30,7 @@ FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shif
 REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (rows_per_step)
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
 REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
-CHART_WIDTH_MAX = 0.1        # rad: the widest initial state a turn-capped chart takes (turn_capped)
+CHART_SPREAD_MAX = 0.15      # rad: the widest initial spread a turn-capped chart takes (turn_capped)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
 FOLD_DAMPING = 0.125         # ... and a phi-independent flow's largest contraction, alpha x rate x dt
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
@@ -101,15 +101,17 @@ def turn_capped(model, chart) -> bool:
 
     Such a chart's steps still turn the flow by up to REMAP_TURN_MAX = 2.6 rad, which the
     directionally split remap follows only near the chart's pole, where the rest of the flow
-    turns about it: narrow states were validated there (seed 1 row 22, 0.019 rad wide at
-    its mode, :func:`~fpstt.flow.chartcells.state_width`; seed 3 row 8, 0.067 rad: within
-    1.0 and 2.7 s.e.).  Seed 3 row 23 (no damping, lambda = 0.114, rate 45 per t_n, a Gibbs
-    start 0.30 rad wide) was 40 s.e. off Monte Carlo in its mean with no warning on
-    5 212 x 384 cells (317 s), and within 2.0 s.e. in the z' frame, whose remapped steps
-    turn it by FOLD_TURN (990 x 384 cells, 13 s).  :func:`~fpstt.flow.flowplan.plan_flow`
-    keeps such a chart only for initial states at most CHART_WIDTH_MAX = 0.1 rad wide
-    (seed 2 row 4, 0.28 rad wide, was within 2.0 s.e. in its chart too, and is within 2.5
-    in the z' frame: the rule is on the safe side of what was measured)."""
+    turns about it: narrow states were validated there (spread over the sphere,
+    :func:`~fpstt.flow.chartcells.state_spread`: seed 1 row 22, 0.03 rad; seed 3 row 8,
+    0.10 rad: within 1.0 and 2.7 s.e.).  Seed 3 row 23 (no damping, lambda = 0.114, rate 45
+    per t_n, a Gibbs start spread over 0.7 rad) was 40 s.e. off Monte Carlo in its mean with
+    no warning on 5 212 x 384 cells (317 s), and within 2.0 s.e. in the z' frame, whose
+    remapped steps turn it by FOLD_TURN (990 x 384 cells, 13 s); seed 4 row 19 (a
+    Boltzmann start in two opposite wells, each 0.016 rad wide) timed out at 90 s on 5 634
+    rows.  :func:`~fpstt.flow.flowplan.plan_flow` keeps such a chart only for initial
+    states spread over at most CHART_SPREAD_MAX = 0.15 rad (seed 2 row 4, 0.39 rad, was
+    within 2.0 s.e. in its chart too, and is within 2.5 in the z' frame: the rule is on
+    the safe side of what was measured)."""
     return _turn_capped_du(model, chart) < DEFAULT_DU / 2
 
 
