@@ -104,6 +104,9 @@ def cmd_solve(args):
     print(f"saved {path}: grid {sol.grid.shape}, {d['n_steps']} steps of {d['dt']:.4g} t_n, "
           f"solver {d['wall_time_s']:.2f} s, mass error {d['max_mass_error']:.1e}, "
           f"min p/max p {d['min_p_ratio_output']:.1e}")
+    if d.get("held_from") is not None:
+        print(f"fpstt: the state stopped moving at t = {d['held_from']:.3g} t_n and is held "
+              f"(what stepping on would still change: <= {d['hold_bound']:.1e} in L1)", file=sys.stderr)
     return 0
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..sphere.grid import SphereGrid
+from .settled import can_hold
 
 __all__ = ["COARSE_L1", "FACTORS", "CHECK_EVERY", "restrict", "prolong", "coarser",
            "check_steps", "CoarseRun"]
@@ -112,9 +113,10 @@ class CoarseRun:
 
 
 def check_steps(run) -> int | None:
-    """Steps between the checks for a coarser grid inside a run's segments (CHECK_EVERY t_n,
-    besides its outputs), or None for a run that cannot coarsen (:func:`_grids`)."""
-    if not _grids(run):
+    """Steps between the checks for a coarser grid or a settled state inside a run's
+    segments (CHECK_EVERY t_n, besides its outputs), or None for a run that can neither
+    coarsen (:func:`_grids`) nor be held (:func:`~fpstt.integration.settled.can_hold`)."""
+    if not (can_hold(run) or _grids(run)):
         return None
     return max(1, round(CHECK_EVERY / run.dt))
 

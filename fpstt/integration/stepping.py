@@ -53,6 +53,7 @@ from ..sphere.grid import SphereGrid
 from ..analysis.io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
 from .coarsen import CoarseRun, check_steps, coarser
+from .settled import Settling
 from .integrators import UnsplitIntegrator
 from .split import SplitIntegrator
 from ..numerics.transport import mercator_step
@@ -197,6 +198,7 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
         max_mass_error=max(state["worst_mass"], float(np.max(np.abs(masses - state["mass0"])))),
         min_p_ratio=state["worst_neg"], min_p_ratio_output=state["worst_out"],
         pole_rows_mass=pole_rows_mass(grid, state["out"]),
+        **dict(zip(("held_from", "hold_bound"), state.get("held", (None, None)))),
         wall_time_s=_time.perf_counter() - start)
     diagnostics["warnings"] = health_warnings(grid, np.array(state["out"]), diagnostics)
     meta = dict(meta or {})
@@ -231,18 +233,26 @@ def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
     """Run ``run`` through ``times`` (from its start), recording the outputs ``recorded``
     and checkpointing with ``save``; with ``coarsen``, continuing on a coarser grid from
     an output on where the state allows (:mod:`fpstt.integration.coarsen`; the runs left
-    behind in ``state["before"]``).  Returns the output density at the last time and the
-    run that ended."""
+    behind in ``state["before"]``), and holding a state that has stopped moving
+    (:mod:`fpstt.integration.settled`).  Returns the output density at the last time and
+    the run that ended."""
     plan = _plan(times, run.dt, check_steps(run) if coarsen else None)
-    p_out = None
+    p_out, settling = None, Settling()
     for k, index in plan[state["segment"]:]:
+        if "held_from" in state:                  # settled: the state is every later output
+            p_out = _held_output(run, state, times, index, recorded, bar, k)
+            continue
+        start = state["x"]
         x, t = _run_segment(run, state, k, bar, save, every)
         if index is not None:
+            settling.reset()
             x, t, _, p_out = _reach(run, state, x, t, times[index])
             if recorded[index]:
                 _keep(state, p_out, run.grid)
+        else:
+            _check_settled(settling, run, state, start, x, t)
         left = times[times > t + 1e-9 * run.dt] - t
-        if coarsen and left.size and not isinstance(run, CoarseRun):
+        if coarsen and left.size and not isinstance(run, CoarseRun) and "held_from" not in state:
             before = run
             run, x = coarser(run, x, left)
             if run is not before:
@@ -250,7 +260,28 @@ def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
         state.update(x=x, t=t, segment=state["segment"] + 1, done=0, memory=run.memory())
         if save is not None and state["segment"] < len(plan):
             save()
+    if "held_from" in state:                      # the next piece (a pulse's) steps afresh
+        state["held"] = (state.pop("held_from"), state.pop("hold_bound"))
     return p_out, run
+
+
+def _check_settled(settling, run, state, start, x, t) -> None:
+    """After a check segment: mark the state held (:mod:`fpstt.integration.settled`) when
+    what the run would still change is bounded below HOLD_L1."""
+    bound = settling.bound(run, start, x)
+    if settling.holds(bound):
+        state.update(held_from=state["t0"] + t, hold_bound=bound)
+
+
+def _held_output(run, state, times, index, recorded, bar, k):
+    """The output of a held run at ``times[index]`` (None: a check segment, skipped)."""
+    bar.update(k)
+    if index is None:
+        return None
+    _, p_out = run.output(state["x"], times[index])
+    if recorded[index]:
+        _keep(state, p_out, run.grid)
+    return p_out
 
 
 def _combined(parts: list[dict]) -> dict:

@@ -1,0 +1,67 @@
+"""A settled state is held (fpstt.integration.settled): the bound and the default path."""
+
+import numpy as np
+import pytest
+
+import fpstt
+from fpstt.integration import settled
+from fpstt.integration.settled import HOLD_L1, Settling
+from test_coarsen import _driven_near_attractor
+
+
+class _Run:
+    """What Settling reads of a run: its backend's mass of cell averages (unit cells)."""
+
+    class backend:
+        mass = staticmethod(lambda x: float(np.sum(x)))
+
+
+def _changes(settling, sizes):
+    """Feed check segments whose states change by ``sizes`` (L1, of a unit mass)."""
+    run, state, bounds = _Run(), np.full(4, 0.25), []
+    for size in sizes:
+        after = state + size / 2 * np.array([1, -1, 0, 0])
+        bounds.append(settling.bound(run, state, after))
+        state = after
+    return bounds
+
+
+def test_a_geometric_decay_is_bounded_by_its_tail():
+    """Changes 1e-6, 1e-7, 1e-8: ratios 0.1, so what is left is 1e-8 * 0.1 / 0.9."""
+    bounds = _changes(Settling(), [1e-6, 1e-7, 1e-8])
+    assert bounds[:2] == [None, None]
+    assert bounds[2] == pytest.approx(1e-8 * 0.1 / 0.9, rel=1e-6)
+    assert Settling.holds(bounds[2])
+
+
+@pytest.mark.parametrize("sizes", [[1e-9, 9e-10, 8.1e-10],        # slow: ratio 0.9
+                                   [1e-6, 1e-9, 9e-10],            # a fast mode, then slow
+                                   [1e-6, 1e-7, 5e-8]])            # tiny, not yet decayed
+def test_a_slow_or_undecided_change_is_not_held(sizes):
+    assert not Settling.holds(_changes(Settling(), sizes)[-1])
+
+
+def test_another_run_or_an_output_restarts_the_chain():
+    settling = Settling()
+    _changes(settling, [1e-6, 1e-7])
+    settling.reset()
+    assert _changes(settling, [1e-8]) == [None]
+
+
+def test_the_default_path_holds_a_settled_state_within_its_bound(monkeypatch):
+    """The attractor run of test_coarsen settles by 0.8 t_n of 1: held there, its outputs are
+    those of the run stepped to the end within HOLD_L1 (L1 of the mass); ``tails`` steps on."""
+    model, near, grid = _driven_near_attractor()
+    times = [0.1, 0.5, 1.0]
+    sol = fpstt.solve(model, grid, near.cell_averages(grid), times)
+    held = sol.diagnostics["held_from"]
+    assert held is not None and 0.5 < held < 1.0
+    assert 0 <= sol.diagnostics["hold_bound"] <= HOLD_L1
+    with_tails = fpstt.solve(model, grid, near.cell_averages(grid), times, tails=True)
+    assert with_tails.diagnostics["held_from"] is None
+    monkeypatch.setattr(settled, "HOLD_L1", -1.0)
+    stepped = fpstt.solve(model, grid, near.cell_averages(grid), times)
+    assert stepped.diagnostics["held_from"] is None
+    assert stepped.diagnostics["n_steps"] > sol.diagnostics["n_steps"]
+    l1 = np.sum(np.abs(sol.p[-1] - stepped.p[-1]) * grid.cell_measure)
+    assert l1 <= HOLD_L1
