@@ -9,6 +9,7 @@ Run:  python validation/in_plane.py STAGE, STAGE one of
   map            WER over (current, width) on a Dask LocalCluster (results/in_plane_map.csv,
                  docs/figures/in_plane_map.png)
   check-refined  a curve against one refined 2x in u, t and phi
+  phi-scan       WER during the switch against the number of phi cells
 
 The device: a thin film magnetised in plane, easy axis e = z' in the plane (B_k = 0.05 T,
 Delta = 44.8 at 300 K), hard axis h = x' the film normal (B_d = mu0 M_s = 1 T), alpha = 0.01,
@@ -170,6 +171,20 @@ def check_refined(current=8e-4, horizon=4.5):
                 base_s=base.diagnostics["wall_time_s"], fine_s=fine.diagnostics["wall_time_s"])
 
 
+SCAN = (256, 320, 352, 376, 384, 392, 416, 448, 512)          # phi cells of the scan
+
+
+def phi_scan(current=8e-4, horizon=1.5, cells=SCAN):
+    """WER at 1, 1.25 and 1.5 t_n of the constant-drive curve against the number of phi
+    cells (du and step as the example's): where the count stops mattering."""
+    out = {}
+    for n in cells:
+        c = curve(current, horizon, n_phi=n)
+        out[n] = dict(wer=c.at([1.0, 1.25, 1.5]).tolist(), wall_s=c.diagnostics["wall_time_s"])
+        print(n, out[n], flush=True)
+    return dict(current=current, times=[1.0, 1.25, 1.5], du=DU, by_n_phi=out)
+
+
 def run_map():
     """WER over (current, pulse width) with fpstt sweep's Dask executor on a LocalCluster."""
     from distributed import Client, LocalCluster
@@ -211,8 +226,8 @@ def curves_stage(current, n_phi=N_PHI):
 
 
 def density_stage(current=6e-4, width=2.0):
-    """The density during and after a 2 t_n pulse (figure) and its moments against the saved
-    Monte Carlo (results/in_plane_density.json)."""
+    """The density during and after a 2 t_n pulse (figure), its moments and the pulse's WER
+    curve against the saved Monte Carlo (results/in_plane_density.json)."""
     grid, sol = density_run(current, width)
     plot_density(grid, sol)
     mc = json.loads((RESULTS / "in_plane_mc.json").read_text())
@@ -226,6 +241,12 @@ def density_stage(current=6e-4, width=2.0):
                std_z=np.abs(std - std_fp) / std_stderr(np.maximum(std, std_fp), m4, n),
                std_z_normal=np.abs(std - std_fp) / (std / np.sqrt(2 * n)),
                solve_s=sol.diagnostics["wall_time_s"], n_phi=N_PHI, du=DU)
+    _, model, start = device(current)
+    c = switching_curve(model, start, width + SETTLE, pulse=Pulse(width), du=DU, n_phi=N_PHI)
+    wer, n_wer = c.at(MC_TIMES), np.asarray(mc["wer"])
+    out.update(wer_fp=wer, wer_mc=n_wer, wer_z=np.abs(n_wer - wer) / (
+        np.sqrt(np.maximum(wer * (1 - wer), 0) / n) + 1 / n))
+    print("against MC: z of WER", np.round(out["wer_z"], 2))
     print("against MC: z of means", np.round(out["mean_z"].max(axis=1), 2), "of stds",
           np.round(out["std_z"].max(axis=1), 2), "(normal-law s.e.:",
           np.round(out["std_z_normal"].max(axis=1), 2), ")")
@@ -242,7 +263,7 @@ def figures_stage():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("stage", choices=["curves", "density", "figures", "map", "check-mc",
-                                          "check-refined"])
+                                          "check-refined", "phi-scan"])
     parser.add_argument("--current", type=float, help="A (stage curves; default: all)")
     parser.add_argument("--n-phi", type=int, default=N_PHI, help="stage curves: phi cells")
     args = parser.parse_args()
@@ -253,6 +274,8 @@ if __name__ == "__main__":
         write("in_plane_check_mc", check_mc())
     elif args.stage == "check-refined":
         write("in_plane_check_refined_all", check_refined())
+    elif args.stage == "phi-scan":
+        write("in_plane_phi_scan", phi_scan())
     elif args.stage == "curves":
         for current in [args.current] if args.current else CURRENTS:
             curves_stage(current, args.n_phi)

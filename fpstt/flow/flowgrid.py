@@ -16,7 +16,7 @@ import numpy as np
 from ..sphere.budget import BYTES_PER_CELL, check_memory
 from ..sphere.chart import MobiusChart
 from .flowplan import longest_chart_step, plan_flow
-from .sizes import DEFAULT_DU
+from .sizes import DEFAULT_DU, hard_axis_n_phi
 from ..sphere.grid import SphereGrid, angle_between, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
@@ -60,7 +60,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
     ``n_phi`` defaults to 384 phi cells, and to 256 in a Möbius chart (a field kept on):
     its state ends round about the chart's pole, and 256 cells were measured within L1
-    4.7e-4 of a grid refined 2x in U, phi and t (384: 2.4e-4) at 0.6x the cost.
+    4.7e-4 of a grid refined 2x in U, phi and t (384: 2.4e-4) at 0.6x the cost; in the z'
+    frame, enough cells for a hard axis's thermal width across phi at the equator
+    (:func:`~fpstt.flow.sizes.hard_axis_n_phi`: 512 on the in-plane example).
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.physics.initial.GibbsState`) reaches beyond, u_max grows
     (up to 12) until treating the cap next to it as uniform costs ≤ ``cap_error`` in L1
@@ -84,6 +86,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     u_min = -9.0 if u_min is None else u_min
     if n_phi is None:
         n_phi = _MOBIUS_N_PHI if plan.kind == "mobius" else DEFAULT_N_PHI
+        if chart.is_identity:                   # the z' frame: an easy plane's width in phi
+            n_phi = hard_axis_n_phi(model, n_phi)
     rate = abs(chart.shift_rate)
     if steps_per_unit is not None:
         if int(steps_per_unit) != steps_per_unit or steps_per_unit < 1:

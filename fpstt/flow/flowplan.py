@@ -22,8 +22,8 @@ from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_spread
 from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
                     REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
-                    mobius_du, noise_dominated, relaxation_cell_width, relaxation_fits,
-                    turn_capped)
+                    mobius_du, noise_dominated, noise_size, relaxation_cell_width,
+                    relaxation_fits, turn_capped)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -172,6 +172,11 @@ class FlowPlan:
         turn = magnet_rate(self.model) if not self.carries_flow else 0.0
         return min(longest, FOLD_TURN / turn) if turn > 0 else longest
 
+    def turn(self, dt: float) -> float:
+        """Rad the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`) turns it by
+        over a step ``dt``: what an attractor chart's remap must follow (REMAP_TURN)."""
+        return dt * flow_scale(self.model)
+
     def folds_shift(self, du: float) -> bool:
         """True when a split step on a z'-frame grid of cell width ``du`` remaps the whole
         noiseless flow (:mod:`fpstt.numerics.zremap`), the spin torque's shift in U included, over
@@ -278,8 +283,7 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
 
 def _noiseless(model) -> bool:
     """No noise at all: neither the C2 of Eq. (17) (n_e = 0) nor Brown's."""
-    base = getattr(model, "base", model)
-    return base.C2 == 0 and base.thermal_D == 0
+    return noise_size(model) == 0
 
 
 def _warn_other_attractors(model, chart, initial) -> None:

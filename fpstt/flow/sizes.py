@@ -20,7 +20,8 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH",
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
-           "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_fits"]
+           "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_fits",
+           "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -39,6 +40,13 @@ MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_cell_width
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
 RELAX_CELLS_MAX = 1e6        # square cells of a relaxation's grid, at most (relaxation_fits)
+CELLS_PER_HARD_WIDTH = 1.75  # phi cells across a hard axis's thermal width (hard_axis_n_phi)
+
+
+def noise_size(model) -> float:
+    """D = |C2|^2 / 2 + Brown's D, per t_n: the size of all the noise (0: none at all)."""
+    base = getattr(model, "base", model)
+    return abs(base.C2) ** 2 / 2 + base.thermal_D
 
 
 def chart_step(model, chart) -> float:
@@ -53,12 +61,9 @@ def chart_step(model, chart) -> float:
     t_n) this is 0.015 t_n, D dt = 2.1e-6 rad^2, where the implicit step's time error was
     measured at a tenth of the grid's (docs/theory.md §9); a larger D (Brown noise) widens
     the state at the pole in proportion, and the step does not shrink with it.
-    D = |C2|^2 / 2 + thermal D.
     """
-    base = getattr(model, "base", model)
     rate = abs(chart.shift_rate) if chart is not None else 0.0
-    noise = abs(base.C2) ** 2 / 2 + base.thermal_D
-    if noise == 0 or rate == 0:
+    if noise_size(model) == 0 or rate == 0:
         return CHART_STEP_MAX
     return min(CHART_SPREAD / rate, CHART_STEP_MAX)
 
@@ -213,3 +218,24 @@ def relaxation_fits(width: float) -> bool:
     noise implicit: seed 4 row 16 within 1.5 s.e. of Monte Carlo in 6 s, warned that its
     state is 1.3 cells across)."""
     return 2 * math.pi ** 2 / width ** 2 <= RELAX_CELLS_MAX
+
+
+def hard_axis_n_phi(model, n_phi: int) -> int:
+    """Phi cells of a z'-frame grid (at least ``n_phi``) for a hard axis off z'.
+
+    A hard axis h (easy plane, :mod:`fpstt.physics.magnet`) confines n . h to its thermal
+    width w_h = sqrt(k_B T / (M B_d)) = sqrt(D (1 + alpha^2) / (alpha gamma B_d t_n)), and a
+    state crossing the z' equator (an in-plane junction's switch) is that narrow along phi
+    there.  On the in-plane example (w_h = 0.0236 rad, 0.8 mA) WER during the switch scattered
+    by up to 3.3 % with the cell count from 256 to 416 cells (1.1-1.6 cells across w_h),
+    and from 448 cells (1.68) on agreed with 768 to 0.3 % (docs/validation.md §11): the grid
+    takes CELLS_PER_HARD_WIDTH = 1.75 cells across w_h, in multiples of 64.  ``n_phi``
+    unchanged without Brown noise, damping or a hard axis, or with one along z'.
+    """
+    base = getattr(model, "base", model)
+    h = getattr(base, "hard_anisotropy", 0.0)
+    off_z = math.hypot(*base.hard_axis[:2]) if h else 0.0
+    if h <= 0 or off_z == 0 or base.alpha <= 0 or base.thermal_D <= 0:
+        return n_phi
+    width = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * h)) / off_z
+    return max(n_phi, 64 * math.ceil(2 * math.pi * CELLS_PER_HARD_WIDTH / width / 64))

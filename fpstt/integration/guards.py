@@ -14,7 +14,6 @@ import numpy as np
 from ..sphere.grid import SphereGrid
 from ..analysis.checkpoint import read_checkpoint, write_checkpoint
 from ..analysis.observables import moments
-from ..flow.attractor import flow_scale
 from ..flow.sizes import REMAP_TURN
 
 __all__ = ["health_warnings", "save_checkpoint", "load_checkpoint", "max_cell_peclet",
@@ -130,7 +129,7 @@ def _turned_spread(grid, p, diagnostics):
     plan = grid.plan
     if plan is None or plan.kind != "attractor" or not diagnostics.get("dt"):
         return None
-    turn = float(diagnostics["dt"]) * flow_scale(plan.model)
+    turn = plan.turn(float(diagnostics["dt"]))
     if turn <= REMAP_TURN:
         return None
     spread = float(np.max(np.sqrt(np.sum(moments(grid, np.asarray(p))[1] ** 2, axis=-1))))
