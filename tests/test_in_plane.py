@@ -93,7 +93,7 @@ def _device(current):
 
 @pytest.mark.slow
 def test_wer_of_a_pulse_against_monte_carlo():
-    """A 2 t_n pulse at 0.6 mA on the example's grid (192 phi cells, du = 0.0184): WER
+    """A 2 t_n pulse at 0.6 mA on the example's grid (512 phi cells, du = 0.0184): WER
     within 4 s.e. (binomial, plus 1/N) of 1e5 trajectories (dt = 5e-4) wherever WER ≥ 1e-4,
     during the pulse and 1 t_n after it."""
     model, start = _device(6e-4)
@@ -108,3 +108,21 @@ def test_wer_of_a_pulse_against_monte_carlo():
     assert reach.sum() >= 6 and wer[-1] < 1e-2
     z = np.abs((1 - mc.p_switch) - wer) / se
     assert np.all(z[reach] <= 4), np.round(z, 2)
+
+
+@pytest.mark.slow
+def test_wer_curve_against_a_run_refined_2x_in_u_t_and_phi():
+    """The example's constant-drive curve at 0.8 mA (512 phi cells, du = 0.0184, 3 358 folded
+    steps) against (1 024 cells, du / 2, FOLD_TURN / 2): within 1 % from WER 0.86 down to
+    1e-12 (0.37 % measured, docs/validation.md §11; ~25 min)."""
+    from unittest import mock
+    from fpstt.flow import flowplan
+    model, start = _device(8e-4)
+    du, n_phi = CONFIG.grid["du"], CONFIG.grid["n_phi"]
+    base = switching_curve(model, start, 4.5, du=du, n_phi=n_phi)
+    with mock.patch.object(flowplan, "FOLD_TURN", flowplan.FOLD_TURN / 2):
+        fine = switching_curve(model, start, 4.5, du=du / 2, n_phi=2 * n_phi)
+    times = np.arange(0.5, 4.5 + 1e-9, 0.25)
+    ref = fine.at(times)
+    assert ref[-1] < 1e-12
+    assert np.all(np.abs(base.at(times) / ref - 1) <= 0.01)
