@@ -10,6 +10,8 @@ Run:  python validation/in_plane.py STAGE, STAGE one of
                  docs/figures/in_plane_map.png)
   check-refined  a curve against one refined 2x in u, t and phi
   phi-scan       WER during the switch against the number of phi cells
+  lab            the pulse with C2 in the lab pole reading: its own Monte Carlo and the FP
+                 density and WER against it (results/in_plane_density_lab.json)
 
 The device: a thin film magnetised in plane, easy axis e = z' in the plane (B_k = 0.05 T,
 Delta = 44.8 at 300 K), hard axis h = x' the film normal (B_d = mu0 M_s = 1 T), alpha = 0.01,
@@ -43,11 +45,14 @@ DU, N_PHI = CONFIG.grid["du"], CONFIG.grid["n_phi"]
 MC_DT = 5e-4                                          # t_n (1e-3: means 2.4 s.e. off at t_n)
 
 
-def device(current):
-    """(micro, model, start) of the junction at ``current`` (A)."""
+def device(current, reading="eq17"):
+    """(micro, model, start) of the junction at ``current`` (A), its shot noise C2 in the
+    pole ``reading``: "eq17" (Itô, Eq. 17 in (theta, phi)) or "lab" (a Stratonovich SDE with
+    lab-frame noise fields); Brown's noise is lab-smooth in both."""
     given = {k: v for k, v in CONFIG.micro.to_dict().items() if k != "n_e"}
     micro = fpstt.table_i(**dict(given, current_A=current))
-    model = fpstt.SpinTorqueModel.from_microscopic(micro, thermal=True)
+    options = dict(reading="lab", interpretation="stratonovich") if reading == "lab" else {}
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, thermal=True, **options)
     return micro, model, fpstt.initial_state(micro, **CONFIG.initial)
 
 
@@ -77,9 +82,9 @@ MC_TIMES = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]     # during and after a 2
 SHOWN = [0.0, 0.75, 1.0, 1.25, 2.0, 3.0]                   # times of the density figure
 
 
-def density_run(current=6e-4, width=2.0, times=tuple([0.0] + MC_TIMES)):
+def density_run(current=6e-4, width=2.0, times=tuple([0.0] + MC_TIMES), reading="eq17"):
     """(grid, solution) of the density during and after a pulse at ``current``."""
-    _, model, start = device(current)
+    _, model, start = device(current, reading)
     grid = fpstt.default_grid(model, list(times), du=DU, n_phi=N_PHI, initial=start,
                               attractor=False)
     return grid, fpstt.solve(model, grid, start.cell_averages(grid), list(times),
@@ -228,20 +233,39 @@ def curves_stage(current, n_phi=N_PHI):
 def density_stage(current=6e-4, width=2.0):
     """The density during and after a 2 t_n pulse (figure), its moments and the pulse's WER
     curve against the saved Monte Carlo (results/in_plane_density.json)."""
-    grid, sol = density_run(current, width)
-    plot_density(grid, sol)
     mc = json.loads((RESULTS / "in_plane_mc.json").read_text())
+    grid, sol, out = against_saved_mc(mc, current, width)
+    plot_density(grid, sol)
+    write("in_plane_density", out)
+
+
+def lab_stage(current=6e-4, width=2.0, n=100_000):
+    """The same pulse with C2 in the lab reading: a Monte Carlo of its own (N = 1e5,
+    results/in_plane_mc_lab.json) and the FP density and WER against it
+    (results/in_plane_density_lab.json)."""
+    _, model, start = device(current, "lab")
+    mc = simulate(model, start, MC_TIMES, n, dt=MC_DT, seed=12, pulse=Pulse(width))
+    saved = dict(times=MC_TIMES, wer=1 - mc.p_switch, mean=mc.mean, std=mc.std,
+                 stderr=mc.stderr, n=n, dt=MC_DT, current=current, width=width, reading="lab")
+    write("in_plane_mc_lab", saved)
+    write("in_plane_density_lab", against_saved_mc(saved, current, width, "lab")[2])
+
+
+def against_saved_mc(mc, current, width, reading="eq17"):
+    """(grid, solution, z table) of the density and the pulse's WER curve in ``reading``
+    against a Monte Carlo ``mc`` of the same pulse; the stds' standard error from the 4th
+    moment (after the pulse the law is bimodal: a WER of 3.5e-3 at n_z' = -1, and the normal
+    law's std / sqrt(2 n) understates it ~13x)."""
+    grid, sol = density_run(current, width, reading=reading)
     mean_fp, std_fp = moments(grid, sol.p[1:])
     m4 = fourth_moments(grid, sol.p[1:], mean_fp)
     n, mean, std = mc["n"], np.array(mc["mean"]), np.array(mc["std"])
-    # the std's standard error from the 4th moment: after the pulse the law is bimodal (a
-    # WER of 3.5e-3 at n_z' = -1), and the normal law's std / sqrt(2 n) understates it ~13x
     out = dict(times=MC_TIMES, mean_fp=mean_fp, std_fp=std_fp, mean_mc=mean, std_mc=std,
                m4_fp=m4, mean_z=np.abs(mean - mean_fp) / np.array(mc["stderr"]),
                std_z=np.abs(std - std_fp) / std_stderr(np.maximum(std, std_fp), m4, n),
                std_z_normal=np.abs(std - std_fp) / (std / np.sqrt(2 * n)),
-               solve_s=sol.diagnostics["wall_time_s"], n_phi=N_PHI, du=DU)
-    _, model, start = device(current)
+               solve_s=sol.diagnostics["wall_time_s"], n_phi=N_PHI, du=DU, reading=reading)
+    _, model, start = device(current, reading)
     c = switching_curve(model, start, width + SETTLE, pulse=Pulse(width), du=DU, n_phi=N_PHI)
     wer, n_wer = c.at(MC_TIMES), np.asarray(mc["wer"])
     out.update(wer_fp=wer, wer_mc=n_wer, wer_z=np.abs(n_wer - wer) / (
@@ -250,7 +274,7 @@ def density_stage(current=6e-4, width=2.0):
     print("against MC: z of means", np.round(out["mean_z"].max(axis=1), 2), "of stds",
           np.round(out["std_z"].max(axis=1), 2), "(normal-law s.e.:",
           np.round(out["std_z_normal"].max(axis=1), 2), ")")
-    write("in_plane_density", out)
+    return grid, sol, out
 
 
 def figures_stage():
@@ -263,7 +287,7 @@ def figures_stage():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("stage", choices=["curves", "density", "figures", "map", "check-mc",
-                                          "check-refined", "phi-scan"])
+                                          "check-refined", "phi-scan", "lab"])
     parser.add_argument("--current", type=float, help="A (stage curves; default: all)")
     parser.add_argument("--n-phi", type=int, default=N_PHI, help="stage curves: phi cells")
     args = parser.parse_args()
@@ -274,6 +298,8 @@ if __name__ == "__main__":
         write("in_plane_check_mc", check_mc())
     elif args.stage == "check-refined":
         write("in_plane_check_refined_all", check_refined())
+    elif args.stage == "lab":
+        lab_stage()
     elif args.stage == "phi-scan":
         write("in_plane_phi_scan", phi_scan())
     elif args.stage == "curves":

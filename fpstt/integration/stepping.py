@@ -249,8 +249,8 @@ def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
             x, t, _, p_out = _reach(run, state, x, t, times[index])
             if recorded[index]:
                 _keep(state, p_out, run.grid)
-        else:
-            _check_settled(settling, run, state, start, x, t)
+        elif settling.holds(bound := settling.bound(run, start, x)):   # a check segment
+            state.update(held_from=state["t0"] + t, hold_bound=bound)
         left = times[times > t + 1e-9 * run.dt] - t
         if coarsen and left.size and not isinstance(run, CoarseRun) and "held_from" not in state:
             before = run
@@ -263,14 +263,6 @@ def _run_piece(run, state, times, recorded, bar, save, every, coarsen=False):
     if "held_from" in state:                      # the next piece (a pulse's) steps afresh
         state["held"] = (state.pop("held_from"), state.pop("hold_bound"))
     return p_out, run
-
-
-def _check_settled(settling, run, state, start, x, t) -> None:
-    """After a check segment: mark the state held (:mod:`fpstt.integration.settled`) when
-    what the run would still change is bounded below HOLD_L1."""
-    bound = settling.bound(run, start, x)
-    if settling.holds(bound):
-        state.update(held_from=state["t0"] + t, hold_bound=bound)
 
 
 def _held_output(run, state, times, index, recorded, bar, k):
