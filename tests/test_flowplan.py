@@ -262,3 +262,14 @@ def test_a_relaxation_too_narrow_for_square_cells_is_remapped():
     cold = plan_flow(_model(n_e=0.0, thermal=True, **TILTED))        # 1 K: 1.8e6 cells
     assert cold.kind == "z-remapped"
     assert relax.scheme == "adaptive-tr-bdf2" and relaxation_fits(relax.cell_width)
+
+
+def test_a_state_that_flows_to_no_attractor_runs_in_the_z_frame():
+    """Model-space seed 5 row 14 (a field on, a tilted easy axis, no damping): from its
+    Gibbs start the noiseless flow settles on no fixed point, so there is no attractor
+    chart; the plan takes the z' frame (it was refused with a ValueError)."""
+    micro = fpstt.table_i(B=0.0682, B_theta=0.956, B_phi=2.108, alpha=0.0, B_k=0.4735,
+                          easy_theta=1.456, easy_phi=3.808, T=3.0, n_e=9012.0)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True)
+    plan = plan_flow(model, fpstt.GibbsState.from_microscopic(micro))
+    assert plan.kind == "z-remapped" and plan.chart.is_identity

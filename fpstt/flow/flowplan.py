@@ -325,14 +325,18 @@ def _chosen_frame(model, own, initial, attractor: bool):
     (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
     attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
     that chart contracts too slowly for a state spread wider than CHART_SPREAD_MAX
-    (:func:`~fpstt.flow.sizes.turn_capped`); else the z' frame."""
+    (:func:`~fpstt.flow.sizes.turn_capped`); else the z' frame, also when the state flows to
+    no attractor (model-space seed 5 row 14, no damping: it was refused)."""
     if own is not None and (attractor or own.is_identity):
         return own, True
     zprime = MobiusChart(0j, None, 1j * model.C1)
     if (not attractor or own is not None or initial is None or model.C1.imag == 0
             or model.phi_independent or noise_dominated(model)):
         return zprime, False
-    chart = attractor_chart(model, initial.direction)
+    try:
+        chart = attractor_chart(model, initial.direction)
+    except ValueError:              # no attractor from there (a flow that does not contract)
+        return zprime, False
     if turn_capped(model, chart) and state_spread(initial) > CHART_SPREAD_MAX:
         return zprime, False
     return chart, False
