@@ -250,16 +250,18 @@ def test_a_relaxation_too_narrow_for_square_cells_is_remapped():
     cells of 0.0017 rad would be 9 002 x 3 648, and the run was killed for memory; its
     drift dominates, so it is remapped in the z' frame instead (Monte Carlo within 1.5 s.e.,
     docs/validation.md §8).  The relaxation of docs/validation.md §10 keeps its scheme."""
-    from fpstt.flow.sizes import RELAX_CELLS_MAX, relaxation_cell_width, relaxation_fits
+    from fpstt.flow.sizes import (RELAX_CELLS_MAX, relaxation_cell_width, relaxation_cells,
+                                  relaxation_fits)
     micro = fpstt.table_i(n_e=0.0, B=0.0522, B_theta=2.199, B_phi=6.189, alpha=0.0733,
                           B_k=0.4894, easy_theta=0.982, easy_phi=5.832, T=3.0)
     model = fpstt.SpinTorqueModel.from_microscopic(micro, field_on=True, thermal=True)
     width = relaxation_cell_width(model)
-    assert 2 * np.pi ** 2 / width ** 2 > RELAX_CELLS_MAX and not relaxation_fits(width)
+    du, n_phi, edge = relaxation_cells(width)
+    assert n_phi * 2 * edge / du > RELAX_CELLS_MAX and not relaxation_fits(width)
     plan = plan_flow(model)
     assert plan.kind == "z-remapped" and plan.scheme == "split-tr-bdf2" and plan.cell_width is None
     relax = plan_flow(_model(n_e=0.0, thermal=True, T=300.0, **TILTED))
-    cold = plan_flow(_model(n_e=0.0, thermal=True, **TILTED))        # 1 K: 1.8e6 cells
+    cold = plan_flow(_model(n_e=0.0, thermal=True, **TILTED))        # 1 K: ~7e6 cells
     assert cold.kind == "z-remapped"
     assert relax.scheme == "adaptive-tr-bdf2" and relaxation_fits(relax.cell_width)
 

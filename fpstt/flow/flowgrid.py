@@ -16,7 +16,7 @@ import numpy as np
 from ..sphere.budget import BYTES_PER_CELL, check_memory
 from ..sphere.chart import MobiusChart
 from .flowplan import longest_chart_step, plan_flow
-from .sizes import DEFAULT_DU, hard_axis_n_phi
+from .sizes import DEFAULT_DU, hard_axis_n_phi, relaxation_cells
 from ..sphere.grid import SphereGrid, angle_between, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
@@ -123,9 +123,8 @@ def _relaxation_cells(width, du, n_phi, u_min, u_max):
     square cells of that width (n_phi a multiple of 8), and pole caps of radius half a
     cell (u = ±ln tan(width / 4)): rows nearer a pole, narrower than a cell, resolve
     nothing a state of this width needs and stiffen the operator.  Values given win."""
-    cells = 8 * math.ceil(2 * math.pi / width / 8)
-    du, n_phi = 2 * math.pi / cells, cells if n_phi is None else n_phi
-    edge = -math.log(math.tan(du / 4))
+    du, cells, edge = relaxation_cells(width)
+    n_phi = cells if n_phi is None else n_phi
     return du, n_phi, -edge if u_min is None else u_min, edge if u_max is None else u_max
 
 

@@ -20,7 +20,8 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH",
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
-           "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_fits",
+           "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_cells",
+           "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
@@ -39,7 +40,7 @@ MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart 
 MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_cell_width
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
-RELAX_CELLS_MAX = 1e6        # square cells of a relaxation's grid, at most (relaxation_fits)
+RELAX_CELLS_MAX = 4e5        # cells of a relaxation's grid, at most (relaxation_fits)
 CELLS_PER_HARD_WIDTH = 1.75  # phi cells across a hard axis's thermal width (hard_axis_n_phi)
 
 
@@ -207,17 +208,29 @@ def relaxation_cell_width(model, initial=None) -> float | None:
     return min(width, _WIDEST_CELL)
 
 
+def relaxation_cells(width: float) -> tuple[float, int, float]:
+    """(du, n_phi, edge) of a relaxation's grid: square cells of ``width`` (n_phi a multiple
+    of 8, du = 2 pi / n_phi) between pole caps of radius half a cell, at u = ±edge,
+    edge = -ln tan(du / 4) (:func:`~fpstt.flow.flowgrid.default_grid`)."""
+    n_phi = 8 * math.ceil(2 * math.pi / width / 8)
+    du = 2 * math.pi / n_phi
+    return du, n_phi, -math.log(math.tan(du / 4))
+
+
 def relaxation_fits(width: float) -> bool:
-    """True when square cells of ``width`` (:func:`relaxation_cell_width`) cover the sphere
-    in at most RELAX_CELLS_MAX = 1e6 cells (2 pi^2 / width^2), where TR-BDF2 on the full
-    operator, one sparse LU of all of them, still runs.  Model-space seed 4 row 16 (Brown
-    noise at 3 K, alpha = 0.07, B = 0.05 T and B_k = 0.49 T, no drive: a stationary width
-    of 0.020 rad) asked for cells of 0.0017 rad, 9 002 x 3 648, and its solve was killed
-    for memory after 76 s; the relaxations of seeds 1-4 otherwise need at most 5.6e4.
+    """True when the grid of :func:`relaxation_cells` holds at most RELAX_CELLS_MAX = 4e5
+    cells, n_phi (2 edge / du + 2): TR-BDF2 on the full operator factorises all of them,
+    some twenty times.  The count grows as ln(4 / width) / width^2: the rows in U near the
+    poles, ~2 ln(4 / width) / width, not the sphere's area alone.  Model-space seed 4 row 16
+    (Brown noise at 3 K, alpha = 0.07, B = 0.05 T, B_k = 0.49 T, no drive: cells of 0.0017
+    rad) asked for 9 002 x 3 648 cells and was killed for memory; seed 5 row 7 (B_k 0.44 T
+    at 30 K) for 2 153 x 1 040 and timed out at 90 s.  The relaxations of seeds 1-5
+    otherwise hold at most 1.95e5 (seed 2 row 24, 20 s).
     :func:`~fpstt.flow.flowplan.plan_flow` remaps such a flow instead (in the z' frame, its
     noise implicit: seed 4 row 16 within 1.5 s.e. of Monte Carlo in 6 s, warned that its
     state is 1.3 cells across)."""
-    return 2 * math.pi ** 2 / width ** 2 <= RELAX_CELLS_MAX
+    du, n_phi, edge = relaxation_cells(width)
+    return n_phi * (2 * edge / du + 2) <= RELAX_CELLS_MAX
 
 
 def hard_axis_n_phi(model, n_phi: int) -> int:

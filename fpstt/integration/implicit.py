@@ -63,7 +63,7 @@ class ImplicitScheme:
 
 
 class WindowedImplicit:
-    """Implicit pieces (G, H) over the contiguous theta rows around the densest one that hold more
+    """Implicit pieces (G, H) over the theta rows from the first to the last that hold more
     than ``tol`` (1e-13) of the mass each (plus a margin), with no flux through the window's
     edges: rows outside are frozen (they only shift), which changes the result by ~1e-12 in
     L1 on Table I and nothing in mass. A window's factorisation is reused while the state,
@@ -212,14 +212,14 @@ class WindowedImplicit:
                 self.n_factorizations += window.exact.start_inverse(window, piece.coefficient(tau))
 
     def _rows(self, x):
-        """The rows [i0, i1) that must be stepped."""
+        """The rows [i0, i1) that must be stepped: from the first to the last row holding
+        more than ``tol`` of the mass, and the empty rows between (a state in two wells:
+        model-space seed 5 row 19, a Gibbs start at +-z', stepped only the rows around the
+        denser well; the other, frozen, was only remapped and collapsed, std of n_x 0.040
+        against Monte Carlo's 0.074, 84 s.e., with no warning)."""
         rows = x.shape[0]
         if self.tol is None:
             return 0, rows
         row_mass = self.backend.row_mass(x)
-        small = row_mass <= self.tol * row_mass.sum()
-        peak = int(np.argmax(row_mass))
-        below, above = np.flatnonzero(small[:peak]), np.flatnonzero(small[peak:])
-        i0 = max((int(below[-1]) + 1 if below.size else 0) - _MARGIN, 0)
-        i1 = min((peak + int(above[0]) if above.size else rows) + _MARGIN, rows)
-        return i0, i1
+        held = np.flatnonzero(row_mass > self.tol * row_mass.sum())
+        return max(int(held[0]) - _MARGIN, 0), min(int(held[-1]) + 1 + _MARGIN, rows)
