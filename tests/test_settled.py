@@ -65,3 +65,22 @@ def test_the_default_path_holds_a_settled_state_within_its_bound(monkeypatch):
     assert stepped.diagnostics["n_steps"] > sol.diagnostics["n_steps"]
     l1 = np.sum(np.abs(sol.p[-1] - stepped.p[-1]) * grid.cell_measure)
     assert l1 <= HOLD_L1
+
+
+def test_fpstt_solve_says_when_it_held_the_state(tmp_path, capsys):
+    """The same run from a config through the CLI: the saved diagnostics and one line on
+    stderr say when the state was held and the bound."""
+    from fpstt.cli import main
+    from test_chartcells import TILTED
+    _, near, _ = _driven_near_attractor()
+    micro = "\n".join(f"{k} = {v!r}" for k, v in dict(TILTED, n_e=8 * 150000.0).items())
+    config = tmp_path / "held.toml"
+    config.write_text(f"[microscopic]\n{micro}\n[initial]\nkind = \"vmf\"\n"
+                      f"theta = {near.theta_b!r}\nphi = {near.phi_b!r}\nkappa = 400.0\n"
+                      "[grid]\ndu = 0.0092\nn_phi = 64\n[solve]\ntimes = [0.1, 0.5, 1.0]\n")
+    out = tmp_path / "held.npz"
+    assert main(["solve", "--config", str(config), "--out", str(out), "--quiet",
+                 "--no-error-estimate"]) == 0
+    held = fpstt.load(out).diagnostics["held_from"]
+    assert held is not None and 0.5 < held < 1.0
+    assert f"the state stopped moving at t = {held:.3g} t_n and is held" in capsys.readouterr().err
