@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
            "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_cells",
            "relaxation_fits",
-           "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size"]
+           "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -197,15 +197,26 @@ def relaxation_cell_width(model, initial=None) -> float | None:
     Brown noise or a field.
     """
     base = getattr(model, "base", model)
-    rate = math.hypot(*(base.omega or (0.0, 0.0, 0.0))) + base.anisotropy
-    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
+    stationary = thermal_width(base, math.hypot(*(base.omega or (0.0, 0.0, 0.0)))
+                               + base.anisotropy)
+    if stationary is None:
         return None
-    stationary = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
     width = stationary / _CELLS_PER_WIDTH["stationary"]
     kappa = getattr(initial, "kappa", None) if hasattr(initial, "theta_b") else None
     if kappa and not hasattr(initial, "delta"):               # a vMF start, not Boltzmann
         width = min(width, 1 / math.sqrt(kappa) / _CELLS_PER_WIDTH["initial"])
     return min(width, _WIDEST_CELL)
+
+
+def thermal_width(model, rate: float) -> float | None:
+    """sqrt(k_B T / (M B)) (rad): the thermal width of n along a curvature B of the energy
+    whose rate gamma B t_n is ``rate`` (per t_n), sqrt(D (1 + alpha^2) / (alpha rate)) with
+    Brown's D of the Landau-Lifshitz form (:mod:`fpstt.physics.magnet`); None without
+    damping, Brown noise or curvature."""
+    base = getattr(model, "base", model)
+    if base.alpha <= 0 or base.thermal_D <= 0 or rate <= 0:
+        return None
+    return math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * rate))
 
 
 def relaxation_cells(width: float) -> tuple[float, int, float]:
@@ -237,7 +248,7 @@ def hard_axis_n_phi(model, n_phi: int) -> int:
     """Phi cells of a z'-frame grid (at least ``n_phi``) for a hard axis off z'.
 
     A hard axis h (easy plane, :mod:`fpstt.physics.magnet`) confines n . h to its thermal
-    width w_h = sqrt(k_B T / (M B_d)) = sqrt(D (1 + alpha^2) / (alpha gamma B_d t_n)), and a
+    width w_h = sqrt(k_B T / (M B_d)) (:func:`thermal_width` at gamma B_d t_n), and a
     state crossing the z' equator (an in-plane junction's switch) is that narrow along phi
     there.  On the in-plane example (w_h = 0.0236 rad, 0.8 mA) WER during the switch scattered
     by up to 3.3 % with the cell count from 256 to 416 cells (1.1-1.6 cells across w_h),
@@ -247,8 +258,9 @@ def hard_axis_n_phi(model, n_phi: int) -> int:
     """
     base = getattr(model, "base", model)
     h = getattr(base, "hard_anisotropy", 0.0)
+    width = thermal_width(base, h)
     off_z = math.hypot(*base.hard_axis[:2]) if h else 0.0
-    if h <= 0 or off_z == 0 or base.alpha <= 0 or base.thermal_D <= 0:
+    if width is None or off_z == 0:
         return n_phi
-    width = math.sqrt(base.thermal_D * (1 + base.alpha ** 2) / (base.alpha * h)) / off_z
-    return max(n_phi, 64 * math.ceil(2 * math.pi * CELLS_PER_HARD_WIDTH / width / 64))
+    cells = 2 * math.pi * CELLS_PER_HARD_WIDTH * off_z / width     # phi width: width / off_z
+    return max(n_phi, 64 * math.ceil(cells / 64))

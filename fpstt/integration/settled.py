@@ -42,7 +42,7 @@ DECAYS = 2              # that many consecutive such ratios before a state is he
 def can_hold(run) -> bool:
     """True for a run that may be held: a split run on a chart grid (real-space cell
     averages, solved line by line) whose implicit pieces freeze rows (not ``tails``)."""
-    return bool(getattr(run, "lines", False)) and run.implicit.tol is not None
+    return run.lines and run.implicit.tol is not None
 
 
 class Settling:
@@ -59,7 +59,7 @@ class Settling:
         """After a check segment of ``run`` that took the state from ``before`` to
         ``after`` (closed Strang sequences): the bound R on the change still to come
         (module docstring), or None while the decay is not yet established."""
-        if run is not self.run or before.shape != after.shape:
+        if run is not self.run:                 # a coarser grid's run starts a new chain
             self.run, self.changes = run, []
         backend = run.backend                   # real-space cell averages (a chart's lines)
         self.changes.append(backend.mass(np.abs(after - before)) / backend.mass(after))
