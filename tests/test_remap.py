@@ -254,3 +254,27 @@ def test_a_new_cell_over_many_tiny_old_ones_gets_their_sum_not_a_difference():
     frac = s - cell
     moved = LineRemap(cell, frac, n, periodic=True, limit=True)(mass)
     assert abs(moved[0, 19] - 31e-20) < 1e-12 * 31e-20
+
+
+def _remap_in_child(queue):
+    from fpstt.numerics.compiled import transposed
+    queue.put(transposed(np.arange(6.0).reshape(2, 3)).tolist())
+
+
+def test_a_process_forked_after_the_threaded_kernels_ran_can_run_them():
+    """The compiled kernels share lines among numba's threads; under GNU OpenMP (numba's
+    default without TBB) a process forked after they ran aborts ("fork() called from a
+    process already using GNU OpenMP"), which hung the model-space check's forked solves.
+    fpstt sets numba's fork-safe layer (TBB): the child runs them and answers."""
+    import multiprocessing
+    import numba
+    from fpstt.numerics.compiled import transposed
+    transposed(np.ones((64, 64)))                       # the threads start in this process
+    assert numba.threading_layer() == "tbb"
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_remap_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]

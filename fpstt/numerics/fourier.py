@@ -201,6 +201,9 @@ class SpectralBackend:
         return np.fft.irfft(x, n=self.n_phi, axis=1)          # missing modes count as zero
 
     def matvec(self, x):
+        if self.compiled:
+            from .compiled import tridiagonal_modes
+            return tridiagonal_modes(self.T, np.ascontiguousarray(x))
         T, xt = self.T, x.T                                            # (modes, nt)
         y = T[:, 1] * xt
         y[:, :-1] += T[:, 0, 1:] * xt[:, 1:]

@@ -79,9 +79,10 @@ class FlowRemap:
         mass = p * self.measure
         self._sweep(self.half_phi, mass, tol)
         mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)      # each cap: one cell
-        mass = np.ascontiguousarray(mass.T)
+        from .compiled import transposed             # numba: loaded with the line remap
+        mass = transposed(mass)
         self._sweep(self.along_u, mass, tol)
-        mass = np.ascontiguousarray(mass.T)
+        mass = transposed(mass)
         self._sweep(self.half_phi, mass, tol)
         return mass / self.measure
 

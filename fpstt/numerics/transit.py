@@ -82,7 +82,7 @@ class _Table:
                                lines), dtype=float)
         if self.periodic:
             self.f[:, -1] = self.f[:, 0]
-        from .compiled import transit_times         # numba: loaded on first use
+        from .compiled_transit import transit_times         # numba: loaded on first use
         h = np.diff(self.x)
         self.kappa = np.diff(self.f, axis=1) / h
         t = transit_times(self.f, h, BLOCKED)
@@ -95,6 +95,6 @@ class _Table:
         """Departure points (lines, edges) of the edges over tau (unwrapped when periodic)."""
         if not 0 <= tau < BLOCKED / 10:
             raise ValueError(f"`tau` must be in [0, {BLOCKED / 10:g}) t_n, got {tau!r}")
-        from .compiled import transit_departures
+        from .compiled_transit import transit_departures
         return transit_departures(self.x, self.f, self.kappa, self.q, self.at, self.period,
                                   self.periodic, float(tau))
