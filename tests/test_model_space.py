@@ -48,6 +48,26 @@ def test_draws_cover_every_axis(drawn):
     assert all(r == 0 or 0.01 <= r <= 10 for r in ratios)
 
 
+def test_in_plane_draws_add_issue_25_terms_and_keep_the_rest():
+    """``in_plane``: a hard axis perpendicular to the easy axis (z' without one) and a
+    field-like ratio, from a second stream; every other key as drawn without them."""
+    from model_space_draw import B_D_RANGE, BETA_RANGE, IN_PLANE_AXES
+    plain, extended = draw_models(6, COUNT), draw_models(6, COUNT, in_plane=True)
+    seen = set()
+    for m, e in zip(plain, extended):
+        micro = e["microscopic"]
+        assert {k: micro[k] for k in m["microscopic"]} == m["microscopic"]
+        assert {k: v for k, v in e.items() if k != "microscopic"} == \
+            {k: v for k, v in m.items() if k != "microscopic"}
+        to_config(e, grid=False)                      # B_d's axis passes the config's check
+        if "B_d" in micro:
+            assert B_D_RANGE[0] <= micro["B_d"] <= B_D_RANGE[1]
+        if "field_like_ratio" in micro:
+            assert BETA_RANGE[0] <= micro["field_like_ratio"] <= BETA_RANGE[1]
+        seen |= axes_of(e)
+    assert set(IN_PLANE_AXES) <= seen
+
+
 def _checked(argv, tmp_path, at_least: int):
     """Run the check; no crash, no refusal, no answer off by > 4 s.e. without a warning,
     every Monte Carlo finite."""

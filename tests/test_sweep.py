@@ -134,3 +134,22 @@ def test_a_pulse_with_the_field_kept_on_is_a_valid_point():
     assert row["P_sw(t=1)"] == curve.p_switch_at([1.0])[0]
     assert row["WER(t=1)"] == curve.at([1.0])[0] and row["WER_floor"] == curve.floor
     assert row["grid"] == "x".join(map(str, curve.diagnostics["grid"])) and row["solver_s"] > 0
+
+
+def _threads_in_worker(_):
+    import numba
+    return numba.get_num_threads()
+
+
+def test_each_process_worker_takes_its_share_of_the_threads():
+    """A process pool of as many workers as cores gives each one thread for the compiled
+    loops (numba loaded in the parent before the fork, as after any chart run)."""
+    import multiprocessing
+    import os
+    import numba                                     # loaded before the fork
+    from fpstt.runs.sweep import _start_worker
+    size = os.cpu_count()
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    with multiprocessing.get_context("fork").Pool(size, initializer=_start_worker,
+                                                  initargs=(1,)) as pool:
+        assert pool.map(_threads_in_worker, range(size)) == [1] * size

@@ -13,7 +13,7 @@ reuses them while all of these are unchanged.  ``--refine``: also against a solv
 refined 2x in U, phi and t (``_common.refined_solve``; constant drive only).
 
 Run:  python validation/model_space.py [--seed 1] [--count 30] [--timeout 30]
-                                       [--n-mc 100000] [--refine] [--quick]
+                                       [--n-mc 100000] [--refine] [--quick] [--in-plane]
                                        [--mc-cache DIR] [--only 2,4] [--name NAME]
 Writes validation/results/model_space.json (after every model).
 """
@@ -147,7 +147,8 @@ def run_fp(m: dict, timeout: float, refine: bool = False) -> dict:
 def mc_step(model) -> float:
     """The Monte Carlo step: 0.005 t_n, or 0.03 rad of the fastest magnet rate (the field's
     and anisotropy's Heun step) when that is shorter."""
-    rate = model.anisotropy + (math.hypot(*model.omega) if model.omega else 0.0)
+    rate = (model.anisotropy + abs(model.hard_anisotropy)
+            + (math.hypot(*model.omega) if model.omega else 0.0))
     return min(0.005, 0.03 / rate) if rate > 0 else 0.005
 
 
@@ -263,8 +264,10 @@ def main(argv=None) -> int:
                         help="keep and reuse Monte Carlo statistics in DIR")
     parser.add_argument("--only", type=lambda s: [int(k) for k in s.split(",")],
                         help="run only these model indices, e.g. 2,4")
+    parser.add_argument("--in-plane", action="store_true",
+                        help="also draw issue 25's hard axis and field-like torque")
     args = parser.parse_args(argv)
-    models = draw_models(args.seed, args.count)
+    models = draw_models(args.seed, args.count, args.in_plane)
     if args.quick:
         models = [m for m in draw_models(args.seed, 200) if _cheap(m)][:6]
         args.n_mc = min(args.n_mc, 5000)

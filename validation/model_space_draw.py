@@ -25,6 +25,9 @@ AXES = ("field_on", "field_off", "alpha_zero", "alpha_on", "B_k", "easy_z", "eas
         "thermal", "T_3", "T_30", "T_300", "n_e_zero", "n_e_weak", "n_e_strong", "gibbs",
         "vmf", "ito", "stratonovich", "eq17", "lab", "gilbert", "rates", "pulse",
         "pulse_ramped")
+IN_PLANE_AXES = ("hard_axis", "field_like")   # issue 25's terms (draw_models(in_plane=True))
+B_D_RANGE = (0.03, 1.0)                        # T, log-uniform: up to a thin film's mu0 M_s
+BETA_RANGE = (-0.5, 0.5)                       # field-like ratio b_J / a_J
 
 
 def _direction(rng):
@@ -76,10 +79,43 @@ def draw_model(rng: np.random.Generator) -> dict:
     return out
 
 
-def draw_models(seed: int, count: int) -> list[dict]:
-    """``count`` models from ``numpy.random.default_rng(seed)`` (reproducible)."""
+def draw_models(seed: int, count: int, in_plane: bool = False) -> list[dict]:
+    """``count`` models from ``numpy.random.default_rng(seed)`` (reproducible).
+
+    ``in_plane``: each model may also get issue 25's terms (:func:`add_in_plane_terms`),
+    drawn from a second stream, ``default_rng([seed, 25])``, so that the rest of every
+    model is the one drawn without them."""
     rng = np.random.default_rng(seed)
-    return [draw_model(rng) for _ in range(count)]
+    models = [draw_model(rng) for _ in range(count)]
+    if in_plane:
+        extra = np.random.default_rng([seed, 25])
+        for m in models:
+            add_in_plane_terms(m, extra)
+    return models
+
+
+def add_in_plane_terms(m: dict, rng: np.random.Generator) -> None:
+    """With probability 1/2 each, in place: a hard axis (``B_d`` log-uniform over
+    :data:`B_D_RANGE`, its direction uniform on the circle perpendicular to the easy axis,
+    z' when the model has none) and a field-like torque (``field_like_ratio`` uniform over
+    :data:`BETA_RANGE`)."""
+    micro = m["microscopic"]
+    if rng.random() < 0.5:
+        easy = _unit(micro.get("easy_theta", 0.0), micro.get("easy_phi", 0.0))
+        a = np.cross(easy, np.eye(3)[int(np.argmin(np.abs(easy)))])
+        a /= np.linalg.norm(a)
+        turn = rng.uniform(0, 2 * math.pi)
+        hard = math.cos(turn) * a + math.sin(turn) * np.cross(easy, a)
+        micro["B_d"] = float(10 ** rng.uniform(*np.log10(B_D_RANGE)))
+        micro["hard_theta"] = float(math.acos(max(-1.0, min(1.0, hard[2]))))
+        micro["hard_phi"] = float(math.atan2(hard[1], hard[0]) % (2 * math.pi))
+    if rng.random() < 0.5:
+        micro["field_like_ratio"] = float(rng.uniform(*BETA_RANGE))
+
+
+def _unit(theta: float, phi: float) -> np.ndarray:
+    return np.array([math.sin(theta) * math.cos(phi), math.sin(theta) * math.sin(phi),
+                     math.cos(theta)])
 
 
 def axes_of(m: dict) -> set[str]:
@@ -99,6 +135,10 @@ def axes_of(m: dict) -> set[str]:
         out.add("pulse")
         if m["pulse"]["rise"] or m["pulse"]["fall"]:
             out.add("pulse_ramped")
+    if micro.get("B_d", 0) > 0:
+        out.add("hard_axis")
+    if "field_like_ratio" in micro:
+        out.add("field_like")
     return out
 
 
@@ -113,6 +153,11 @@ def describe(m: dict) -> str:
     if micro.get("B_k"):
         parts.append(f"Bk{micro['B_k']:.2f}@({deg(micro['easy_theta']):.0f}°,"
                      f"{deg(micro['easy_phi']):.0f}°)")
+    if micro.get("B_d"):
+        parts.append(f"Bd{micro['B_d']:.2f}@({deg(micro['hard_theta']):.0f}°,"
+                     f"{deg(micro['hard_phi']):.0f}°)")
+    if "field_like_ratio" in micro:
+        parts.append(f"β{micro['field_like_ratio']:+.2f}")
     parts.append(f"T{micro['T']:g}" + (" Brown" if model["thermal"] else ""))
     parts.append(f"ne×{micro['n_e'] / TABLE_I_NE:.2g}")
     parts.append("ito" if model["interpretation"] == "ito" else

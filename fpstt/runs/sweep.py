@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import warnings
 from pathlib import Path
 
@@ -206,13 +207,19 @@ def _reusable(csv_path: Path, inputs: str) -> dict:
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _worker_signals():
+def _start_worker(threads: int):
     """Run in each worker as it starts: Ctrl-C is the parent's to handle (it terminates
     the pool), SIGTERM ends a worker at once; then the stop signals held while the pool
-    was forked (`_stop_signals_held`) are let through."""
+    was forked (`_stop_signals_held`) are let through.  The compiled loops' threads
+    (:mod:`fpstt.numerics.compiled`) are cut to ``threads``, the worker's share of the cores
+    (2 workers on 2 cores: one each, not two contending for one core)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)         # numba not yet loaded here
+    numba = sys.modules.get("numba")
+    if numba is not None:                                  # loaded before the fork
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 @contextlib.contextmanager
@@ -286,8 +293,9 @@ def sweep(points: list[dict], times, *, executor: str = "processes", workers: in
         pool = None
         try:
             with _stop_signals_held():
-                pool = multiprocessing.Pool(workers or os.cpu_count(),
-                                            initializer=_worker_signals)
+                size = workers or os.cpu_count()
+                pool = multiprocessing.Pool(size, initializer=_start_worker,
+                                            initargs=(max(1, os.cpu_count() // size),))
             for row in pool.imap_unordered(
                     functools.partial(run_point, times=times, **point_options), todo):
                 finished(row)
