@@ -201,3 +201,44 @@ def test_a_broad_state_remapped_at_more_than_a_radian_a_step_is_warned():
         fpstt.solve(model, grid, start.cell_averages(grid), [1.0])
     said = [str(w.message) for w in caught if "chart's remap turns" in str(w.message)]
     assert len(said) == 1 and f"≤ {TURNED_SPREAD:g} rad" in said[0], said
+
+
+def test_a_node_with_a_slow_direction_runs_in_the_z_frame_and_meets_monte_carlo():
+    """Seed 6 row 17 with issue 25's terms (a hard axis, B_d = 0.18 T, and no easy axis: an
+    easy plane; alpha 0.84, Brown noise at 30 K, a weak drive): its attractor is a node whose
+    rates of approach are 0.19 and 16.3 per t_n.  Its attractor chart shifts both directions
+    at their mean and the remap undid it along the slow one: the mean of n_z drifted twice
+    as fast as Monte Carlo's (12.9 s.e. at 2 t_n, unwarned).  A node with a rate ratio below
+    NODE_RATIO_MIN takes the z' frame (an attractor that spirals keeps its chart)."""
+    import fpstt
+    from fpstt.analysis.observables import moments
+    from fpstt.flow.attractor import rate_ratio
+    from fpstt.flow.sizes import NODE_RATIO_MIN
+    from fpstt.runs.montecarlo import simulate
+    from model_space import mc_step
+    cfg = to_config(draw_models(6, 30, in_plane=True)[17], grid=False)
+    model, gibbs = cfg.build_model(), cfg.build_gibbs()
+    grid = cfg.build_grid(model)
+    assert grid.plan.kind == "z-remapped"
+    assert rate_ratio(model, np.array([0.0, 0.0, 1.0])) < NODE_RATIO_MIN
+    spiral = to_config(draw_models(3, 30)[8], grid=False)          # a spiral: its chart
+    assert spiral.build_grid(spiral.build_model()).plan.kind == "attractor"
+    times = [1.0]
+    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
+    mean, std = moments(grid, sol.p)
+    mc = simulate(model, gibbs, times, 20000, dt=mc_step(model), seed=11)
+    z_mean = np.abs(mean[0] - mc.mean[0]) / mc.stderr[0]
+    assert z_mean.max() < 4, z_mean
+
+
+def test_a_second_well_too_narrow_for_the_chart_is_warned():
+    """Seed 6 row 5 with issue 25's terms: a Boltzmann start below a low barrier, half its
+    mass in the well at +z', 90 degrees from its attractor chart's poles, where the well
+    (0.0017 rad wide) is far under a cell: 12 s.e. off Monte Carlo in std, and the probes
+    about the start's mode all went to the chart's own attractor.  Draws of the start find
+    the second well; the plan says so in numbers."""
+    from fpstt.flow.flowplan import plan_flow
+    cfg = to_config(draw_models(6, 30, in_plane=True)[5], grid=False)
+    with pytest.warns(RuntimeWarning, match=r"takes \d+ of 33 probes .* another attractor"):
+        plan = plan_flow(cfg.build_model(), cfg.build_gibbs())
+    assert plan.kind == "attractor"

@@ -22,7 +22,7 @@ from ..sphere.chart import MobiusChart
 from ..physics.pushforward import _tangent_velocity, surface_divergence
 
 __all__ = ["fixed_point", "settle", "settle_all", "attractor_chart", "contraction_rate", "flow_scale",
-           "magnet_rate", "precession_rate"]
+           "magnet_rate", "precession_rate", "rate_ratio", "from_stereographic"]
 
 _CHUNK, _CHUNKS = 1.0, 200   # a start is followed 1 / rate at a time, at most 200 times
 _FIRST_STEPS = 64            # ... after stretches of 64 RK4 steps, doubling up to that
@@ -229,6 +229,17 @@ def contraction_rate(model, point) -> float:
     return float(surface_divergence(model.noiseless(), np.asarray(point, float)[:, None])[0]) / 2
 
 
+def rate_ratio(model, point) -> float:
+    """Slower over faster rate of approach to the fixed point ``point``: the smaller |real
+    part| of the two eigenvalues of the flow's tangent Jacobian there over the larger (1 for
+    a spiral, whose eigenvalues are a conjugate pair).  A Möbius chart's shift contracts
+    every direction alike (z -> z e^(lam t)); at a node whose ratio is small its shift at the
+    mean rate is far from the flow along the slow direction, and the remap must undo it."""
+    _, jac, _ = _jacobian(_fast_velocity(model.noiseless()), np.asarray(point, float))
+    rates = np.sort(np.abs(np.linalg.eigvals(jac).real))
+    return float(rates[0] / rates[1]) if rates[1] > 0 else 1.0
+
+
 def attractor_chart(model, start) -> MobiusChart:
     """The Möbius chart whose pole theta_c = 0 is the attractor that ``start`` (a unit
     vector, e.g. the initial state's direction) flows to, and whose other pole is the repeller
@@ -254,6 +265,14 @@ def attractor_chart(model, start) -> MobiusChart:
     if unstable is None or np.linalg.norm(unstable - stable) < 1e-6:
         unstable = -stable
     return MobiusChart(_stereographic(stable), _stereographic(unstable), complex(lam, 0.0))
+
+
+def from_stereographic(zeta) -> np.ndarray:
+    """The unit vector of the z'-frame stereographic coordinate zeta (None: -z')."""
+    if zeta is None:
+        return np.array([0.0, 0.0, -1.0])
+    size = abs(zeta) ** 2
+    return np.array([2 * zeta.real, 2 * zeta.imag, 1 - size]) / (1 + size)
 
 
 def _stereographic(n):

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .attractor import _tangent_basis, settle_all
+from .attractor import _tangent_basis, contraction_rate, from_stereographic, settle_all
 from ..sphere.grid import angle_between, angles
 
 __all__ = ["CELLS_PER_WIDTH", "state_width", "cells_per_width", "attractor_du",
@@ -27,6 +27,7 @@ CELLS_PER_WIDTH = 5.3        # Table I with a tilted easy axis: 5.27 at du 0.009
 _RING = 16                   # points on the state's rim where the cell length is taken
 _HESSIAN_STEP = 1e-4         # rad: finite-difference step of the state's curvature
 _PROBE_RADII = (1.0,)        # widths from the mode of the probes of other_attractors
+_PROBE_DRAWS = 24            # ... and draws of the initial state among them (a second well)
 _SAME_POINT = 1e-3           # rad: fixed points closer than this are the same
 
 
@@ -85,35 +86,48 @@ def attractor_du(chart, initial, finest: float, coarsest: float,
 
 
 
-def other_attractors(model, chart, initial) -> tuple[int, int, float]:
+def other_attractors(model, chart, initial, du: float, noise: float) -> tuple[int, int, float]:
     """(probes that settle away from both poles of ``chart``, probes, largest angle in rad of
     such an end from the chart's attractor) of the noiseless flow from the mode of
     ``initial`` and 8 points on the circle of one width about it
-    (:func:`~fpstt.flow.attractor.settle_all`; a probe that settles nowhere counts, angle 0).
+    (:func:`~fpstt.flow.attractor.settle_all`; a probe that settles nowhere counts, angle 0),
+    and _PROBE_DRAWS = 24 draws of ``initial`` (fixed seed) that settle at another attractor
+    where the state would be under 2 cells of width ``du`` across (:func:`_unresolved`,
+    ``noise`` the model's D).
 
     The chart resolves the mass that collapses onto either pole; mass that the flow takes to
     another attractor collapses where the cells are ``ell du`` long: model-space seed 2 row
     14 (probes split between its attractors) was 18 s.e. off Monte Carlo in its mean at
-    2 t_n, 7.4 on cells of du 0.0092."""
+    2 t_n, 7.4 on cells of du 0.0092.  The draws find the mass of a state in two wells (a
+    Boltzmann state below a low barrier) that the probes about its mode miss: seed 6 row 5
+    (in-plane terms; half its mass in a well 0.0017 rad wide at +z', 90 degrees from the
+    chart's poles) was 12 s.e. off Monte Carlo in std with no warning.  A draw is counted
+    only where the state would be unresolved: seeds 1-5 have two-well starts (seed 2 rows 10,
+    19) that met Monte Carlo in their attractor charts."""
     b, w = initial.direction, state_width(initial)
     a, c = _tangent_basis(b)
-    poles = [_from_stereographic(chart.zeta_s), _from_stereographic(chart.zeta_u)]
+    poles = [from_stereographic(chart.zeta_s), from_stereographic(chart.zeta_u)]
     rate = max(abs(model.C1), 1e-12)
     probes = [b] + [math.cos(r * w) * b + math.sin(r * w) * (math.cos(t) * a + math.sin(t) * c)
                     for r in _PROBE_RADII for t in np.arange(8) * np.pi / 4]
+    about_mode = len(probes)
+    probes += list(initial.sample(_PROBE_DRAWS, np.random.default_rng(0)))
     others, farthest = 0, 0.0
-    for end, _ in settle_all(model, np.array(probes).T, rate):
+    for k, (end, _) in enumerate(settle_all(model, np.array(probes).T, rate)):
         # None: settles nowhere, not resolved either
         angles = [0.0, 0.0] if end is None else [float(angle_between(end, pole))
                                                  for pole in poles]
-        if end is None or min(angles) > _SAME_POINT:
+        if k < about_mode and (end is None or min(angles) > _SAME_POINT) or (
+                end is not None and min(angles) > _SAME_POINT
+                and _unresolved(model, chart, end, du, noise)):
             others, farthest = others + 1, max(farthest, angles[0])
     return others, len(probes), farthest
 
 
-def _from_stereographic(zeta):
-    """The unit vector of the z'-frame stereographic coordinate zeta (None: -z')."""
-    if zeta is None:
-        return np.array([0.0, 0.0, -1.0])
-    size = abs(zeta) ** 2
-    return np.array([2 * zeta.real, 2 * zeta.imag, 1 - size]) / (1 + size)
+def _unresolved(model, chart, end, du: float, noise: float) -> bool:
+    """The stationary width sqrt(D / |lam|) at the attractor ``end`` (lam its mean rate of
+    approach) is under 2 of the chart's cells there, ``ell du`` long."""
+    lam = contraction_rate(model, end)
+    theta_c, phi_c = chart.from_lab(*angles(end[:, None]))
+    ell = float(np.sqrt(chart.area_factor(theta_c, phi_c) * np.sin(theta_c))[0])
+    return lam >= 0 or math.sqrt(noise / abs(lam)) < 2 * ell * du

@@ -17,11 +17,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-from .attractor import attractor_chart, flow_scale, magnet_rate, precession_rate
+from .attractor import (attractor_chart, flow_scale, from_stereographic, magnet_rate,
+                        precession_rate, rate_ratio)
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_spread
 from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
-                    REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
+                    NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
                     mobius_du, noise_dominated, noise_size, relaxation_cell_width,
                     relaxation_fits, turn_capped)
 
@@ -272,13 +273,13 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
         kind = "z-exact" if chart.is_identity else "mobius"
     else:
         kind = "z-remapped" if chart.is_identity else "attractor"
+    du = (chart_du(model, chart, initial) if kind == "attractor"
+          else mobius_du(model, chart, initial) if kind == "mobius" else None)
     if kind == "attractor" and initial is not None:
-        _warn_other_attractors(model, chart, initial)
+        _warn_other_attractors(model, chart, initial, du)
     free = FREE_STEP_MAX if carries or axial else longest_remapped_step(model)
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
-                    longest_chart_step(model, chart), free, model, width,
-                    chart_du(model, chart, initial) if kind == "attractor"
-                    else mobius_du(model, chart, initial) if kind == "mobius" else None)
+                    longest_chart_step(model, chart), free, model, width, du)
 
 
 def _noiseless(model) -> bool:
@@ -286,14 +287,15 @@ def _noiseless(model) -> bool:
     return noise_size(model) == 0
 
 
-def _warn_other_attractors(model, chart, initial) -> None:
+def _warn_other_attractors(model, chart, initial, du: float) -> None:
     """RuntimeWarning, in numbers, when the noiseless flow takes part of ``initial`` to an
     attractor other than the chart's (:func:`~fpstt.flow.chartcells.other_attractors`): the
     chart cannot vouch for that mass."""
-    others, probes, angle = other_attractors(model, chart, initial)
+    others, probes, angle = other_attractors(model, chart, initial, du, noise_size(model))
     if others:
         warnings.warn(f"the noiseless flow takes {others} of {probes} probes of the initial "
-                      f"state (its mode and 8 points one width about it) to another attractor, "
+                      f"state (its mode, 8 points one width about it, draws that end "
+                      f"unresolved) to another attractor, "
                       f"{angle:.2f} rad from the chart's: the chart resolves only the mass at "
                       f"its own, and model-space seed 2 row 14 so split was 18 s.e. off Monte "
                       f"Carlo in its mean", RuntimeWarning, stacklevel=3)
@@ -325,7 +327,12 @@ def _chosen_frame(model, own, initial, attractor: bool):
     (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
     attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
     that chart contracts too slowly for a state spread wider than CHART_SPREAD_MAX
-    (:func:`~fpstt.flow.sizes.turn_capped`); else the z' frame, also when the state flows to
+    (:func:`~fpstt.flow.sizes.turn_capped`), or unless its attractor is a node whose slow
+    rate of approach is below NODE_RATIO_MIN = 0.3 of its fast one
+    (:func:`~fpstt.flow.attractor.rate_ratio`: a hard axis with weak or no easy axis;
+    model-space seed 6 row 17, an easy plane at ratio 0.012, was 12.9 s.e. off Monte Carlo
+    unwarned in its attractor chart, 1.4 in the z' frame; rows 1, 9, 13, ratios 0.04-0.17,
+    met it there too, 2-13x faster); else the z' frame, also when the state flows to
     no attractor (model-space seed 5 row 14, no damping: it was refused)."""
     if own is not None and (attractor or own.is_identity):
         return own, True
@@ -338,6 +345,8 @@ def _chosen_frame(model, own, initial, attractor: bool):
     except ValueError:              # no attractor from there (a flow that does not contract)
         return zprime, False
     if turn_capped(model, chart) and state_spread(initial) > CHART_SPREAD_MAX:
+        return zprime, False
+    if rate_ratio(model, from_stereographic(chart.zeta_s)) < NODE_RATIO_MIN:
         return zprime, False
     return chart, False
 
