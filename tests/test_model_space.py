@@ -242,3 +242,17 @@ def test_a_second_well_too_narrow_for_the_chart_is_warned():
     with pytest.warns(RuntimeWarning, match=r"takes \d+ of 33 probes .* another attractor"):
         plan = plan_flow(cfg.build_model(), cfg.build_gibbs())
     assert plan.kind == "attractor"
+
+
+def test_a_chart_whose_turn_cap_needs_cells_finer_than_the_floor_is_not_taken():
+    """Seed 6 row 25 with issue 25's terms (no damping: lambda = 0.018 against 100 rad per
+    t_n): the turn cap made its attractor chart's du 2.2e-4, 58 712 rows, refused for memory
+    after 87 s.  Below CHART_DU_MIN it takes the z' frame (its narrow state is then warned
+    about in numbers, not refused)."""
+    from fpstt.flow.sizes import CHART_DU_MIN, _turn_capped_du
+    from fpstt.flow.attractor import attractor_chart
+    cfg = to_config(draw_models(6, 30, in_plane=True)[25], grid=False)
+    model, start = cfg.build_model(), cfg.build_gibbs()
+    assert _turn_capped_du(model, attractor_chart(model, start.direction)) < CHART_DU_MIN
+    grid = cfg.build_grid(model)
+    assert grid.plan.kind == "z-remapped" and grid.shape[0] < 2000

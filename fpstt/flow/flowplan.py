@@ -22,9 +22,9 @@ from .attractor import (attractor_chart, flow_scale, from_stereographic, magnet_
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_spread
 from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
-                    NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, longest_remapped_step,
-                    mobius_du, noise_dominated, noise_size, relaxation_cell_width,
-                    relaxation_fits, turn_capped)
+                    NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
+                    longest_remapped_step, mobius_du, noise_dominated, noise_size,
+                    relaxation_cell_width, relaxation_fits, too_fine, turn_capped)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -327,7 +327,8 @@ def _chosen_frame(model, own, initial, attractor: bool):
     (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
     attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
     that chart contracts too slowly for a state spread wider than CHART_SPREAD_MAX
-    (:func:`~fpstt.flow.sizes.turn_capped`), or unless its attractor is a node whose slow
+    (:func:`~fpstt.flow.sizes.turn_capped`) or for cells of at least CHART_DU_MIN
+    (:func:`~fpstt.flow.sizes.too_fine`), or unless its attractor is a node whose slow
     rate of approach is below NODE_RATIO_MIN = 0.3 of its fast one
     (:func:`~fpstt.flow.attractor.rate_ratio`: a hard axis with weak or no easy axis;
     model-space seed 6 row 17, an easy plane at ratio 0.012, was 12.9 s.e. off Monte Carlo
@@ -344,7 +345,8 @@ def _chosen_frame(model, own, initial, attractor: bool):
         chart = attractor_chart(model, initial.direction)
     except ValueError:              # no attractor from there (a flow that does not contract)
         return zprime, False
-    if turn_capped(model, chart) and state_spread(initial) > CHART_SPREAD_MAX:
+    if turn_capped(model, chart) and (state_spread(initial) > CHART_SPREAD_MAX
+                                      or too_fine(model, chart)):
         return zprime, False
     if rate_ratio(model, from_stereographic(chart.zeta_s)) < NODE_RATIO_MIN:
         return zprime, False

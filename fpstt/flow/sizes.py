@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST", "MOBIUS_CELLS_PER_WIDTH",
            "chart_step", "chart_du", "turn_capped", "mobius_du", "longest_remapped_step",
            "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_cells",
-           "NODE_RATIO_MIN",
+           "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine",
            "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width"]
 
@@ -38,6 +38,7 @@ NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attra
 #                              0.012-0.17 met Monte Carlo better and faster in the z' frame,
 #                              0.47 only in its attractor chart)
 CHART_SPREAD_MAX = 0.15      # rad: the widest initial spread a turn-capped chart takes (turn_capped)
+CHART_DU_MIN = DEFAULT_DU / 8  # the finest cell a turn-capped chart takes (too_fine)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' split step (folds_shift)
 FOLD_DAMPING = 0.125         # ... and a phi-independent flow's largest contraction, alpha x rate x dt
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
@@ -120,14 +121,18 @@ def turn_capped(model, chart) -> bool:
     remapped steps turn it by FOLD_TURN (990 x 384 cells, 13 s); seed 4 row 19 (a
     Boltzmann start in two opposite wells, each 0.016 rad wide) timed out at 90 s on 5 634
     rows.  :func:`~fpstt.flow.flowplan.plan_flow` keeps such a chart only for initial
-    states spread over at most NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attractor chart
-#                              (flowplan._chosen_frame; model-space seed 6, in-plane terms:
-#                              0.012-0.17 met Monte Carlo better and faster in the z' frame,
-#                              0.47 only in its attractor chart)
-CHART_SPREAD_MAX = 0.15 rad (seed 2 row 4, 0.39 rad, was
+    states spread over at most CHART_SPREAD_MAX = 0.15 rad (seed 2 row 4, 0.39 rad, was
     within 2.0 s.e. in its chart too, and is within 2.5 in the z' frame: the rule is on
     the safe side of what was measured)."""
     return _turn_capped_du(model, chart) < DEFAULT_DU / 2
+
+
+def too_fine(model, chart) -> bool:
+    """True when the turn cap of :func:`turn_capped` would make ``chart``'s cells finer than
+    CHART_DU_MIN = DEFAULT_DU / 8: model-space seed 6 row 25 (no damping, lambda = 0.018
+    against 100 rad per t_n) got du = 2.2e-4, 58 712 rows, and was refused for memory after
+    87 s; the finest validated chart cell is seed 3 row 8's, 0.0047."""
+    return _turn_capped_du(model, chart) < CHART_DU_MIN
 
 
 def mobius_du(model, chart, initial) -> float:
