@@ -116,6 +116,23 @@ def test_a_run_time_estimate_is_not_a_warning_about_the_answer():
     assert not _about_the_answer("UserWarning: anything else")
 
 
+def _z_against_monte_carlo(cfg, times, seed: int, dt_scale: float = 1.0):
+    """(z of the means, z of the stds) of n at ``times[0]``: the default path (``cfg``'s grid,
+    as `fpstt solve` builds it) against fpstt's Monte Carlo, N = 2e4 at mc_step x dt_scale."""
+    import fpstt
+    from fpstt.analysis.observables import moments
+    from fpstt.runs.montecarlo import simulate
+    from model_space import mc_step
+    model, gibbs = cfg.build_model(), cfg.build_gibbs()
+    grid = cfg.build_grid(model)
+    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
+    mean, std = moments(grid, sol.p)
+    mc = simulate(model, gibbs, times, 20000, dt=mc_step(model) * dt_scale, seed=seed)
+    z_mean = np.abs(mean[0] - mc.mean[0]) / mc.stderr[0]
+    z_std = np.abs(std[0] - mc.std[0]) / (mc.std[0] / np.sqrt(2 * 20000))
+    return z_mean, z_std
+
+
 def test_a_slow_contraction_against_a_fast_flow_gets_cells_whose_step_turns_it_little():
     """Seed 3 row 8 (field on, no damping, a weak drive: lambda = 0.13 against a fastest rate
     of 36 per t_n): two rows of the finest cell, 0.0092, made a step of 0.125 t_n that
@@ -138,22 +155,11 @@ def test_a_broad_state_under_a_slow_contraction_runs_in_the_z_frame_and_meets_mo
     by 2.2 rad, was 13 s.e. off Monte Carlo in the mean of n_x at 0.1 t_n and 40 s.e. at 2 t_n, with no
     warning.  Such a chart is kept only for narrow states (sizes.turn_capped); this one runs
     in the z' frame, whose steps turn it by FOLD_TURN, on the path `fpstt solve` takes."""
-    import fpstt
-    from fpstt.analysis.observables import moments
-    from fpstt.runs.montecarlo import simulate
-    from model_space import mc_step
     cfg = to_config(draw_models(3, 30)[23], grid=False)
-    model, gibbs = cfg.build_model(), cfg.build_gibbs()
-    grid = cfg.build_grid(model)
-    assert grid.plan.kind == "z-remapped"
+    assert cfg.build_grid(cfg.build_model()).plan.kind == "z-remapped"
     narrow = to_config(draw_models(3, 30)[8], grid=False)        # 0.067 rad wide: kept
     assert narrow.build_grid(narrow.build_model()).plan.kind == "attractor"
-    times = [0.1]
-    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
-    mean, std = moments(grid, sol.p)
-    mc = simulate(model, gibbs, times, 20000, dt=mc_step(model), seed=5)
-    z_mean = np.abs(mean[0] - mc.mean[0]) / mc.stderr[0]
-    z_std = np.abs(std[0] - mc.std[0]) / (mc.std[0] / np.sqrt(2 * 20000))
+    z_mean, z_std = _z_against_monte_carlo(cfg, [0.1], seed=5)
     assert z_mean.max() < 4 and z_std.max() < 4, (z_mean, z_std)
 
 
@@ -164,24 +170,15 @@ def test_a_damped_easy_axis_along_z_prime_under_a_weak_drive_folds_its_shift():
     that the state was 0.2 cells across).  A phi-independent flow now folds its shift into
     the remap where the damping contracts it by more than FOLD_DAMPING in one row's step
     (Monte Carlo at dt / 2: at dt its std of n_z is 0.9 % narrow)."""
-    import fpstt
-    from fpstt.analysis.observables import moments
     from fpstt.flow.sizes import FOLD_DAMPING
-    from fpstt.runs.montecarlo import simulate
-    from model_space import mc_step
     cfg = to_config(draw_models(3, 30)[28], grid=False)
-    model, gibbs = cfg.build_model(), cfg.build_gibbs()
+    model = cfg.build_model()
     grid = cfg.build_grid(model)
     plan = grid.plan
     assert plan.phi_independent and plan.folds_shift(grid.du)
     damping = model.alpha * model.anisotropy
     assert np.isclose(plan.step(grid.du) * damping, FOLD_DAMPING, rtol=0.01)
-    times = [0.25]
-    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
-    mean, std = moments(grid, sol.p)
-    mc = simulate(model, gibbs, times, 20000, dt=mc_step(model) / 2, seed=7)
-    z_mean = np.abs(mean[0] - mc.mean[0]) / mc.stderr[0]
-    z_std = np.abs(std[0] - mc.std[0]) / (mc.std[0] / np.sqrt(2 * 20000))
+    z_mean, z_std = _z_against_monte_carlo(cfg, [0.25], seed=7, dt_scale=0.5)
     assert z_mean.max() < 4 and z_std.max() < 4, (z_mean, z_std)
 
 
@@ -210,24 +207,15 @@ def test_a_node_with_a_slow_direction_runs_in_the_z_frame_and_meets_monte_carlo(
     at their mean and the remap undid it along the slow one: the mean of n_z drifted twice
     as fast as Monte Carlo's (12.9 s.e. at 2 t_n, unwarned).  A node with a rate ratio below
     NODE_RATIO_MIN takes the z' frame (an attractor that spirals keeps its chart)."""
-    import fpstt
-    from fpstt.analysis.observables import moments
     from fpstt.flow.attractor import rate_ratio
     from fpstt.flow.sizes import NODE_RATIO_MIN
-    from fpstt.runs.montecarlo import simulate
-    from model_space import mc_step
     cfg = to_config(draw_models(6, 30, in_plane=True)[17], grid=False)
-    model, gibbs = cfg.build_model(), cfg.build_gibbs()
-    grid = cfg.build_grid(model)
-    assert grid.plan.kind == "z-remapped"
+    model = cfg.build_model()
+    assert cfg.build_grid(model).plan.kind == "z-remapped"
     assert rate_ratio(model, np.array([0.0, 0.0, 1.0])) < NODE_RATIO_MIN
     spiral = to_config(draw_models(3, 30)[8], grid=False)          # a spiral: its chart
     assert spiral.build_grid(spiral.build_model()).plan.kind == "attractor"
-    times = [1.0]
-    sol = fpstt.solve(model, grid, gibbs.cell_averages(grid), times)
-    mean, std = moments(grid, sol.p)
-    mc = simulate(model, gibbs, times, 20000, dt=mc_step(model), seed=11)
-    z_mean = np.abs(mean[0] - mc.mean[0]) / mc.stderr[0]
+    z_mean, _ = _z_against_monte_carlo(cfg, [1.0], seed=11)
     assert z_mean.max() < 4, z_mean
 
 
