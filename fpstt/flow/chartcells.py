@@ -114,13 +114,13 @@ def other_attractors(model, chart, initial, du: float, noise: float) -> tuple[in
     probes += list(initial.sample(_PROBE_DRAWS, np.random.default_rng(0)))
     others, farthest = 0, 0.0
     for k, (end, _) in enumerate(settle_all(model, np.array(probes).T, rate)):
-        # None: settles nowhere, not resolved either
-        angles = [0.0, 0.0] if end is None else [float(angle_between(end, pole))
-                                                 for pole in poles]
-        if k < about_mode and (end is None or min(angles) > _SAME_POINT) or (
-                end is not None and min(angles) > _SAME_POINT
-                and _unresolved(model, chart, end, du, noise)):
-            others, farthest = others + 1, max(farthest, angles[0])
+        # None: settles nowhere, not resolved either (counted for the probes about the mode)
+        apart = [0.0, 0.0] if end is None else [float(angle_between(end, pole))
+                                                for pole in poles]
+        elsewhere = end is None or min(apart) > _SAME_POINT
+        if elsewhere and (k < about_mode
+                          or end is not None and _unresolved(model, chart, end, du, noise)):
+            others, farthest = others + 1, max(farthest, apart[0])
     return others, len(probes), farthest
 
 
