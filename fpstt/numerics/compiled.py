@@ -15,9 +15,10 @@ array expressions, except where noted (the sum of a long run of covered cells in
 Loops over independent lines, rows or blocks of columns are shared among numba's threads
 (``prange``; two on the 2-core machine): each line's arithmetic is the same in any thread,
 so the results do not depend on the number of threads.  Unless the user chose numba's
-threading layer (``NUMBA_THREADING_LAYER``), it is set to ``"safe"`` (TBB, a dependency):
-GNU OpenMP, numba's default where TBB is absent, aborts a process forked after it ran
-(``fpstt sweep`` and the model-space check fork their workers).
+threading layer (``NUMBA_THREADING_LAYER``), it is set to ``"safe"`` (TBB, a dependency on
+x86-64, where its wheels exist): GNU OpenMP, numba's default where TBB is absent, aborts a
+process forked after it ran (``fpstt sweep`` and the model-space check fork their workers);
+elsewhere numba's default stays.
 
 The functions are compiled on first use and cached on disk (``cache=True``).  Importing this
 module costs numba's start-up (about 0.7 s, and a first call 0.2 s to load the cache), so the
@@ -27,6 +28,8 @@ of the z' frame (the Table I problem, ``fpstt fig4``) never loads numba.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numba
 import numpy as np
 
@@ -34,7 +37,17 @@ __all__ = ["remap_lines", "line_product", "solve_factored_columns", "factors_by_
            "tridiagonal_modes", "transposed",
            "solve_sheared_pt", "solve_sheared_gt"]
 
-if numba.config.THREADING_LAYER == "default":
+
+def _tbb_installed() -> bool:
+    """The ``tbb`` distribution (numba's TBB layer) is installed."""
+    try:
+        importlib.metadata.version("tbb")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+if numba.config.THREADING_LAYER == "default" and _tbb_installed():
     numba.config.THREADING_LAYER = "safe"      # fork- and thread-safe: TBB
 
 _NEAR = 3                     # covered cells added one by one before a run's sum starts
