@@ -17,6 +17,7 @@ import numpy as np
 
 from fpstt.runs.config import RunConfig, load_config
 from fpstt.physics.microscopic import table_i
+from fpstt.sphere.grid import unit_vector
 
 TABLE_I_NE = 1.5e5
 TIMES = [0.5, 1.0, 1.5, 2.0]                 # output times, t_n (to 2 t_n)
@@ -101,7 +102,7 @@ def add_in_plane_terms(m: dict, rng: np.random.Generator) -> None:
     :data:`BETA_RANGE`)."""
     micro = m["microscopic"]
     if rng.random() < 0.5:
-        easy = _unit(micro.get("easy_theta", 0.0), micro.get("easy_phi", 0.0))
+        easy = unit_vector(micro.get("easy_theta", 0.0), micro.get("easy_phi", 0.0))
         a = np.cross(easy, np.eye(3)[int(np.argmin(np.abs(easy)))])
         a /= np.linalg.norm(a)
         turn = rng.uniform(0, 2 * math.pi)
@@ -111,11 +112,6 @@ def add_in_plane_terms(m: dict, rng: np.random.Generator) -> None:
         micro["hard_phi"] = float(math.atan2(hard[1], hard[0]) % (2 * math.pi))
     if rng.random() < 0.5:
         micro["field_like_ratio"] = float(rng.uniform(*BETA_RANGE))
-
-
-def _unit(theta: float, phi: float) -> np.ndarray:
-    return np.array([math.sin(theta) * math.cos(phi), math.sin(theta) * math.sin(phi),
-                     math.cos(theta)])
 
 
 def axes_of(m: dict) -> set[str]:
