@@ -12,6 +12,11 @@ statistics in DIR under a hash of the model, N, the seed and the Monte Carlo's s
 reuses them while all of these are unchanged.  ``--refine``: also against a solve
 refined 2x in U, phi and t (``_common.refined_solve``; constant drive only).
 
+A row is *warned* when fpstt said in numbers that it cannot vouch for the answer, as a user of
+``fpstt solve --config`` sees it: a RuntimeWarning about the answer, or the error estimate that
+the command prints by default (:func:`fpstt.runs.resolution.coarsening_estimate`, a 2x coarser
+run; its own time is ``estimate_s``, not part of ``wall_s``) above its target of 1e-3 in L1.
+
 Run:  python validation/model_space.py [--seed 1] [--count 30] [--timeout 30]
                                        [--n-mc 100000] [--refine] [--quick] [--in-plane]
                                        [--mc-cache DIR] [--only 2,4] [--name NAME]
@@ -39,6 +44,7 @@ import fpstt
 from fpstt.runs.montecarlo import simulate
 from fpstt.analysis.observables import moments
 from fpstt.analysis.switching import switching_probability
+from fpstt.runs.resolution import TARGET, coarsening_estimate
 from _common import fourth_moments, refined_solve, std_stderr, write
 from model_space_draw import TIMES, describe, draw_models, model_class, to_config
 
@@ -70,8 +76,9 @@ def _observables(grid, p) -> dict:
 
 def _solve_job(m: dict, refine: bool, conn) -> None:
     """Child process: load, build and solve ``m`` as ``fpstt solve`` does; sends ("class",
-    name), ("done", result) and, with ``refine``, ("refined", observables or None)."""
-    grid = model = p0_of = pulse = None
+    name), ("done", result), ("estimate", the largest estimated L1 error or None) and, with
+    ``refine``, ("refined", observables or None)."""
+    grid = model = p0_of = pulse = sol = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -96,6 +103,8 @@ def _solve_job(m: dict, refine: bool, conn) -> None:
             out = {**_failure(exc), "wall_s": time.perf_counter() - start}
         out["warnings"] = sorted({f"{w.category.__name__}: {w.message}"[:240] for w in caught})
     conn.send(("done", out))
+    conn.send(("estimate", _estimate(model, grid, p0_of, sol, pulse, cfg.solve["scheme"])
+               if out["outcome"] == "ok" else None))
     if refine:
         fine = None
         if out["outcome"] == "ok" and pulse is None:
@@ -106,8 +115,21 @@ def _solve_job(m: dict, refine: bool, conn) -> None:
         conn.send(("refined", fine))
 
 
+def _estimate(model, grid, p0_of, sol, pulse, scheme) -> dict:
+    """``fpstt solve``'s error estimate of ``sol`` (the same runner): its largest L1 value
+    and wall time."""
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimate = coarsening_estimate(
+            model, grid, p0_of, sol,
+            lambda g, p0, times: fpstt.solve(model, g, p0, times, scheme=scheme, pulse=pulse))
+    return {"l1_estimate": max(estimate["estimate"]), "estimate_s": time.perf_counter() - start}
+
+
 def run_fp(m: dict, timeout: float, refine: bool = False) -> dict:
-    """Solve ``m`` in a subprocess; ``timeout`` s for the solve, 8x more for the refined one."""
+    """Solve ``m`` in a subprocess; ``timeout`` s for the solve, as long again for its error
+    estimate, 8x more for the refined one."""
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_solve_job, args=(m, refine, send), daemon=True)
@@ -132,6 +154,9 @@ def run_fp(m: dict, timeout: float, refine: bool = False) -> dict:
             result["class"] = payload
         elif kind == "done":
             result.update(payload)
+            deadline = time.perf_counter() + timeout
+        elif kind == "estimate":
+            result.update(payload or {})
             if not refine:
                 break
             deadline = time.perf_counter() + 8 * timeout
@@ -224,7 +249,7 @@ def compare(m: dict, fp: dict, n_mc: int, seed: int, cache: Path | None = None) 
 
 
 HEADER = (f"{'#':>3} {'class':<22} {'outcome':<9} {'wall s':>7} {'×T.I':>6} {'max z':>7} "
-          f"{'dt z':>5} {'ref z':>6} {'warned':<6} model")
+          f"{'dt z':>5} {'ref z':>6} {'L1 est':>7} {'warned':<6} model")
 
 
 def row(k: int, r: dict, table_i_s: float) -> str:
@@ -235,13 +260,19 @@ def row(k: int, r: dict, table_i_s: float) -> str:
     return (f"{k:>3} {r['class']:<22.22} {r['outcome']:<9} {r['wall_s']:>7.1f} "
             f"{'-' if ratio is None else format(ratio, '.1f'):>6} {num('max_z', '.1f'):>7} "
             f"{num('mc_dt_z', '.1f'):>5} {num('refine_z', '.1f'):>6} "
-            f"{'yes' if r['warned'] else 'no':<6} {r['model']}")
+            f"{num('l1_estimate', '.0e'):>7} {'yes' if r['warned'] else 'no':<6} {r['model']}")
 
 
 def _about_the_answer(warning: str) -> bool:
     """A RuntimeWarning that bears on the answer: every one but the run-time estimate
     (:mod:`fpstt.sphere.budget`: "will take about"), which says nothing about accuracy."""
     return warning.startswith("RuntimeWarning") and "will take about" not in warning
+
+
+def warned(r: dict) -> bool:
+    """The row carries a warning about its answer in numbers (module docstring)."""
+    return (any(_about_the_answer(w) for w in r.get("warnings", []))
+            or r.get("l1_estimate", 0.0) > TARGET)
 
 
 def _cheap(m: dict) -> bool:
@@ -282,7 +313,7 @@ def main(argv=None) -> int:
         m = models[k]
         r = run_fp(m, args.timeout, args.refine)
         r["model"], r["config"] = describe(m), m
-        r["warned"] = any(_about_the_answer(w) for w in r.get("warnings", []))
+        r["warned"] = warned(r)
         if "mean" in r:                               # an answer (perhaps crashed after it)
             r.update(compare(m, r, args.n_mc, 1000 * args.seed + k, args.mc_cache))
         rows.append(r)
@@ -297,10 +328,13 @@ def main(argv=None) -> int:
     walls = [r["wall_s"] for r in rows]           # a timed-out row: its timeout, a lower bound
     late = outcomes.count("timed out")
     silent = sum(1 for r in rows if r.get("max_z", 0) > 4 and not r["warned"])
+    by_estimate = sum(1 for r in rows
+                      if r["warned"] and not warned(dict(r, l1_estimate=0.0)))
     no_mc = sum(1 for r in rows if "max_z" in r and not math.isfinite(r["max_z"]))
     print(f"\n{len(rows)} models: " + ", ".join(f"{outcomes.count(o)} {o}" for o in
                                                  ("ok", "refused", "crashed", "timed out"))
-          + f"; {silent} off by > 4 s.e. without a warning; {no_mc} with a non-finite "
+          + f"; {silent} off by > 4 s.e. without a warning ({by_estimate} warned by the "
+          + f"error estimate alone); {no_mc} with a non-finite "
           + "Monte Carlo; median wall " + (f"{'≥ ' if late else ''}{np.median(walls):.1f} s "
                                            f"(timed-out rows at their {args.timeout:g} s)"
                                            if walls else "-"), flush=True)

@@ -18,6 +18,8 @@ from ..integration.stepping import solve
 __all__ = ["coarsening_estimate", "advice"]
 
 ORDER = 2
+TARGET = 1e-3
+"""The L1 error below which :func:`advice` calls a result resolved."""
 
 
 def coarsening_estimate(model, grid, p0_of_grid, solution, runner=None) -> dict:
@@ -40,7 +42,7 @@ def coarsening_estimate(model, grid, p0_of_grid, solution, runner=None) -> dict:
                 coarse_shape=list(coarse.shape))
 
 
-def advice(estimate: dict, target: float = 1e-3) -> str:
+def advice(estimate: dict, target: float = TARGET) -> str:
     """One line: the largest estimated error and what to do if it exceeds ``target``."""
     worst = max(estimate["estimate"])
     if worst <= target:
