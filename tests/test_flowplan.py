@@ -139,9 +139,10 @@ def test_unsplit_scheme_refuses_a_chart_grid():
 
 def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
     """The drive-off piece of a pulse on the in-plane junction (gamma (B_k + B_d) t_n = 185
-    rad per t_n) steps at most 0.5 rad of precession, 2.7e-3 t_n (it took the 0.01 t_n
-    default: 1.8 rad a step, stds 17 % wide 1 t_n after a pulse, sizes.longest_remapped_step);
-    Table I keeps 0.01."""
+    rad per t_n) remaps at most 0.5 rad of precession at once (it took the 0.01 t_n
+    default: 1.8 rad a remap, stds 17 % wide 1 t_n after a pulse, sizes.longest_remapped_step):
+    a piece with no drive is folded, its steps remapped in substeps of FOLD_TURN
+    (FlowPlan.remap_substeps); Table I keeps 0.01."""
     cfg = load_config(pathlib.Path(__file__).resolve().parents[1] / "validation" / "in_plane.toml")
     model, start = cfg.build_model(), cfg.build_gibbs()
     off = plan_flow(model.with_options(C1=0j, C2=0j))
@@ -152,7 +153,10 @@ def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
                               attractor=False)
     sol = fpstt.solve(model, grid, start.cell_averages(grid), [0.0, 0.1], pulse=Pulse(0.05))
     assert sol.diagnostics["pieces"] == 2
-    assert sol.diagnostics["n_steps"] >= 0.05 / off.free_step        # the drive-off piece
+    piece = grid_plan(model.with_drive(0.0), grid)
+    step = piece.step(grid.du)
+    assert piece.folds_shift(grid.du) and sol.diagnostics["n_steps"] >= 0.05 / step
+    assert step * rate / piece.remap_substeps(step) <= 0.5 < step * rate
 
 
 def test_a_configuration_plans_its_grid_once(tmp_path, monkeypatch):

@@ -21,8 +21,8 @@ from .attractor import (attractor_chart, flow_scale, from_stereographic, magnet_
                         precession_rate, rate_ratio)
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_spread
-from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_TURN, FREE_STEP_MAX,
-                    NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
+from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN,
+                    FREE_STEP_MAX, NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
                     longest_remapped_step, mobius_du, noise_dominated, noise_size,
                     relaxation_cell_width, relaxation_fits, too_fine, turn_capped)
 
@@ -181,7 +181,8 @@ class FlowPlan:
     def folds_shift(self, du: float) -> bool:
         """True when a split step on a z'-frame grid of cell width ``du`` remaps the whole
         noiseless flow (:mod:`fpstt.numerics.zremap`), the spin torque's shift in U included, over
-        steps of :data:`FOLD_TURN` / :func:`magnet_rate`, instead of shifting whole rows.
+        steps of :meth:`fold_step` in remaps of :data:`FOLD_TURN` / :func:`magnet_rate`
+        (:meth:`remap_substeps`), instead of shifting whole rows.
 
         That is a z'-frame grid whose chart does not carry a phi-dependent flow (kind
         ``"z-remapped"``, or a drive-off piece of a pulse with a tilted easy axis, kind
@@ -195,26 +196,38 @@ class FlowPlan:
         and a kick errs by ~a^2 / 12 of the response, 0.5 % at 0.25 rad."""
         if self.carries_flow or not self.chart.is_identity:
             return False
-        shift, longest = abs(self.chart.shift_rate), self.fold_step()
+        shift = abs(self.chart.shift_rate)
         if self.phi_independent:
-            return shift > 0 and du / shift > longest
-        return shift == 0 or du / shift > longest
+            return shift > 0 and du / shift > self.fold_step()
+        return shift == 0 or du / shift > FOLD_TURN / magnet_rate(self.model)
 
     def fold_step(self) -> float:
         """The longest z'-frame step (t_n) whose shift is folded into the remap
-        (:meth:`folds_shift`): FOLD_TURN / :func:`magnet_rate`; for a phi-independent
-        flow, remapped on each phi mode where its precession about z' is a phase,
-        FOLD_DAMPING / (alpha x the precession rate), the damping's contraction alone (inf
-        without damping).  Seed 3 row 28 (an easy axis along z', alpha = 0.51, 57 rad per
-        t_n, Brown noise, a weak drive) took steps of one row, 0.071 t_n, in which the
-        damping contracts the state 2 e-folds, and was 200 s.e. off Monte Carlo (warned:
-        0.2 cells across); folded, its std of n_z at 0.25 t_n was 1.2 % wide at a contraction
-        of 0.25 a step, 0.3 % at 0.125 and 0.1 % at 0.0625 (Monte Carlo at dt / 2 within
-        0.2 % of the last)."""
-        if not self.phi_independent:
-            return FOLD_TURN / magnet_rate(self.model)
+        (:meth:`folds_shift`): the damping's contraction alone, FOLD_DAMPING / (alpha x the
+        precession rate) (inf without damping), and in real space (a flow that depends on
+        phi) also FOLD_STEP_TURN / :func:`magnet_rate`, remapped in substeps of FOLD_TURN
+        (:meth:`remap_substeps`); on the phi modes its precession about z' is a phase.
+        Seed 3 row 28 (an easy axis along z', alpha = 0.51, 57 rad per t_n, Brown noise, a
+        weak drive) took steps of one row, 0.071 t_n, in which the damping contracts the
+        state 2 e-folds, and was 200 s.e. off Monte Carlo (warned: 0.2 cells across); folded,
+        its std of n_z at 0.25 t_n was 1.2 % wide at a contraction of 0.25 a step, 0.3 % at
+        0.125 and 0.1 % at 0.0625 (Monte Carlo at dt / 2 within 0.2 % of the last).  The
+        in-plane example (2 rad a step, eight remaps; docs/validation.md §11) kept its WER
+        within 1e-4 (relative) of 0.25-rad steps: the remap's turn sets the error there, not
+        the splitting of the flow from the noise."""
         damping = getattr(self.model, "base", self.model).alpha * precession_rate(self.model)
-        return FOLD_DAMPING / damping if damping > 0 else math.inf
+        longest = FOLD_DAMPING / damping if damping > 0 else math.inf
+        if self.phi_independent:
+            return longest
+        return min(longest, FOLD_STEP_TURN / magnet_rate(self.model))
+
+    def remap_substeps(self, tau: float) -> int:
+        """Remaps in which a folded z'-frame step ``tau`` (:meth:`folds_shift`) moves the
+        magnet's flow: as many as keep each within FOLD_TURN of :func:`magnet_rate` (1 in a
+        chart, whose flow the chart or REMAP_TURN bounds)."""
+        if not self.chart.is_identity or self.carries_flow:
+            return 1
+        return max(1, math.ceil(tau * magnet_rate(self.model) / FOLD_TURN - 1e-9))
 
     def step(self, du: float) -> float:
         """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n (when the

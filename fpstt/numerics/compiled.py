@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 __all__ = ["remap_lines", "line_product", "solve_factored_columns", "factors_by_row",
-           "tridiagonal_modes", "transposed",
+           "tridiagonal_modes",
            "solve_sheared_pt", "solve_sheared_gt"]
 
 
@@ -52,7 +52,6 @@ if numba.config.THREADING_LAYER == "default" and _tbb_installed():
 
 _NEAR = 3                     # covered cells added one by one before a run's sum starts
 _BLOCKS = 8                   # most blocks of columns a solve is cut into for the threads
-_TILE = 32                    # side of the tiles of a transpose
 
 
 @numba.njit(cache=True)
@@ -103,17 +102,17 @@ def _below(al, ar, a6, x):
 
 
 @numba.njit(cache=True, parallel=True)
-def remap_lines(mass, cell, frac, rows, periodic, limit):
-    """New masses of lines of cells (rows of ``mass``, n cells each): line i's new cell j
-    receives the old mass between the departure points (cell[r, j], frac[r, j]) and
-    (cell[r, j + 1], frac[r, j + 1]) of its edges, r = rows[i] (periodic lines: unwrapped
-    cell indices).  Of the cells a new cell covers in full, the first three are added one
-    by one and the rest as one sum, cell by cell (the array version took the rest as a
-    difference of cumulative sums, whose round-off is that of the line's total).  Old masses
-    under the cut cells come from :func:`_parabolas`.  The lines are independent: they are
-    shared among numba's threads (the same numbers as one thread)."""
-    lines, n = mass.shape
-    out = np.empty((lines, n))
+def remap_lines(mass, cell, frac, rows, periodic, limit, out):
+    """New masses of lines of cells (rows of ``mass``, n cells each) into ``out`` (the same
+    shape; either may be a transposed view, so that columns are remapped without a copy):
+    line i's new cell j receives the old mass between the departure points (cell[r, j],
+    frac[r, j]) and (cell[r, j + 1], frac[r, j + 1]) of its edges, r = rows[i] (periodic
+    lines: unwrapped cell indices).  Of the cells a new cell covers in full, the first
+    three are added one by one and the rest as one sum, cell by cell (the array version took
+    the rest as a difference of cumulative sums, whose round-off is that of the line's
+    total).  Old masses under the cut cells come from :func:`_parabolas`.  The lines are
+    independent: they are shared among numba's threads (the same numbers as one thread)."""
+    lines = mass.shape[0]
     for i in numba.prange(lines):
         _remap_line(mass, i, rows[i], cell, frac, periodic, limit, out)
     return out
@@ -246,22 +245,6 @@ def tridiagonal_modes(T, x):
                 v += T[m, 2, i - 1] * x[i - 1, m]
             y[i, m] = v
     return y
-
-
-@numba.njit(cache=True, parallel=True)
-def transposed(x):
-    """x.T as a new C-ordered array, in tiles of _TILE x _TILE shared among threads (6x
-    numpy's copy of a (1 361, 512) transpose)."""
-    rows, columns = x.shape
-    out = np.empty((columns, rows), x.dtype)
-    for tile in numba.prange((rows + _TILE - 1) // _TILE):
-        i0 = tile * _TILE
-        i1 = min(rows, i0 + _TILE)
-        for j0 in range(0, columns, _TILE):
-            for i in range(i0, i1):
-                for j in range(j0, min(columns, j0 + _TILE)):
-                    out[j, i] = x[i, j]
-    return out
 
 
 def by_row(values, rows: int, systems: int):

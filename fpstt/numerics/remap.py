@@ -57,6 +57,10 @@ class FlowRemap:
     trace : callable, optional
         ``trace(rate, y, tau, limits)``: the points y traced back over tau along each line's
         velocity; default RK4 (``_rk4_back``), or a :class:`~fpstt.numerics.transit.TransitTracer`.
+    substeps : int
+        The remap over ``tau`` is this many remaps over tau / substeps, their adjacent half
+        sweeps along phi merged into one: 2 substeps + 1 sweeps
+        (:meth:`~fpstt.flow.flowplan.FlowPlan.remap_substeps`).
 
     ``remap(p, tol)`` returns the transported (theta, phi) density (cell averages, carrying
     sin theta): mass conserved to round-off, p ≥ 0 where p was.  Only the rows and columns
@@ -64,43 +68,49 @@ class FlowRemap:
     implicit pieces freeze rows (:class:`~fpstt.integration.implicit.WindowedImplicit`).
     """
 
-    def __init__(self, grid: SphereGrid, velocity, tau: float, trace=None):
-        self.grid, self.tau = grid, float(tau)
+    def __init__(self, grid: SphereGrid, velocity, tau: float, trace=None, substeps: int = 1):
+        self.grid, self.tau, self.substeps = grid, float(tau), int(substeps)
         self.measure = grid.cell_measure
         theta, phi_edges = grid.theta, grid.phi_edges[:-1]
-        trace = trace or _rk4_back
-        self.half_phi = LineRemap(
-            *_phi_departures(velocity, theta, phi_edges, grid.dphi, self.tau / 2, trace),
-            grid.n_phi, periodic=True)
-        self.along_u = LineRemap(*_theta_departures(velocity, grid, self.tau, trace=trace),
+        trace, h = trace or _rk4_back, self.tau / self.substeps
+
+        def along_phi(step):
+            return LineRemap(*_phi_departures(velocity, theta, phi_edges, grid.dphi, step,
+                                              trace), grid.n_phi, periodic=True)
+        self.half_phi = along_phi(h / 2)
+        self.full_phi = along_phi(h) if self.substeps > 1 else None
+        self.along_u = LineRemap(*_theta_departures(velocity, grid, h, trace=trace),
                                  grid.n_theta, periodic=False)
 
     def __call__(self, p, tol: float | None = None):
-        mass = p * self.measure
-        self._sweep(self.half_phi, mass, tol)
-        mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)      # each cap: one cell
-        from .compiled import transposed             # numba: loaded with the line remap
-        mass = transposed(mass)
-        self._sweep(self.along_u, mass, tol)
-        mass = transposed(mass)
-        self._sweep(self.half_phi, mass, tol)
+        mass = self._sweep(self.half_phi, p * self.measure, tol)
+        for k in range(self.substeps):
+            mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)  # each cap: one cell
+            mass = self._sweep(self.along_u, mass.T, tol).T            # columns, no copy
+            mass = self._sweep(self.full_phi if k < self.substeps - 1 else self.half_phi,
+                               mass, tol)
         return mass / self.measure
 
     @staticmethod
     def _sweep(remap, mass, tol):
-        """``remap`` on the lines (rows of ``mass``) that hold more than ``tol`` of it, in
-        place; lines within 2 of those too."""
+        """The new masses: ``remap`` on the lines (rows of ``mass``, which may be a
+        transposed view) that hold more than ``tol`` of it and on lines within 2 of those;
+        the others as they were."""
+        out = np.empty(mass.shape[::-1]).T if mass.flags.f_contiguous else np.empty(mass.shape)
         if tol is None:
-            mass[:] = remap(mass)
-            return
+            return remap(mass, out=out)
         line_mass = mass.sum(axis=1)
         held = line_mass > tol * line_mass.sum()
         for shift in (1, 2):
             held = held | np.roll(held, shift) | np.roll(held, -shift)
         lines = np.flatnonzero(held)
-        if lines.size and lines[-1] - lines[0] + 1 == lines.size:     # a view, not a copy
+        out[:] = mass
+        if lines.size and lines[-1] - lines[0] + 1 == lines.size:     # views, not copies
             lines = slice(lines[0], lines[-1] + 1)
-        mass[lines] = remap(mass[lines], lines)
+            remap(mass[lines], lines, out=out[lines])
+        else:
+            out[lines] = remap(mass[lines], lines)
+        return out
 
 
 class ModalRemap:
@@ -262,9 +272,11 @@ class LineRemap:
         self.frac = np.ascontiguousarray(frac, dtype=float)
         self.all_lines = np.arange(self.cell.shape[0])
 
-    def __call__(self, mass, lines=None):
-        """New masses of the lines ``lines`` (all if None), from their old ``mass``."""
+    def __call__(self, mass, lines=None, out=None):
+        """New masses of the lines ``lines`` (all if None), from their old ``mass``, into
+        ``out`` if given (either may be a strided view, such as the columns of a grid)."""
         from .compiled import remap_lines            # numba: loaded on first use
         rows = self.all_lines if lines is None else self.all_lines[lines]
-        return remap_lines(np.ascontiguousarray(mass, dtype=float), self.cell, self.frac,
-                           rows, self.periodic, self.limit)
+        mass = np.asarray(mass, dtype=float)
+        out = np.empty(mass.shape) if out is None else out
+        return remap_lines(mass, self.cell, self.frac, rows, self.periodic, self.limit, out)

@@ -67,7 +67,8 @@ class ZFrameRemaps:
         The remap moves the torque's shift in U too (no exact row shift); else it leaves
         -Im C1 sin theta to the exact shift.
 
-    Calling it with a step tau (t_n) returns the remap over tau; departures come from one
+    Calling it with a step tau (t_n) and a number of substeps returns the remap over tau
+    (:class:`~fpstt.numerics.remap.FlowRemap`); departures come from one
     :class:`~fpstt.numerics.transit.TransitTracer` of the piece's velocity (any step, one sampling).
     """
 
@@ -83,10 +84,11 @@ class ZFrameRemaps:
         shift = -self.C1.imag * np.sin(theta) if self.folded else 0.0
         return mu_t + shift, mu_p + self.C1.real
 
-    def __call__(self, tau: float) -> FlowRemap:
-        tau = float(tau)
-        if tau not in self.remaps:
+    def __call__(self, tau: float, substeps: int = 1) -> FlowRemap:
+        key = (float(tau), int(substeps))
+        if key not in self.remaps:
             while len(self.remaps) >= _KEPT:
                 self.remaps.pop(next(iter(self.remaps)))
-            self.remaps[tau] = FlowRemap(self.grid, self.velocity, tau, trace=self.tracer)
-        return self.remaps[tau]
+            self.remaps[key] = FlowRemap(self.grid, self.velocity, key[0], trace=self.tracer,
+                                         substeps=key[1])
+        return self.remaps[key]
