@@ -3,6 +3,7 @@ one well of exp(-E / k_B T), and (slow) its write-error curve against Monte Carl
 a run refined 2x in u, t and phi."""
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from fpstt.physics.magnet import Pulse, critical_drive, thermal_stability
 from fpstt.runs.montecarlo import simulate
 from fpstt.runs.wer import switching_curve
 from fpstt.flow.sizes import hard_axis_n_phi
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "validation" / "in_plane.toml")
 MICRO = CONFIG.micro
@@ -112,15 +115,14 @@ def test_wer_of_a_pulse_against_monte_carlo():
 
 @pytest.mark.slow
 def test_wer_curve_against_a_run_refined_2x_in_u_t_and_phi():
-    """The example's constant-drive curve at 0.8 mA (512 phi cells, du = 0.0184, 3 358 folded
-    steps) against (1 024 cells, du / 2, FOLD_TURN / 2): within 1 % from WER 0.86 down to
-    1e-12 (0.37 % measured, docs/validation.md §11; ~25 min)."""
-    from unittest import mock
-    from fpstt.flow import flowplan
+    """The example's constant-drive curve at 0.8 mA (512 phi cells, du = 0.0184, 420 folded
+    steps of 2 rad, each in 8 remaps) against (1 024 cells, du / 2, every step bound halved): within 1 % from WER 0.86
+    down to 1e-12 (0.42 % measured, docs/validation.md §11; ~25 min)."""
+    from _common import halved_step_bounds
     model, start = _device(8e-4)
     du, n_phi = CONFIG.grid["du"], CONFIG.grid["n_phi"]
     base = switching_curve(model, start, 4.5, du=du, n_phi=n_phi)
-    with mock.patch.object(flowplan, "FOLD_TURN", flowplan.FOLD_TURN / 2):
+    with halved_step_bounds():
         fine = switching_curve(model, start, 4.5, du=du / 2, n_phi=2 * n_phi)
     times = np.arange(0.5, 4.5 + 1e-9, 0.25)
     ref = fine.at(times)

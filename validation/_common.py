@@ -34,21 +34,29 @@ def write(name, data):
     print(f"wrote {path}", file=sys.stderr)
 
 
-def refined_solve(model, grid, p0_of_grid, times):
-    """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
-    phi cells, and every bound on the step halved (:mod:`fpstt.flow.sizes`: CHART_SPREAD,
-    the implicit step's bound in a chart; Z_STEP, FOLD_TURN and REMAP_TURN, the bounds of
-    a step of several rows in the z' frame or an attractor chart), so that a step of one
-    row halves with du and one of several keeps its rows."""
+@contextlib.contextmanager
+def halved_step_bounds():
+    """Every bound on the step halved (:mod:`fpstt.flow.sizes`: CHART_SPREAD, the implicit
+    step's bound in a chart; Z_STEP, FOLD_TURN, FOLD_STEP_TURN and REMAP_TURN, the bounds of a
+    step of several rows, of a remap and of a folded step in the z' frame or an attractor
+    chart), so that with du / 2 a step of one row halves with du and one of several keeps
+    its rows."""
     from unittest import mock
     from fpstt.flow import flowplan, sizes
-    fine = fpstt.SphereGrid.mercator(grid.du / 2, *grid.u_range, 2 * grid.n_phi, grid.chart)
     halved = [mock.patch.object(sizes, "CHART_SPREAD", sizes.CHART_SPREAD / 2)] + [
         mock.patch.object(flowplan, name, getattr(flowplan, name) / 2)
-        for name in ("Z_STEP", "FOLD_TURN", "REMAP_TURN")]
+        for name in ("Z_STEP", "FOLD_TURN", "FOLD_STEP_TURN", "REMAP_TURN")]
     with contextlib.ExitStack() as stack:
         for patch in halved:
             stack.enter_context(patch)
+        yield
+
+
+def refined_solve(model, grid, p0_of_grid, times):
+    """(grid, solution) of ``model`` on ``grid`` refined 2x in U, phi and t: du/2, twice the
+    phi cells, and every bound on the step halved (:func:`halved_step_bounds`)."""
+    fine = fpstt.SphereGrid.mercator(grid.du / 2, *grid.u_range, 2 * grid.n_phi, grid.chart)
+    with halved_step_bounds():
         return fine, fpstt.solve(model, fine, p0_of_grid(fine), times)
 
 

@@ -36,7 +36,8 @@ from fpstt.physics.magnet import Pulse, critical_drive, thermal_stability
 from fpstt.runs.montecarlo import simulate
 from fpstt.analysis.observables import moments
 from fpstt.runs.wer import switching_curve
-from _common import FIGURES, RESULTS, ROOT, fourth_moments, std_stderr, write
+from _common import (FIGURES, RESULTS, ROOT, fourth_moments, halved_step_bounds, std_stderr,
+                     write)
 
 CONFIG = load_config(ROOT / "in_plane.toml")
 CURRENTS = {6e-4: 5.5, 8e-4: 4.5, 4e-4: 10.0}          # A: horizon of its curve, t_n
@@ -158,12 +159,10 @@ def check_refined(current=8e-4, horizon=4.5):
     """The example's curve (DU, N_PHI) against one refined 2x in u, phi and t.
 
     On the folded path (``FlowPlan.folds_shift``, this device's) the step is
-    FOLD_TURN / the magnet's rate, not du / Im C1, so the fine curve also halves FOLD_TURN;
-    on the row-shift path halving du halves the step by itself."""
-    from unittest import mock
-    from fpstt.flow import flowplan
+    FOLD_STEP_TURN / the magnet's rate in remaps of FOLD_TURN, not du / Im C1, so the fine
+    curve also halves both; on the row-shift path halving du halves the step by itself."""
     base = curve(current, horizon)
-    with mock.patch.object(flowplan, "FOLD_TURN", flowplan.FOLD_TURN / 2):
+    with halved_step_bounds():
         fine = curve(current, horizon, du=DU / 2, n_phi=2 * N_PHI)
     times = np.round(np.arange(0.5, horizon + 1e-9, 0.25), 4)
     ref, got = fine.at(times), base.at(times)
