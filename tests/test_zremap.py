@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+import pytest
 
 import fpstt.flow.flowplan as flowplan
 import fpstt.flow.sizes as sizes
@@ -73,11 +74,11 @@ def test_plan_folds_only_a_weak_drive_under_a_fast_magnet():
     plan = cfg.build_grid(model).plan
     du = sizes.DEFAULT_DU
     assert plan.kind == "z-remapped" and plan.folds_shift(du)
-    rate = flowplan.magnet_rate(model)                              # no damping to bound it
-    assert plan.step(du) == min(sizes.FOLD_STEP_TURN / rate, sizes.CHART_STEP_MAX)
-    substeps = plan.remap_substeps(plan.step(du))                   # each remap ≤ 0.25 rad
-    assert (substeps - 1) * sizes.FOLD_TURN < plan.step(du) * rate <= substeps * sizes.FOLD_TURN
-    assert substeps > 1 and plan.remap_substeps(sizes.FOLD_TURN / rate) == 1
+    rate, step = flowplan.magnet_rate(model), plan.step(du)          # no damping to bound it
+    remaps = plan.remap_substeps(step)                              # each one 0.25 rad
+    assert step <= min(sizes.FOLD_STEP_TURN / rate, sizes.CHART_STEP_MAX)
+    assert remaps > 1 and step * rate == pytest.approx(remaps * sizes.FOLD_TURN)
+    assert plan.remap_substeps(sizes.FOLD_TURN / rate) == 1
     strong = flowplan.grid_plan(model.with_drive(100.0), cfg.build_grid(model))
     assert not strong.folds_shift(du)                               # 0.023 rad a row
     assert flowplan.grid_plan(model.with_drive(0.0), cfg.build_grid(model)).folds_shift(du)

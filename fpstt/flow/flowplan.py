@@ -205,8 +205,9 @@ class FlowPlan:
         """The longest z'-frame step (t_n) whose shift is folded into the remap
         (:meth:`folds_shift`): the damping's contraction alone, FOLD_DAMPING / (alpha x the
         precession rate) (inf without damping), and in real space (a flow that depends on
-        phi) also FOLD_STEP_TURN / :func:`magnet_rate`, remapped in substeps of FOLD_TURN
-        (:meth:`remap_substeps`); on the phi modes its precession about z' is a phase.
+        phi) also FOLD_STEP_TURN / :func:`magnet_rate`, rounded down to a whole number of
+        remaps of FOLD_TURN (:meth:`remap_substeps`: a step of 1.2 remaps would take two); on
+        the phi modes its precession about z' is a phase.
         Seed 3 row 28 (an easy axis along z', alpha = 0.51, 57 rad per t_n, Brown noise, a
         weak drive) took steps of one row, 0.071 t_n, in which the damping contracts the
         state 2 e-folds, and was 200 s.e. off Monte Carlo (warned: 0.2 cells across); folded,
@@ -219,7 +220,9 @@ class FlowPlan:
         longest = FOLD_DAMPING / damping if damping > 0 else math.inf
         if self.phi_independent:
             return longest
-        return min(longest, FOLD_STEP_TURN / magnet_rate(self.model))
+        rate = magnet_rate(self.model)              # a whole number of remaps of FOLD_TURN
+        longest = min(longest, FOLD_STEP_TURN / rate, CHART_STEP_MAX)
+        return max(1, math.floor(longest * rate / FOLD_TURN + 1e-9)) * FOLD_TURN / rate
 
     def remap_substeps(self, tau: float) -> int:
         """Remaps in which a folded z'-frame step ``tau`` (:meth:`folds_shift`) moves the
