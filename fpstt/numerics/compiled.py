@@ -129,18 +129,23 @@ def _remap_line(mass, i, r, cell, frac, periodic, limit, out):
     lo = _below(a_left[c1], a_right[c1], a6[c1], frac[r, 0])
     for j in range(n):
         k2 = cell[r, j + 1]
-        c2 = k2 % n if periodic else k2
+        c2 = c1 + (k2 - k1)                     # k2 mod n: a division only past the end
+        if c2 >= n:
+            c2 %= n
         hi = _below(a_left[c2], a_right[c2], a6[c2], frac[r, j + 1])
         if k1 == k2:
             new = hi - lo
         else:
             new = mass[i, c1] - lo + hi
-            for k in range(k1 + 1, min(k2, k1 + _NEAR + 1)):
-                new += mass[i, k % n]
+            c = c1
+            for _ in range(min(k2 - k1, _NEAR + 1) - 1):
+                c = c + 1 if c + 1 < n else 0
+                new += mass[i, c]
             if k2 > k1 + _NEAR + 1:
                 run = 0.0
-                for k in range(k1 + _NEAR + 1, k2):
-                    run += mass[i, k % n]
+                for _ in range(k2 - k1 - _NEAR - 1):
+                    c = c + 1 if c + 1 < n else 0
+                    run += mass[i, c]
                 new += run
         out[i, j] = new
         k1, c1, lo = k2, c2, hi
