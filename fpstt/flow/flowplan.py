@@ -22,8 +22,8 @@ from .attractor import (attractor_chart, flow_scale, from_stereographic, magnet_
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .chartcells import other_attractors, state_spread
 from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN,
-                    FREE_STEP_MAX, NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
-                    longest_remapped_step, mobius_du, noise_dominated, noise_size,
+                    FREE_STEP_MAX, NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du,
+                    chart_step, longest_remapped_step, mobius_du, noise_dominated, noise_size,
                     relaxation_cell_width, relaxation_fits, too_fine, turn_capped)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
