@@ -20,9 +20,8 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_STEP_TURN", "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST",
            "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "turn_capped", "mobius_du",
-           "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX", "relaxation_cells",
-           "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine",
-           "relaxation_fits",
+           "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX",
+           "relaxation_cells", "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine", "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
