@@ -156,7 +156,7 @@ def test_fast_precession_with_the_drive_off_takes_short_remapped_steps():
     piece = grid_plan(model.with_drive(0.0), grid)
     step = piece.step(grid.du)
     assert piece.folds_shift(grid.du) and sol.diagnostics["n_steps"] >= 0.05 / step
-    assert step * rate / piece.remap_substeps(step) <= 0.5 < step * rate
+    assert step * rate / piece.remap_substeps(step, grid.du) <= 0.5 < step * rate
 
 
 def test_a_configuration_plans_its_grid_once(tmp_path, monkeypatch):

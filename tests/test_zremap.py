@@ -75,12 +75,13 @@ def test_plan_folds_only_a_weak_drive_under_a_fast_magnet():
     du = sizes.DEFAULT_DU
     assert plan.kind == "z-remapped" and plan.folds_shift(du)
     rate, step = flowplan.magnet_rate(model), plan.step(du)          # no damping to bound it
-    remaps = plan.remap_substeps(step)                              # each one 0.25 rad
+    remaps = plan.remap_substeps(step, du)                          # each one 0.25 rad
     assert step <= min(sizes.FOLD_STEP_TURN / rate, sizes.CHART_STEP_MAX)
     assert remaps > 1 and step * rate == pytest.approx(remaps * sizes.FOLD_TURN)
-    assert plan.remap_substeps(sizes.FOLD_TURN / rate) == 1
+    assert plan.remap_substeps(sizes.FOLD_TURN / rate, du) == 1
     strong = flowplan.grid_plan(model.with_drive(100.0), cfg.build_grid(model))
     assert not strong.folds_shift(du)                               # 0.023 rad a row
+    assert strong.remap_substeps(step, du) == 1                     # rows shifted: one remap
     assert flowplan.grid_plan(model.with_drive(0.0), cfg.build_grid(model)).folds_shift(du)
 
 

@@ -224,11 +224,12 @@ class FlowPlan:
         longest = min(longest, FOLD_STEP_TURN / rate, CHART_STEP_MAX)
         return max(1, math.floor(longest * rate / FOLD_TURN + 1e-9)) * FOLD_TURN / rate
 
-    def remap_substeps(self, tau: float) -> int:
-        """Remaps in which a folded z'-frame step ``tau`` (:meth:`folds_shift`) moves the
-        magnet's flow: as many as keep each within FOLD_TURN of :func:`magnet_rate` (1 in a
-        chart, whose flow the chart or REMAP_TURN bounds)."""
-        if not self.chart.is_identity or self.carries_flow:
+    def remap_substeps(self, tau: float, du: float) -> int:
+        """Remaps in which a step ``tau`` (t_n) on a grid of cell width ``du`` moves the
+        flow: for a folded z'-frame step (:meth:`folds_shift`) as many as keep each within
+        FOLD_TURN of :func:`magnet_rate`; else 1 (a row-shift step turns at most FOLD_TURN,
+        a chart's flow is bounded by the chart or REMAP_TURN)."""
+        if not self.folds_shift(du):
             return 1
         return max(1, math.ceil(tau * magnet_rate(self.model) / FOLD_TURN - 1e-9))
 

@@ -127,7 +127,7 @@ class SplitIntegrator(Integrator):
                 if key not in self.shared:
                     self.shared[key] = MagnetFlow(base)
                 self.zremap = ZFrameRemaps(self.grid, self.shared[key], base.C1, self.folded)
-            return self.zremap(tau, self.plan.remap_substeps(tau) if self.folded else 1)
+            return self.zremap(tau, self.plan.remap_substeps(tau, mercator_du(self.grid)))
         return FlowRemap(self.grid, velocity, tau)
 
     def _turn(self) -> int:

@@ -1,7 +1,7 @@
 """Compiled inner loops (numba) of the chart and remap paths: the line remap of
 :mod:`fpstt.numerics.remap`, the product and the line solves of the directional parts of
 :mod:`fpstt.numerics.lines` and the mode solves of :mod:`fpstt.numerics.averaged`; the same
-solves, a product of the mode blocks and a transpose serve the Fourier path of long runs
+solves and a product of the mode blocks serve the Fourier path of long runs
 (:class:`fpstt.numerics.fourier.SpectralBackend`, ``compiled``).  The transit-time tables
 of :mod:`fpstt.numerics.transit` are in :mod:`fpstt.numerics.compiled_transit`.
 
