@@ -33,7 +33,7 @@ import importlib.metadata
 import numba
 import numpy as np
 
-__all__ = ["remap_lines", "line_product", "solve_factored_columns", "factors_by_row",
+__all__ = ["remap_lines", "remap_columns", "line_product", "solve_factored_columns", "factors_by_row",
            "tridiagonal_modes",
            "solve_sheared_pt", "solve_sheared_gt"]
 
@@ -52,6 +52,7 @@ if numba.config.THREADING_LAYER == "default" and _tbb_installed():
 
 _NEAR = 3                     # covered cells added one by one before a run's sum starts
 _BLOCKS = 8                   # most blocks of columns a solve is cut into for the threads
+_COLUMNS = 32                 # columns a column remap copies into lines at a time
 
 
 @numba.njit(cache=True)
@@ -104,7 +105,7 @@ def _below(al, ar, a6, x):
 @numba.njit(cache=True, parallel=True)
 def remap_lines(mass, cell, frac, rows, periodic, limit, out):
     """New masses of lines of cells (rows of ``mass``, n cells each) into ``out`` (the same
-    shape; either may be a transposed view, so that columns are remapped without a copy):
+    shape; either may be a strided view: a grid's columns go to :func:`remap_columns`):
     line i's new cell j receives the old mass between the departure points (cell[r, j],
     frac[r, j]) and (cell[r, j + 1], frac[r, j + 1]) of its edges, r = rows[i] (periodic
     lines: unwrapped cell indices).  Of the cells a new cell covers in full, the first
@@ -115,6 +116,30 @@ def remap_lines(mass, cell, frac, rows, periodic, limit, out):
     lines = mass.shape[0]
     for i in numba.prange(lines):
         _remap_line(mass, i, rows[i], cell, frac, periodic, limit, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def remap_columns(mass, cell, frac, rows, limit, out):
+    """:func:`remap_lines` of the columns of ``mass`` (n, lines; its rows contiguous, as the
+    grid's) into those of ``out``, non-periodic: blocks of _COLUMNS columns are copied
+    into contiguous lines, remapped line by line as :func:`remap_lines` does (the same
+    numbers) and copied back.  A line read down a column in place touches one cache line
+    and one page per cell; a block reads each row's cache lines once.  The blocks are shared
+    among numba's threads."""
+    n, lines = mass.shape
+    for b in numba.prange((lines + _COLUMNS - 1) // _COLUMNS):
+        first = b * _COLUMNS
+        width = min(_COLUMNS, lines - first)
+        block, moved = np.empty((width, n)), np.empty((width, n))
+        for c in range(n):
+            for q in range(width):
+                block[q, c] = mass[c, first + q]
+        for q in range(width):
+            _remap_line(block, q, rows[first + q], cell, frac, False, limit, moved)
+        for c in range(n):
+            for q in range(width):
+                out[c, first + q] = moved[q, c]
     return out
 
 

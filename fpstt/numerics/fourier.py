@@ -18,6 +18,7 @@ object whose ``solve(r)`` solves (a I - b L) x = r), ``mass(x)``, ``row_mass(x)`
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
@@ -195,10 +196,10 @@ class SpectralBackend:
         return view
 
     def to_state(self, p):
-        return np.fft.rfft(p, axis=1)
+        return scipy.fft.rfft(p, axis=1, workers=-1)       # rows shared among the cores
 
-    def to_density(self, x):
-        return np.fft.irfft(x, n=self.n_phi, axis=1)          # missing modes count as zero
+    def to_density(self, x):                                  # missing modes count as zero
+        return scipy.fft.irfft(x, n=self.n_phi, axis=1, workers=-1)
 
     def matvec(self, x):
         if self.compiled:

@@ -86,7 +86,7 @@ class FlowRemap:
         mass = self._sweep(self.half_phi, p * self.measure, tol)
         for k in range(self.substeps):
             mass[[0, -1]] = mass[[0, -1]].mean(axis=1, keepdims=True)  # each cap: one cell
-            mass = self._sweep(self.along_u, mass.T, tol).T            # columns, no copy
+            mass = self._sweep(self.along_u, mass.T, tol).T            # the grid's columns
             mass = self._sweep(self.full_phi if k < self.substeps - 1 else self.half_phi,
                                mass, tol)
         return mass / self.measure
@@ -275,8 +275,11 @@ class LineRemap:
     def __call__(self, mass, lines=None, out=None):
         """New masses of the lines ``lines`` (all if None), from their old ``mass``, into
         ``out`` if given (either may be a strided view, such as the columns of a grid)."""
-        from .compiled import remap_lines            # numba: loaded on first use
+        from .compiled import remap_columns, remap_lines    # numba: loaded on first use
         rows = self.all_lines if lines is None else self.all_lines[lines]
         mass = np.asarray(mass, dtype=float)
         out = np.empty(mass.shape) if out is None else out
+        if not self.periodic and mass.strides[0] < mass.strides[1]:     # a grid's columns
+            remap_columns(mass.T, self.cell, self.frac, rows, self.limit, out.T)
+            return out
         return remap_lines(mass, self.cell, self.frac, rows, self.periodic, self.limit, out)
