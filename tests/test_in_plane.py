@@ -116,7 +116,7 @@ def test_wer_of_a_pulse_against_monte_carlo():
 @pytest.mark.slow
 def test_wer_curve_against_a_run_refined_2x_in_u_t_and_phi():
     """The example's constant-drive curve at 0.8 mA (512 phi cells, du = 0.0184, 420 folded
-    steps of 2 rad, each in 8 remaps) against (1 024 cells, du / 2, every step bound halved): within 1 % from WER 0.86
+    steps of 4 rad, each in 16 remaps) against (1 024 cells, du / 2, every step bound halved): within 1 % from WER 0.86
     down to 1e-12 (0.42 % measured, docs/validation.md §11; ~25 min)."""
     from _common import halved_step_bounds
     model, start = _device(8e-4)

@@ -39,9 +39,10 @@ NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attra
 CHART_SPREAD_MAX = 0.15      # rad: the widest initial spread a turn-capped chart takes (turn_capped)
 CHART_DU_MIN = DEFAULT_DU / 8  # the finest cell a turn-capped chart takes (too_fine)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' remap (folds_shift)
-FOLD_STEP_TURN = 2.0        # rad: ... and over one folded split step, remapped in substeps
+FOLD_STEP_TURN = 4.0        # rad: ... and over one folded split step, remapped in substeps
 #                              of FOLD_TURN (FlowPlan.remap_substeps; the in-plane example:
-#                              WER within 1e-4 relative of 0.25-rad steps down to 6e-13)
+#                              WER within 1e-4 relative of 0.25-rad steps down to 6e-13 at
+#                              1 rad, within 1e-3 of 2-rad steps at 4 rad; 8 rad: -0.5 %)
 FOLD_DAMPING = 0.125         # ... and a phi-independent flow's largest contraction, alpha x rate x dt
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),

@@ -87,6 +87,9 @@ class SplitIntegrator(Integrator):
     def _modes_stay_apart(self) -> bool:
         return self.remap is None or isinstance(self.remap, ModalRemap)
 
+    def _remaps(self) -> bool:
+        return self.remap is not None
+
     def _set_up_steps(self, tails: bool) -> None:
         direction = 0 if self.folded else int(np.sign(self.model.C1.imag))
         rows = self.plan.rows_per_step(mercator_du(self.grid))
