@@ -24,7 +24,8 @@ from .chartcells import other_attractors, state_spread
 from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN,
                     FREE_STEP_MAX, NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du,
                     chart_step, longest_remapped_step, mobius_du, noise_dominated, noise_size,
-                    relaxation_cell_width, relaxation_fits, too_fine, turn_capped)
+                    relaxation_cell_width, relaxation_fits, too_fine, turn_capped,
+                    wide_at_attractor)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -351,8 +352,11 @@ def _chosen_frame(model, own, initial, attractor: bool):
     (:func:`~fpstt.flow.attractor.rate_ratio`: a hard axis with weak or no easy axis;
     model-space seed 6 row 17, an easy plane at ratio 0.012, was 12.9 s.e. off Monte Carlo
     unwarned in its attractor chart, 1.4 in the z' frame; rows 1, 9, 13, ratios 0.04-0.17,
-    met it there too, 2-13x faster); else the z' frame, also when the state flows to
-    no attractor (model-space seed 5 row 14, no damping: it was refused)."""
+    met it there too, 2-13x faster), or unless the noise holds the state at the attractor
+    wider than WIDE_AT_ATTRACTOR = 0.1 rad (:func:`~fpstt.flow.sizes.wide_at_attractor`:
+    seed 6 row 16 timed out in its chart, 5.5 s in the z' frame); else the z' frame, also
+    when the state flows to no attractor (model-space seed 5 row 14, no damping: it was
+    refused)."""
     if own is not None and (attractor or own.is_identity):
         return own, True
     zprime = MobiusChart(0j, None, 1j * model.C1)
@@ -367,6 +371,8 @@ def _chosen_frame(model, own, initial, attractor: bool):
                                       or too_fine(model, chart)):
         return zprime, False
     if rate_ratio(model, from_stereographic(chart.zeta_s)) < NODE_RATIO_MIN:
+        return zprime, False
+    if wide_at_attractor(model, chart):
         return zprime, False
     return chart, False
 

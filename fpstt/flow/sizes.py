@@ -22,7 +22,8 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "turn_capped", "mobius_du",
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX",
            "relaxation_cells", "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine", "relaxation_fits",
-           "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width"]
+           "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width",
+           "WIDE_AT_ATTRACTOR", "wide_at_attractor"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -38,6 +39,7 @@ NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attra
 #                              0.47 only in its attractor chart)
 CHART_SPREAD_MAX = 0.15      # rad: the widest initial spread a turn-capped chart takes (turn_capped)
 CHART_DU_MIN = DEFAULT_DU / 8  # the finest cell a turn-capped chart takes (too_fine)
+WIDE_AT_ATTRACTOR = 0.1      # rad: the noise's width at an attractor above which no chart (wide_at_attractor)
 FOLD_TURN = 0.25             # rad: the magnet's largest turn over one z' remap (folds_shift)
 FOLD_STEP_TURN = 4.0        # rad: ... and over one folded split step, remapped in substeps
 #                              of FOLD_TURN (FlowPlan.remap_substeps; the in-plane example:
@@ -136,6 +138,20 @@ def too_fine(model, chart) -> bool:
     against 100 rad per t_n) got du = 2.2e-4, 58 712 rows, and was refused for memory after
     87 s; the finest validated chart cell is seed 3 row 8's, 0.0047."""
     return _turn_capped_du(model, chart) < CHART_DU_MIN
+
+
+def wide_at_attractor(model, chart) -> bool:
+    """True when the noise holds a state at the attractor of ``chart`` wider than
+    WIDE_AT_ATTRACTOR = 0.1 rad: sqrt(D / lambda), with D = :func:`noise_size` and lambda the
+    chart's rate of contraction.  A chart magnifies its pole for a state that collapses
+    there; one this wide spans more than 5 cells of DEFAULT_DU per width in the z' frame,
+    and its chart's cells (set by the initial state, :func:`chart_du`) only cost rows and
+    exact solves.  Model-space seed 6 row 16 (Brown noise at 300 K, 0.25 rad): its chart
+    (1 362 x 384 cells) timed out at 90 s, the z' frame took 5.5 s and was within 2.1 s.e. of
+    Monte Carlo; the five other rows of seeds 1-7 this wide (0.13-0.28 rad) were within the
+    same 4 s.e. in both frames, 2-4 s.e. alike (docs/validation.md §8)."""
+    rate = abs(chart.shift_rate)
+    return rate > 0 and math.sqrt(noise_size(model) / rate) > WIDE_AT_ATTRACTOR
 
 
 def mobius_du(model, chart, initial) -> float:
