@@ -44,6 +44,19 @@ def test_tilted_easy_axis_with_current_gets_an_attractor_chart():
     assert plan_flow(model).kind == "z-remapped"            # no initial state: z'
 
 
+def test_an_attractor_chart_takes_256_phi_cells_only_for_a_start_they_resolve():
+    """Table I with a tilted easy axis: its Gibbs start (0.04 rad) keeps 3.2 phi cells
+    across its width at 384 and 2.1 at 256 (its noiseless L1 at t_n / 3: 2.8e-3 against
+    1.25e-2), so it keeps 384; a vMF start 0.18 rad wide keeps 23 at 256 and gets them."""
+    micro = fpstt.table_i(**TILTED)
+    model = fpstt.SpinTorqueModel.from_microscopic(micro)
+    narrow = fpstt.default_grid(model, [0.1], initial=fpstt.initial_state(micro))
+    broad = fpstt.default_grid(model, [0.1], initial=fpstt.initial_state(
+        micro, "vmf", theta=0.3, phi=1.0, kappa=30))
+    assert narrow.plan.kind == broad.plan.kind == "attractor"
+    assert (narrow.n_phi, broad.n_phi) == (384, 256)
+
+
 def test_easy_axis_along_z_prime_is_remapped_and_no_current_is_unsplit():
     axial = plan_flow(_model(B_k=0.05, alpha=0.02))      # driven, phi-independent: split
     assert axial.kind == "z-remapped" and axial.chart.is_identity and axial.phi_independent

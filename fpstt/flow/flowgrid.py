@@ -16,7 +16,7 @@ import numpy as np
 from ..sphere.budget import BYTES_PER_CELL, check_memory
 from ..sphere.chart import MobiusChart
 from .flowplan import longest_chart_step, plan_flow
-from .sizes import DEFAULT_DU, hard_axis_n_phi, relaxation_cells
+from .sizes import DEFAULT_DU, chart_n_phi, hard_axis_n_phi, relaxation_cells
 from ..sphere.grid import SphereGrid, angle_between, angles, mercator_theta, unit_vector
 
 __all__ = ["DEFAULT_DU", "DEFAULT_N_PHI", "default_grid", "check_times", "default_dt",
@@ -33,8 +33,7 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-DEFAULT_N_PHI = 384          # phi cells, but in a Möbius chart (below)
-_MOBIUS_N_PHI = 256          # there the state ends round the pole (docs/validation.md §5)
+DEFAULT_N_PHI = 384          # phi cells, but round a chart's pole (sizes.chart_n_phi)
 _CAP_ERROR = 1e-11           # L1 error the pole cap next to an initial state may cost
 _U_MAX_LIMIT = 12.0          # theta edges near pi keep their precision up to here
 _U_MAX_TAILS = 16.0          # ... and, for the rows' own masses (tails), up to here
@@ -58,10 +57,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     the shear is reduced so that the rotation per step is a whole number of phi cells,
     applied by a cyclic shift (:func:`_residual_shear`).
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
-    ``n_phi`` defaults to 384 phi cells, and to 256 in a Möbius chart (a field kept on):
-    its state ends round about the chart's pole, and 256 cells were measured within L1
-    4.7e-4 of a grid refined 2x in U, phi and t (384: 2.4e-4) at 0.6x the cost; in the z'
-    frame, enough cells for a hard axis's thermal width across phi at the equator
+    ``n_phi`` defaults to 384 phi cells, and to 256 where the state ends round about the
+    chart's pole (:func:`~fpstt.flow.sizes.chart_n_phi`: a Möbius chart, an attractor chart
+    whose initial state keeps 3 cells across its width); in the z' frame, enough cells for a hard axis's thermal width across phi at the equator
     (:func:`~fpstt.flow.sizes.hard_axis_n_phi`: 512 on the in-plane example).
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.physics.initial.GibbsState`) reaches beyond, u_max grows
@@ -85,7 +83,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         du, n_phi, u_min, u_max = _relaxation_cells(plan.cell_width, du, n_phi, u_min, u_max)
     u_min = -9.0 if u_min is None else u_min
     if n_phi is None:
-        n_phi = _MOBIUS_N_PHI if plan.kind == "mobius" else DEFAULT_N_PHI
+        n_phi = chart_n_phi(plan, initial, DEFAULT_N_PHI)
         if chart.is_identity:                   # the z' frame: an easy plane's width in phi
             n_phi = hard_axis_n_phi(model, n_phi)
     rate = abs(chart.shift_rate)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from .attractor import flow_scale, precession_rate
-from .chartcells import attractor_du
+from .chartcells import attractor_du, cells_per_width
 
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
@@ -23,7 +23,8 @@ __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX",
            "relaxation_cells", "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine", "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width",
-           "WIDE_AT_ATTRACTOR", "wide_at_attractor"]
+           "WIDE_AT_ATTRACTOR", "wide_at_attractor", "POLE_N_PHI", "PHI_CELLS_PER_WIDTH",
+           "chart_n_phi"]
 
 DEFAULT_DU = 0.0184          # cell width in U = ln tan(theta_c/2): Table I's 1/300 t_n step
 Z_STEP = 1 / 300             # t_n: the longest split step, Table I's (FlowPlan.longest_split_step)
@@ -53,6 +54,8 @@ _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
 RELAX_CELLS_MAX = 4e5        # cells of a relaxation's grid, at most (relaxation_fits)
 CELLS_PER_HARD_WIDTH = 1.75  # phi cells across a hard axis's thermal width (hard_axis_n_phi)
+POLE_N_PHI = 256             # phi cells of a chart whose state ends round its pole (chart_n_phi)
+PHI_CELLS_PER_WIDTH = 3.0    # ... in an attractor chart, while the initial state keeps this many
 
 
 def noise_size(model) -> float:
@@ -297,3 +300,24 @@ def hard_axis_n_phi(model, n_phi: int) -> int:
         return n_phi
     cells = 2 * math.pi * CELLS_PER_HARD_WIDTH * off_z / width     # phi width: width / off_z
     return max(n_phi, 64 * math.ceil(cells / 64))
+
+
+def chart_n_phi(plan, initial, default: int) -> int:
+    """Phi cells of a chart grid: POLE_N_PHI = 256 where the state ends round about the
+    chart's pole, else ``default``.  A Möbius chart (a field kept on) always: 256 cells were
+    measured within L1 4.7e-4 of a grid refined 2x in U, phi and t (384: 2.4e-4) at 0.6x the
+    cost.  An attractor chart while ``initial`` keeps PHI_CELLS_PER_WIDTH = 3 of them across
+    its narrowest width where the chart's cells are longest
+    (:func:`~fpstt.flow.chartcells.cells_per_width` at dphi = 2 pi / 256): the state
+    collapses onto the pole, where a phi cell spans ever less of it and the exact solves of
+    the polar rows cost in proportion to the cells.  On the 32 attractor rows of model-space
+    seeds 1-7 that keep 3 cells, 256 cells took 0.71x the time (median) and moved no row's
+    largest z against Monte Carlo by more than 0.51; Table I with a tilted easy axis keeps
+    2.12 at 256 (3.18 at 384), and 256 took its noiseless L1 at t_n / 3 from 2.8e-3 to
+    1.25e-2 (docs/validation.md §5, §8)."""
+    if plan.kind == "mobius":
+        return POLE_N_PHI
+    if plan.kind == "attractor" and initial is not None and cells_per_width(
+            plan.chart, initial, 2 * math.pi / POLE_N_PHI) >= PHI_CELLS_PER_WIDTH:
+        return POLE_N_PHI
+    return default
