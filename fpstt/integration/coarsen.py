@@ -1,5 +1,5 @@
-"""A split run continued on a grid k times coarser in U once its state has settled at its
-chart's pole.
+"""A split run continued on a grid k times coarser in U, or k_phi = 2 times coarser in phi,
+or both, once its state has settled at its chart's pole.
 
 An attractor chart's cell width in U is chosen for the initial state (its width in the
 chart, :func:`~fpstt.flow.sizes.chart_du`), which the flow then carries to the chart's pole
@@ -22,7 +22,15 @@ by L1 9.5e-5 and 4.8e-4, std of n by 1.2e-5 and 5.8e-5 relative (Monte Carlo's s
 error with 1e5 samples: 2.2e-3), and took 32 s and 27 s against 55 s; row 8 (k = 2): L1
 1.8e-4, std 4.7e-5, 38 s against 44 s.
 Outputs are prolonged by parabolas (third order: 4.5e-6 and 3.6e-5 at k = 2 and 4 on row
-20's state).  Only attractor charts (a Möbius chart's results are validated as they are),
+20's state).  The same holds across phi: at the pole a phi cell spans ever less of the
+state, whose profile there is smooth in phi, and an attractor chart's phi cells were chosen
+for the initial state away from the pole (:func:`~fpstt.flow.sizes.chart_n_phi`).  Pairs of
+phi columns are summed (k_phi = 2, down to PHI_CELLS_MIN = 128 cells, where the chart's turn
+a step stays whole cells) and split back along monotonised-central lines in phi, under the
+same COARSE_L1 test of the state, both directions at once: model-space seed 1 row 8
+(1 367 x 384 cells, a narrow start) passed it with k = k_phi = 2 at 0.4 t_n (3.7e-8 for phi
+alone) and took 27 s against 39 s; a test case measured its outputs 9.6e-6 (L1) from the
+run that keeps its grid.  Only attractor charts (a Möbius chart's results are validated as they are),
 not runs that step every row (``tails``), trackers (they read the run's own grid) or
 checkpoints; the solution's diagnostics report ``coarsened`` (k).
 """
@@ -34,34 +42,39 @@ import numpy as np
 from ..sphere.grid import SphereGrid
 from .settled import can_hold
 
-__all__ = ["COARSE_L1", "FACTORS", "CHECK_EVERY", "restrict", "prolong", "coarser",
+__all__ = ["COARSE_L1", "PHI_CELLS_MIN", "FACTORS", "CHECK_EVERY", "restrict", "prolong", "coarser",
            "check_steps", "CoarseRun"]
 
 COARSE_L1 = 1e-5             # L1 (of the mass) a restriction and linear prolongation may move
+PHI_CELLS_MIN = 128          # the fewest phi cells a coarser grid takes
 FACTORS = (8, 4, 2)          # coarsenings tried, the largest first
 CHECK_EVERY = 0.1            # t_n between the checks inside a run's segments
 
 
-def restrict(mass, k: int):
-    """Cell masses (rows, n_phi) summed over k rows in U: the interior rows 1..n of a Mercator
-    grid in groups of k, the pole cap row 0 kept, the n mod k last rows joined to the far cap
-    (a cap row holds its mass in equal shares across phi)."""
+def restrict(mass, k: int, k_phi: int = 1):
+    """Cell masses (rows, n_phi) summed over k rows in U and k_phi columns in phi: the
+    interior rows 1..n of a Mercator grid in groups of k, the pole cap row 0 kept, the
+    n mod k last rows joined to the far cap (a cap row holds its mass in equal shares
+    across phi); columns in groups of k_phi (n_phi a multiple of it)."""
     n = mass.shape[0] - 2
     m = n // k
     coarse = np.empty((m + 2, mass.shape[1]))
     coarse[0] = mass[0]
     coarse[1:-1] = mass[1:1 + m * k].reshape(m, k, -1).sum(axis=1)
     coarse[-1] = mass[1 + m * k:].sum() / mass.shape[1]
-    return coarse
+    return coarse.reshape(m + 2, -1, k_phi).sum(axis=2)
 
 
-def prolong(coarse, k: int, fine_row_measure, quadratic: bool = True):
+def prolong(coarse, k: int, fine_row_measure, quadratic: bool = True, k_phi: int = 1):
     """Cell masses on the fine grid from those of :func:`restrict`, conservative and ≥ 0:
-    within each coarse row the parabola in U through its own mass and its neighbours'
-    averages (``quadratic``; where it would give a fine row a negative mass, and in the
-    end rows) or a line with a monotonised-central slope, its mass split over the k rows;
-    the far cap's share spread over the fine rows it covers by their measure
+    each coarse column split over its k_phi columns along a line with a monotonised-central
+    slope (periodic); then within each coarse row the parabola in U through its own mass
+    and its neighbours' averages (``quadratic``; where it would give a fine row a negative
+    mass, and in the end rows) or such a line, its mass split over the k rows; the far
+    cap's share spread over the fine rows it covers by their measure
     (``fine_row_measure``: each fine row's area, caps included)."""
+    if k_phi > 1:
+        coarse = _split_columns(coarse, k_phi)
     m, n_phi = coarse.shape[0] - 2, coarse.shape[1]
     inner = coarse[1:-1]
     offsets = ((np.arange(k) + 0.5) / k - 0.5)[None, :, None]
@@ -80,6 +93,16 @@ def prolong(coarse, k: int, fine_row_measure, quadratic: bool = True):
     return fine
 
 
+def _split_columns(coarse, k_phi: int):
+    """Each column's mass split over k_phi columns along a line in phi whose slope is the
+    monotonised-central one of the periodic neighbours (bounded so that no share is < 0)."""
+    down = coarse - np.roll(coarse, 1, axis=1)
+    up = np.roll(coarse, -1, axis=1) - coarse
+    offsets = (np.arange(k_phi) + 0.5) / k_phi - 0.5
+    shares = coarse[:, :, None] + _mc_slope(down, up, coarse)[:, :, None] * offsets
+    return shares.reshape(coarse.shape[0], -1) / k_phi
+
+
 def _mc_slope(down, up, value):
     """Monotonised-central slope per coarse row from its differences to the rows below and
     above (NaN past an end: there the one difference there is), bounded by 2 ``value`` so
@@ -94,8 +117,8 @@ class CoarseRun:
     """A split run on a grid ``k`` times coarser in U that stands for the run on ``grid``: it
     steps as the coarse run does and prolongs its outputs onto ``grid`` (:func:`prolong`)."""
 
-    def __init__(self, run, grid: SphereGrid, k: int):
-        self.run, self.grid, self.k = run, grid, k
+    def __init__(self, run, grid: SphereGrid, k: int, k_phi: int = 1):
+        self.run, self.grid, self.k, self.k_phi = run, grid, k, k_phi
         self._fine_rows = grid.cell_measure.sum(axis=1)
 
     def __getattr__(self, name):                    # advance, land, backend, dt, memory, ...
@@ -106,10 +129,11 @@ class CoarseRun:
         that carry sin theta (cell mass / cell measure), as every output of a run."""
         density, p_out = self.run.output(x, t)
         coarse_mass = p_out * self.run.grid.cell_measure
-        return density, prolong(coarse_mass, self.k, self._fine_rows) / self.grid.cell_measure
+        fine = prolong(coarse_mass, self.k, self._fine_rows, k_phi=self.k_phi)
+        return density, fine / self.grid.cell_measure
 
     def diagnostics(self, n_partial: int) -> dict:
-        return dict(self.run.diagnostics(n_partial), coarsened=self.k)
+        return dict(self.run.diagnostics(n_partial), coarsened=self.k, coarsened_phi=self.k_phi)
 
 
 def check_steps(run) -> int | None:
@@ -130,25 +154,40 @@ def coarser(run, x, times_left):
         return run, x
     mass = x * run.grid.cell_measure
     fine_rows = run.grid.cell_measure.sum(axis=1)
-    for k, coarse_grid in grids:
-        coarse = restrict(mass, k)
-        moved = np.abs(prolong(coarse, k, fine_rows, quadratic=False) - mass).sum()
-        if moved <= COARSE_L1 * mass.sum():
-            p = coarse / coarse_grid.cell_measure
-            new = type(run)(run.model.base, coarse_grid, run.scheme, times_left, None,
-                            False, p, shared=run.shared)
-            return CoarseRun(new, run.grid, k), new.x0
+    for k, k_phi, coarse_grid in grids:
+        coarse = restrict(mass, k, k_phi)
+        back = prolong(coarse, k, fine_rows, quadratic=False, k_phi=k_phi)
+        if np.abs(back - mass).sum() > COARSE_L1 * mass.sum():
+            continue
+        p = coarse / coarse_grid.cell_measure
+        new = type(run)(run.model.base, coarse_grid, run.scheme, times_left, None,
+                        False, p, shared=run.shared)
+        return CoarseRun(new, run.grid, k, k_phi), new.x0
     return run, x
 
 
 def _grids(run) -> list:
-    """[(k, grid k times coarser in U)] for k in FACTORS whose split step is the run's, for a
-    run that can coarsen: line schemes with frozen rows (not ``tails``) in an attractor chart."""
+    """[(k, k_phi, grid k times coarser in U and k_phi in phi)], the fewest cells first, for
+    a run that can coarsen (line schemes with frozen rows, not ``tails``, in an attractor
+    chart): k in FACTORS whose split step is the run's, k_phi = 2 where n_phi / 2 ≥
+    PHI_CELLS_MIN and the chart's turn a step is still whole cells (with each such k and
+    alone)."""
     if not run.lines or run.plan.kind != "attractor" or run.implicit.tol is None:
         return []
-    grids = [(k, _coarse_grid(run.grid, k)) for k in FACTORS]
-    return [(k, grid) for k, grid in grids if grid is not None
-            and np.isclose(run.plan.step(grid.du), run.dt, rtol=1e-12, atol=0)]
+    ks = [k for k in FACTORS if _steps_alike(run, k)]
+    n_phi = run.grid.n_phi
+    phi = [2] if n_phi % 2 == 0 and n_phi // 2 >= PHI_CELLS_MIN and run.turn % 2 == 0 else []
+    pairs = [(k, k_phi) for k in ks + [1] for k_phi in phi + [1] if k * k_phi > 1]
+    grids = [(k, k_phi, _coarse_grid(run.grid, k, k_phi))
+             for k, k_phi in sorted(pairs, key=lambda pair: -pair[0] * pair[1])]
+    return [item for item in grids if item[2] is not None]
+
+
+def _steps_alike(run, k: int) -> bool:
+    """The plan's split step on a grid k times coarser in U is the run's."""
+    grid = _coarse_grid(run.grid, k)
+    return grid is not None and bool(np.isclose(run.plan.step(grid.du), run.dt,
+                                                rtol=1e-12, atol=0))
 
 
 def _settled_at_pole(run, x) -> bool:
@@ -158,13 +197,15 @@ def _settled_at_pole(run, x) -> bool:
     return bool(row_mass[1] > run.implicit.tol * row_mass.sum())
 
 
-def _coarse_grid(grid: SphereGrid, k: int) -> SphereGrid | None:
-    """The Mercator grid of ``grid`` with k times its du, the same u_min (pole cap), n_phi,
-    chart and plan, its far cap taking the n mod k last rows; None if it has < 4 rows."""
+def _coarse_grid(grid: SphereGrid, k: int, k_phi: int = 1) -> SphereGrid | None:
+    """The Mercator grid of ``grid`` with k times its du and n_phi / k_phi phi cells, the
+    same u_min (pole cap), chart and plan, its far cap taking the n mod k last rows; None if
+    it has < 4 rows."""
     u_min, u_max = grid.u_range
     n = grid.n_theta - 2
     m = n // k
     if m < 4:
         return None
     du = (u_max - u_min) / n * k
-    return SphereGrid.mercator(du, u_min, u_min + m * du, grid.n_phi, grid.chart, grid.plan)
+    return SphereGrid.mercator(du, u_min, u_min + m * du, grid.n_phi // k_phi, grid.chart,
+                               grid.plan)

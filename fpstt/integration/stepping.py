@@ -292,7 +292,8 @@ def _combined(parts: list[dict]) -> dict:
                 remapped=any(d["remapped"] for d in parts),
                 max_cell_peclet=max(peclets) if peclets else None,
                 line_residual=max(d.get("line_residual", 0.0) for d in parts),
-                coarsened=max(d.get("coarsened", 1) for d in parts))
+                coarsened=max(d.get("coarsened", 1) for d in parts),
+                coarsened_phi=max(d.get("coarsened_phi", 1) for d in parts))
 
 
 def _run_signature(model, grid, p0, scheme, run, times) -> dict:
