@@ -59,7 +59,8 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     ``steps_per_unit`` instead fixes dt ≤ 1 / steps_per_unit (t_n) and du = rate dt.
     ``n_phi`` defaults to 384 phi cells, and to 256 where the state ends round about the
     chart's pole (:func:`~fpstt.flow.sizes.chart_n_phi`: a Möbius chart, an attractor chart
-    whose initial state keeps 3 cells across its width); in the z' frame, enough cells for a hard axis's thermal width across phi at the equator
+    whose initial state keeps 3 cells across its width); in the z' frame, enough cells for
+    a hard axis's thermal width across phi at the equator
     (:func:`~fpstt.flow.sizes.hard_axis_n_phi`: 512 on the in-plane example).
     [u_min, u_max] = [-9, 3.5] spans theta_c from 2.5e-4 to 3.0 rad plus the caps; when the
     ``initial`` state (a :class:`~fpstt.physics.initial.GibbsState`) reaches beyond, u_max grows

@@ -29,10 +29,11 @@ phi columns are summed (k_phi = 2, down to PHI_CELLS_MIN = 128 cells, where the 
 a step stays whole cells) and split back along monotonised-central lines in phi, under the
 same COARSE_L1 test of the state, both directions at once: model-space seed 1 row 8
 (1 367 x 384 cells, a narrow start) passed it with k = k_phi = 2 at 0.4 t_n (3.7e-8 for phi
-alone) and took 27 s against 39 s; a test case measured its outputs 9.6e-6 (L1) from the
-run that keeps its grid.  Only attractor charts (a Möbius chart's results are validated as they are),
-not runs that step every row (``tails``), trackers (they read the run's own grid) or
-checkpoints; the solution's diagnostics report ``coarsened`` (k).
+alone) and took 24-27 s against 39 s; a test case measured its outputs 9.6e-6 (L1) from
+the run that keeps its grid.  Only attractor charts (a Möbius chart's results are validated
+as they are), not runs that step every row (``tails``), trackers (they read the run's own
+grid) or checkpoints; the solution's diagnostics report ``coarsened`` (k) and
+``coarsened_phi`` (k_phi).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ import numpy as np
 from ..sphere.grid import SphereGrid
 from .settled import can_hold
 
-__all__ = ["COARSE_L1", "PHI_CELLS_MIN", "FACTORS", "CHECK_EVERY", "restrict", "prolong", "coarser",
-           "check_steps", "CoarseRun"]
+__all__ = ["COARSE_L1", "PHI_CELLS_MIN", "FACTORS", "CHECK_EVERY", "restrict", "prolong",
+           "coarser", "check_steps", "CoarseRun"]
 
 COARSE_L1 = 1e-5             # L1 (of the mass) a restriction and linear prolongation may move
 PHI_CELLS_MIN = 128          # the fewest phi cells a coarser grid takes
