@@ -115,8 +115,9 @@ def _mc_slope(down, up, value):
 
 
 class CoarseRun:
-    """A split run on a grid ``k`` times coarser in U that stands for the run on ``grid``: it
-    steps as the coarse run does and prolongs its outputs onto ``grid`` (:func:`prolong`)."""
+    """A split run on a grid ``k`` times coarser in U and ``k_phi`` in phi that stands for the
+    run on ``grid``: it steps as the coarse run does and prolongs its outputs onto ``grid``
+    (:func:`prolong`)."""
 
     def __init__(self, run, grid: SphereGrid, k: int, k_phi: int = 1):
         self.run, self.grid, self.k, self.k_phi = run, grid, k, k_phi
@@ -140,55 +141,46 @@ class CoarseRun:
 def check_steps(run) -> int | None:
     """Steps between the checks for a coarser grid or a settled state inside a run's
     segments (CHECK_EVERY t_n, besides its outputs), or None for a run that can neither
-    coarsen (:func:`_grids`) nor be held (:func:`~fpstt.integration.settled.can_hold`)."""
-    if not (can_hold(run) or _grids(run)):
+    coarsen (:func:`_factors`) nor be held (:func:`~fpstt.integration.settled.can_hold`)."""
+    if not (can_hold(run) or _factors(run)):
         return None
     return max(1, round(CHECK_EVERY / run.dt))
 
 
 def coarser(run, x, times_left):
     """``run`` (at the end of a Strang sequence with state x) continued on the coarsest grid
-    of :func:`_grids` that moves at most COARSE_L1 of the mass (module docstring), for the
+    of :func:`_factors` that moves at most COARSE_L1 of the mass (module docstring), for the
     output times ``times_left`` (from now): (run, state), the same ones when none does."""
-    grids = _grids(run)
-    if not grids or not _settled_at_pole(run, x):
+    if not _settled_at_pole(run, x):
         return run, x
     mass = x * run.grid.cell_measure
     fine_rows = run.grid.cell_measure.sum(axis=1)
-    for k, k_phi, coarse_grid in grids:
+    for k, k_phi in _factors(run):
         coarse = restrict(mass, k, k_phi)
         back = prolong(coarse, k, fine_rows, quadratic=False, k_phi=k_phi)
         if np.abs(back - mass).sum() > COARSE_L1 * mass.sum():
             continue
-        p = coarse / coarse_grid.cell_measure
+        coarse_grid = _coarse_grid(run.grid, k, k_phi)
         new = type(run)(run.model.base, coarse_grid, run.scheme, times_left, None,
-                        False, p, shared=run.shared)
+                        False, coarse / coarse_grid.cell_measure, shared=run.shared)
         return CoarseRun(new, run.grid, k, k_phi), new.x0
     return run, x
 
 
-def _grids(run) -> list:
-    """[(k, k_phi, grid k times coarser in U and k_phi in phi)], the fewest cells first, for
-    a run that can coarsen (line schemes with frozen rows, not ``tails``, in an attractor
-    chart): k in FACTORS whose split step is the run's, k_phi = 2 where n_phi / 2 ≥
-    PHI_CELLS_MIN and the chart's turn a step is still whole cells (with each such k and
-    alone)."""
+def _factors(run) -> list:
+    """[(k, k_phi)]: the coarsenings in U and phi a run may take, the fewest cells first,
+    for a run that can coarsen (line schemes with frozen rows, not ``tails``, in an
+    attractor chart): k in FACTORS whose split step is the run's (a grid of at least 4
+    rows), k_phi = 2 where n_phi / 2 ≥ PHI_CELLS_MIN and the chart's turn a step is still
+    whole cells (with each such k and alone)."""
     if not run.lines or run.plan.kind != "attractor" or run.implicit.tol is None:
         return []
-    ks = [k for k in FACTORS if _steps_alike(run, k)]
+    ks = [k for k in FACTORS if (du := _coarse_du(run.grid, k)) is not None
+          and np.isclose(run.plan.step(du), run.dt, rtol=1e-12, atol=0)]
     n_phi = run.grid.n_phi
     phi = [2] if n_phi % 2 == 0 and n_phi // 2 >= PHI_CELLS_MIN and run.turn % 2 == 0 else []
     pairs = [(k, k_phi) for k in ks + [1] for k_phi in phi + [1] if k * k_phi > 1]
-    grids = [(k, k_phi, _coarse_grid(run.grid, k, k_phi))
-             for k, k_phi in sorted(pairs, key=lambda pair: -pair[0] * pair[1])]
-    return [item for item in grids if item[2] is not None]
-
-
-def _steps_alike(run, k: int) -> bool:
-    """The plan's split step on a grid k times coarser in U is the run's."""
-    grid = _coarse_grid(run.grid, k)
-    return grid is not None and bool(np.isclose(run.plan.step(grid.du), run.dt,
-                                                rtol=1e-12, atol=0))
+    return sorted(pairs, key=lambda pair: -pair[0] * pair[1])
 
 
 def _settled_at_pole(run, x) -> bool:
@@ -198,15 +190,18 @@ def _settled_at_pole(run, x) -> bool:
     return bool(row_mass[1] > run.implicit.tol * row_mass.sum())
 
 
-def _coarse_grid(grid: SphereGrid, k: int, k_phi: int = 1) -> SphereGrid | None:
-    """The Mercator grid of ``grid`` with k times its du and n_phi / k_phi phi cells, the
-    same u_min (pole cap), chart and plan, its far cap taking the n mod k last rows; None if
-    it has < 4 rows."""
+def _coarse_du(grid: SphereGrid, k: int) -> float | None:
+    """du of the grid k times coarser in U than ``grid`` (None if it would have < 4 rows)."""
     u_min, u_max = grid.u_range
     n = grid.n_theta - 2
-    m = n // k
-    if m < 4:
-        return None
-    du = (u_max - u_min) / n * k
+    return None if n // k < 4 else (u_max - u_min) / n * k
+
+
+def _coarse_grid(grid: SphereGrid, k: int, k_phi: int = 1) -> SphereGrid:
+    """The Mercator grid of ``grid`` with k times its du (:func:`_coarse_du`) and
+    n_phi / k_phi phi cells, the same u_min (pole cap), chart and plan, its far cap taking
+    the n mod k last rows."""
+    u_min = grid.u_range[0]
+    du, m = _coarse_du(grid, k), (grid.n_theta - 2) // k
     return SphereGrid.mercator(du, u_min, u_min + m * du, grid.n_phi // k_phi, grid.chart,
                                grid.plan)
