@@ -151,11 +151,12 @@ def coarser(run, x, times_left):
     """``run`` (at the end of a Strang sequence with state x) continued on the coarsest grid
     of :func:`_factors` that moves at most COARSE_L1 of the mass (module docstring), for the
     output times ``times_left`` (from now): (run, state), the same ones when none does."""
-    if not _settled_at_pole(run, x):
+    factors = _factors(run)                 # first: only chart runs hold cell averages
+    if not factors or not _settled_at_pole(run, x):
         return run, x
     mass = x * run.grid.cell_measure
     fine_rows = run.grid.cell_measure.sum(axis=1)
-    for k, k_phi in _factors(run):
+    for k, k_phi in factors:
         coarse = restrict(mass, k, k_phi)
         back = prolong(coarse, k, fine_rows, quadratic=False, k_phi=k_phi)
         if np.abs(back - mass).sum() > COARSE_L1 * mass.sum():
