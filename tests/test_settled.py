@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fpstt
-from fpstt.integration import settled
+from fpstt.integration import coarsen, settled
 from fpstt.integration.settled import HOLD_L1, Settling
 from test_coarsen import _driven_near_attractor
 
@@ -84,3 +84,24 @@ def test_fpstt_solve_says_when_it_held_the_state(tmp_path, capsys):
     held = fpstt.load(out).diagnostics["held_from"]
     assert held is not None and 0.5 < held < 1.0
     assert f"the state stopped moving at t = {held:.3g} t_n and is held" in capsys.readouterr().err
+
+
+def test_a_step_of_one_move_comes_in_pairs_to_each_output_and_check(monkeypatch):
+    """At 8x Table I's drive a move of 8 rows fills the width's step: one move a step, its
+    remap before the shift on one step and after it on the next.  The default grid gives
+    every output interval an even number of steps and the run checks its state on pairs of
+    steps too, so that every segment ends on a closed pair (FlowPlan.steps_per_pair)."""
+    from fpstt.integration import stepping
+    from fpstt.numerics.transport import mercator_du
+    model, near, grid = _driven_near_attractor()
+    plan, du = grid.plan, mercator_du(grid)
+    assert plan.moves_per_step(du) == 1 and plan.steps_per_pair(du) == 2
+    times = np.array([0.1, 0.3])
+    steps = np.diff(times, prepend=0.0) / plan.step(du)
+    assert np.allclose(steps, 2 * np.round(steps / 2), atol=1e-9)
+    checks = []
+    monkeypatch.setattr(stepping, "check_steps",
+                        lambda run: checks.append(coarsen.check_steps(run)) or checks[-1])
+    sol = fpstt.solve(model, grid, near.cell_averages(grid), times)
+    assert sol.diagnostics["n_steps"] % 2 == 0
+    assert checks and all(k % 2 == 0 for k in checks)

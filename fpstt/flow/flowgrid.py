@@ -49,9 +49,11 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     z' frame without a field, or for flows with no Möbius chart, such as an anisotropy) the
     flow is a translation in U and a rotation in phi_c.  The cell width is ``du`` (default
     0.0184, an accuracy choice that does not depend on the drive; in an attractor chart
-    0.0092-0.039, the plan's :attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`, below), the step dt = rows du / shift rate (``rows`` =
-    :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`) is
-    adjusted down to divide every output time.  A chart is sheared so that its flow runs
+    0.0092-0.039, the plan's :attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`, below), the step dt = moves rows du / shift rate (``rows`` =
+    :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`, ``moves`` =
+    :meth:`~fpstt.flow.flowplan.FlowPlan.moves_per_step`) is adjusted down so that it divides
+    every output time, in pairs of steps where the moves pair up only so
+    (:meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`).  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
     the shear is reduced so that the rotation per step is a whole number of phi cells,
@@ -102,10 +104,11 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         if chart.shear != 0 and _full_shear_fits(chart, du, n_phi):
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
         if rate > 0:
-            for _ in range(8):                  # du only shrinks, so rows settles
-                rows = plan.rows_per_step(du)
-                du = rate * default_dt(times, rows * du / rate) / rows
-                if plan.rows_per_step(du) == rows:
+            for _ in range(8):                  # du only shrinks, so rows and moves settle
+                rows, moves = plan.rows_per_step(du), plan.moves_per_step(du)
+                pair = plan.steps_per_pair(du) * moves * rows * du / rate
+                du *= default_dt(times, pair) / pair
+                if (plan.rows_per_step(du), plan.moves_per_step(du)) == (rows, moves):
                     break
     if not chart.is_identity and rate > 0 and not _full_shear_fits(chart, du, n_phi):
         chart = _residual_shear(chart, du, n_phi, plan.rows_per_step(du))

@@ -143,7 +143,8 @@ class FlowPlan:
         return not self.carries_flow
 
     def rows_per_step(self, du: float) -> int:
-        """Rows of translation per split step on a grid of cell width ``du``.
+        """Rows of translation per move (:meth:`move_step`; a split step in a Möbius chart
+        and the z' frame) on a grid of cell width ``du``.
 
         In a Möbius chart, whose implicit systems are solved line by line
         (:mod:`fpstt.numerics.lines`): as many rows as fit in :attr:`longest_step` (at least
@@ -236,15 +237,50 @@ class FlowPlan:
         return max(1, math.ceil(tau * magnet_rate(self.model) / FOLD_TURN - 1e-9))
 
     def step(self, du: float) -> float:
-        """The split step rows du / |shift rate| on a grid of cell width ``du``, t_n (when the
-        shift is folded into the remap, :meth:`folds_shift`: :meth:`fold_step`);
-        ValueError if the chart does not shift."""
+        """The split step on a grid of cell width ``du``, t_n: :meth:`moves_per_step` moves
+        of :meth:`move_step` (when the shift is folded into the remap, :meth:`folds_shift`:
+        :meth:`fold_step`); ValueError if the chart does not shift."""
         if self.folds_shift(du):
             return min(self.fold_step(), CHART_STEP_MAX)
+        return self.moves_per_step(du) * self.move_step(du)
+
+    def move_step(self, du: float) -> float:
+        """The time of one move, rows du / |shift rate| (t_n): the exact shift of
+        :meth:`rows_per_step` rows, and in an attractor chart the remap of the rest of the
+        flow over the same time; ValueError if the chart does not shift."""
         rate = self.chart.shift_rate
         if rate == 0:
             raise ValueError("split schemes need Im C1 != 0 (no deterministic flow to follow)")
         return float(self.rows_per_step(du) * du / abs(rate))
+
+    def moves_per_step(self, du: float) -> int:
+        """Moves per split step: in an attractor chart as many as fit in
+        :attr:`longest_step` (0.078 / lambda with noise), else 1.
+
+        A move is bounded by the remap (REMAP_TURN of the flow's fastest rate) and by
+        Z_STEP (:meth:`longest_split_step`); the implicit pieces between the moves only by
+        the state's width at the pole, as in a Möbius chart, where the split step is
+        :attr:`longest_step` itself.  Model-space seed 5 row 22 (lambda = 5.0 per t_n, a
+        fastest rate of 52 per t_n) took moves of 0.0038 t_n, each with its two implicit
+        solves of 39 ms on 1 320 x 384 cells, where its width allowed steps of 0.0156:
+        four moves a step now share them (the in-plane example's folded z' steps likewise
+        remap a step's flow in substeps of FOLD_TURN, :meth:`remap_substeps`)."""
+        if self.kind != "attractor":
+            return 1
+        return max(1, int(self.longest_step / self.move_step(du) + 1e-9))
+
+    def steps_per_pair(self, du: float) -> int:
+        """Steps that hold whole pairs of moves: 2 when a step of an attractor chart is an
+        odd number of moves, else 1.  Its remap comes before the shift on one move and
+        after it on the next (second order over each pair); a segment of the run (to an
+        output, or to a check every 0.1 t_n) that ends on an unpaired move leaves its state
+        first order in the step.  On model-space seed 7 row 12 (289 moves to each output)
+        that left the state 9e-3 (L1) from the paired one at every output, and it relaxed
+        back over the next 0.4 t_n, so the settled state was never held
+        (:mod:`fpstt.integration.settled`).  The default grid's pairs of steps divide the
+        output times (:func:`~fpstt.flow.flowgrid.default_grid`), and the checks fall on
+        whole pairs (:func:`~fpstt.integration.coarsen.check_steps`)."""
+        return 2 if self.kind == "attractor" and self.moves_per_step(du) % 2 else 1
 
 
 def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> FlowPlan:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..numerics.transport import mercator_du
 from ..sphere.grid import SphereGrid
 from .settled import can_hold
 
@@ -140,11 +141,13 @@ class CoarseRun:
 
 def check_steps(run) -> int | None:
     """Steps between the checks for a coarser grid or a settled state inside a run's
-    segments (CHECK_EVERY t_n, besides its outputs), or None for a run that can neither
+    segments (CHECK_EVERY t_n, besides its outputs; whole pairs of moves,
+    :meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`), or None for a run that can neither
     coarsen (:func:`_factors`) nor be held (:func:`~fpstt.integration.settled.can_hold`)."""
     if not (can_hold(run) or _factors(run)):
         return None
-    return max(1, round(CHECK_EVERY / run.dt))
+    pair = run.plan.steps_per_pair(mercator_du(run.grid))     # whole pairs of moves
+    return pair * max(1, round(CHECK_EVERY / (pair * run.dt)))
 
 
 def coarser(run, x, times_left):

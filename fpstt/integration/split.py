@@ -81,7 +81,8 @@ class SplitIntegrator(Integrator):
         # matters, even when the noise in the chart does not depend on phi), on each phi mode
         # alone (ModalRemap) when it does not, so that no mode feeds another there either
         self.turn = self._turn() if self.lines else 0
-        self.remap = self._remap(self.dt) if not self.plan.carries_flow else None
+        self.moves = 1 if self.folded else self.plan.moves_per_step(mercator_du(self.grid))
+        self.remap = self._remap(self.dt / self.moves) if not self.plan.carries_flow else None
         self.remap_first = True
 
     def _modes_stay_apart(self) -> bool:
@@ -96,12 +97,12 @@ class SplitIntegrator(Integrator):
         self.shift = Shift(self.grid, direction, rows) if direction else (lambda x: x)
         inner = "tr-bdf2" if self.scheme == "split-tr-bdf2" else "be"
         n_steps = math.ceil(self.horizon / self.dt)
-        travel = rows * (n_steps + 1)                           # the run's last row too
+        travel = rows * self.moves * (n_steps + 1)              # the run's last row too
         self.implicit = WindowedImplicit(
             self.backend, inner, direction, None if tails else WINDOW_TOL,
             functools.partial(LineScheme, longest=self.plan.longest_step)
             if self.lines else ImplicitScheme, travel, steps=(self.dt / 2, self.dt),
-            n_steps=n_steps, rows=rows)
+            n_steps=n_steps, rows=rows * self.moves)
 
     def _remap(self, tau: float):
         """The transport over ``tau`` of the noiseless drift that the chart's shift does not
@@ -169,19 +170,21 @@ class SplitIntegrator(Integrator):
         self.implicit.recall(memory["factors"])
         self.remap_first = memory["remap_first"]
 
-    def _move(self, x, shift=None, remap=None):
+    def _move(self, x, shift=None, remap=None, moves=None):
         """The noiseless flow over one step: rows in U, then whole cells in phi (exact); for
-        a flow with no Möbius chart, also the rest, by a remap before and after the rows on
-        alternate steps (second order over each pair: one remap a step, as each remap
+        a flow with no Möbius chart, also the rest, in :attr:`moves` moves, each a shift of
+        rows and a remap of the rest over its time, the remap before and after the rows on
+        alternate moves (second order over each pair: one remap a move, as each remap
         costs a reconstruction error, and fewer, longer ones are more accurate)."""
         shift, remap = shift or self.shift, remap or self.remap
-        if remap is not None:
+        if remap is None:
+            x = shift(x)
+            return np.roll(x, self.turn, axis=1) if self.turn else x
+        for _ in range(self.moves if moves is None else moves):
             self.remap_first = not self.remap_first
-            if not self.remap_first:
-                return shift(self._remapped(remap, x))
-            return self._remapped(remap, shift(x))
-        x = shift(x)
-        return np.roll(x, self.turn, axis=1) if self.turn else x
+            x = (shift(self._remapped(remap, x)) if not self.remap_first
+                 else self._remapped(remap, shift(x)))
+        return x
 
     def _remapped(self, remap, x):
         """``remap`` applied to the state: a :class:`ModalRemap` on the phi modes themselves,
@@ -200,15 +203,16 @@ class SplitIntegrator(Integrator):
                 return self.implicit.step(tau, x.copy())
             x = self._remapped(self._remap(tau), self.implicit.step(tau / 2, x.copy()))
             return self.implicit.step(tau / 2, x)
-        row_dt = self.dt / self.shift.rows
+        rows = self.shift.rows * self.moves                     # a step's
+        row_dt = self.dt / rows
         one_row = Shift(self.grid, self.shift.direction, 1)
         row = one_row if self.remap is None else functools.partial(
-            self._move, shift=one_row,
+            self._move, shift=one_row, moves=1,
             remap=self.remap if self.shift.rows == 1 else self._remap(row_dt))
         x, turned = x.copy(), 0.0
         while tau > (1 - 1e-9) * row_dt:
             x = self.implicit.step(row_dt / 2, row(self.implicit.step(row_dt / 2, x)))
-            tau, turned = tau - row_dt, turned + self.turn / self.shift.rows
+            tau, turned = tau - row_dt, turned + self.turn / rows
         if tau > 1e-9 * self.dt:
             x = self.implicit.step(tau / 2, x)
             remap = self.remap and self._remap(tau / 2)
