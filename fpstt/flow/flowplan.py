@@ -14,18 +14,15 @@ plan: :func:`grid_plan` makes one in the grid's own frame.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
-from .attractor import (attractor_chart, flow_scale, from_stereographic, magnet_rate,
-                        precession_rate, rate_ratio)
+from .attractor import flow_scale, magnet_rate, precession_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
-from .chartcells import other_attractors, state_spread
-from .sizes import (CHART_SPREAD_MAX, CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN,
-                    FREE_STEP_MAX, NODE_RATIO_MIN, REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du,
-                    chart_step, longest_remapped_step, mobius_du, noise_dominated, noise_size,
-                    relaxation_cell_width, relaxation_fits, too_fine, turn_capped,
-                    wide_at_attractor)
+from .frames import chosen_frame, given_frame, warn_other_attractors
+from .sizes import (CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN, FREE_STEP_MAX,
+                    REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
+                    longest_remapped_step, mobius_du, noise_dominated, noise_size,
+                    relaxation_cell_width, relaxation_fits)
 
 __all__ = ["KINDS", "FlowPlan", "plan_flow", "grid_plan", "longest_chart_step", "magnet_rate"]
 
@@ -306,9 +303,9 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     """
     own = chart_for(model) if is_mobius(model) else None
     if frame is _CHOOSE:
-        chart, carries = _chosen_frame(model, own, initial, attractor)
+        chart, carries = chosen_frame(model, own, initial, attractor)
     else:
-        chart, carries = _given_frame(model, own, frame)
+        chart, carries = given_frame(model, own, frame)
     torque, axial = model.C1.imag != 0, model.phi_independent
     # a driven flow is split: with no Möbius chart, the STT shifted exactly and the rest
     # remapped (phi-independent: ModalRemap on the Fourier path), not TR-BDF2's SG fluxes
@@ -331,7 +328,7 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
     du = (chart_du(model, chart, initial) if kind == "attractor"
           else mobius_du(model, chart, initial) if kind == "mobius" else None)
     if kind == "attractor" and initial is not None:
-        _warn_other_attractors(model, chart, initial, du)
+        warn_other_attractors(model, chart, initial, du)
     free = FREE_STEP_MAX if carries or axial else longest_remapped_step(model)
     return FlowPlan(kind, chart, own is not None, carries, scheme, piece, axial,
                     longest_chart_step(model, chart), free, model, width, du)
@@ -340,20 +337,6 @@ def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> 
 def _noiseless(model) -> bool:
     """No noise at all: neither the C2 of Eq. (17) (n_e = 0) nor Brown's."""
     return noise_size(model) == 0
-
-
-def _warn_other_attractors(model, chart, initial, du: float) -> None:
-    """RuntimeWarning, in numbers, when the noiseless flow takes part of ``initial`` to an
-    attractor other than the chart's (:func:`~fpstt.flow.chartcells.other_attractors`): the
-    chart cannot vouch for that mass."""
-    others, probes, angle = other_attractors(model, chart, initial, du, noise_size(model))
-    if others:
-        warnings.warn(f"the noiseless flow takes {others} of {probes} probes of the initial "
-                      f"state (its mode, 8 points one width about it, draws that end "
-                      f"unresolved) to another attractor, "
-                      f"{angle:.2f} rad from the chart's: the chart resolves only the mass at "
-                      f"its own, and model-space seed 2 row 14 so split was 18 s.e. off Monte "
-                      f"Carlo in its mean", RuntimeWarning, stacklevel=3)
 
 
 def longest_chart_step(model, chart=None) -> float:
@@ -372,55 +355,3 @@ def grid_plan(model, grid) -> FlowPlan:
     if plan is not None and plan.model is model:
         return plan
     return plan_flow(model, frame=grid.chart)
-
-
-def _chosen_frame(model, own, initial, attractor: bool):
-    """(chart, carries the flow) that a new grid runs in: the flow's own Möbius chart (z'
-    when its fixed points are ±z'), unless ``attractor`` is off and it is not z'; for a
-    torque-driven flow with none whose rest depends on phi, given ``initial`` and
-    ``attractor``, the chart of the attractor the state flows to, unless noise dominates
-    (:func:`noise_dominated`: the unsplit relaxation, which runs in the z' frame; in an
-    attractor chart it settled on the wrong state, seed 2 row 12: 76 s.e.), or unless
-    that chart contracts too slowly for a state spread wider than CHART_SPREAD_MAX
-    (:func:`~fpstt.flow.sizes.turn_capped`) or for cells of at least CHART_DU_MIN
-    (:func:`~fpstt.flow.sizes.too_fine`), or unless its attractor is a node whose slow
-    rate of approach is below NODE_RATIO_MIN = 0.3 of its fast one
-    (:func:`~fpstt.flow.attractor.rate_ratio`: a hard axis with weak or no easy axis;
-    model-space seed 6 row 17, an easy plane at ratio 0.012, was 12.9 s.e. off Monte Carlo
-    unwarned in its attractor chart, 1.4 in the z' frame; rows 1, 9, 13, ratios 0.04-0.17,
-    met it there too, 2-13x faster), or unless the noise holds the state at the attractor
-    wider than WIDE_AT_ATTRACTOR = 0.1 rad (:func:`~fpstt.flow.sizes.wide_at_attractor`:
-    seed 6 row 16 timed out in its chart, 5.5 s in the z' frame); else the z' frame, also
-    when the state flows to no attractor (model-space seed 5 row 14, no damping: it was
-    refused)."""
-    if own is not None and (attractor or own.is_identity):
-        return own, True
-    zprime = MobiusChart(0j, None, 1j * model.C1)
-    if (not attractor or own is not None or initial is None or model.C1.imag == 0
-            or model.phi_independent or noise_dominated(model)):
-        return zprime, False
-    try:
-        chart = attractor_chart(model, initial.direction)
-    except ValueError:              # no attractor from there (a flow that does not contract)
-        return zprime, False
-    if turn_capped(model, chart) and (state_spread(initial) > CHART_SPREAD_MAX
-                                      or too_fine(model, chart)):
-        return zprime, False
-    if rate_ratio(model, from_stereographic(chart.zeta_s)) < NODE_RATIO_MIN:
-        return zprime, False
-    if wide_at_attractor(model, chart):
-        return zprime, False
-    return chart, False
-
-
-def _given_frame(model, own, frame):
-    """(chart, carries the flow) on a grid in ``frame`` (None: the z' frame)."""
-    zprime = MobiusChart(0j, None, 1j * model.C1)
-    if own is None:
-        return (frame if frame is not None else zprime), False
-    if frame is None:
-        return (own, True) if own.is_identity else (zprime, False)
-    if not frame.same_flow(own):
-        raise ValueError("`grid` carries the chart of another flow; build it with "
-                         "default_grid(model, times)")
-    return frame, True

@@ -35,7 +35,7 @@ REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (r
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
 REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
 NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attractor chart
-#                              (flowplan._chosen_frame; model-space seed 6, in-plane terms:
+#                              (frames.chosen_frame; model-space seed 6, in-plane terms:
 #                              0.012-0.17 met Monte Carlo better and faster in the z' frame,
 #                              0.47 only in its attractor chart)
 CHART_SPREAD_MAX = 0.15      # rad: the widest initial spread a turn-capped chart takes (turn_capped)
