@@ -252,19 +252,23 @@ class FlowPlan:
 
     def moves_per_step(self, du: float) -> int:
         """Moves per split step: in an attractor chart as many as fit in
-        :attr:`longest_step` (0.078 / lambda with noise), else 1.
+        :attr:`longest_step` (0.078 / lambda with noise) and in REMAP_TURN of the flow's
+        fastest rate, else 1.
 
-        A move is bounded by the remap (REMAP_TURN of the flow's fastest rate) and by
-        Z_STEP (:meth:`longest_split_step`); the implicit pieces between the moves only by
-        the state's width at the pole, as in a Möbius chart, where the split step is
-        :attr:`longest_step` itself.  Model-space seed 5 row 22 (lambda = 5.0 per t_n, a
-        fastest rate of 52 per t_n) took moves of 0.0038 t_n, each with its two implicit
-        solves of 39 ms on 1 320 x 384 cells, where its width allowed steps of 0.0156:
-        four moves a step now share them (the in-plane example's folded z' steps likewise
-        remap a step's flow in substeps of FOLD_TURN, :meth:`remap_substeps`)."""
+        A move is also bounded by Z_STEP (:meth:`longest_split_step`), Table I's step; the
+        implicit pieces between the moves are not: they keep the state's width at the pole
+        (as in a Möbius chart, whose split step is :attr:`longest_step` itself) and the turn
+        of the flow between them.  Model-space seed 5 row 22 (lambda = 5.0 per t_n, fastest
+        rate 52 per t_n) took moves of 0.0038 t_n, each with its two implicit solves of 39 ms
+        on 1 320 x 384 cells, where both bounds allowed 0.0156: four moves a step now share
+        them.  Without the turn bound, seed 7 (in-plane terms) row 0 (fastest rate 18 per
+        t_n) took two moves of 0.9 rad a step, its implicit pieces 1.8 rad apart, and its
+        std of n missed Monte Carlo by 4-7 % (z 2.2 -> 8.9): the noise of that chart
+        depends on where the flow has turned the state."""
         if self.kind != "attractor":
             return 1
-        return max(1, int(self.longest_step / self.move_step(du) + 1e-9))
+        longest = min(self.longest_step, REMAP_TURN / flow_scale(self.model))
+        return max(1, int(longest / self.move_step(du) + 1e-9))
 
     def steps_per_pair(self, du: float) -> int:
         """Steps that hold whole pairs of moves: 2 when a step of an attractor chart is an
