@@ -150,15 +150,19 @@ def test_a_slow_contraction_against_a_fast_flow_gets_cells_whose_step_turns_it_l
     of 36 per t_n): two rows of the finest cell, 0.0092, made a step of 0.125 t_n that
     turned the flow by 4.5 rad, and the mean and std missed Monte Carlo by 72 s.e. with no
     warning.  The cell now shrinks until two rows turn it by at most REMAP_TURN_MAX (2.6 rad;
-    at 2.25 both were within 0.5 s.e., docs/validation.md §8)."""
+    at 2.25 both were within 0.5 s.e., docs/validation.md §8), and no further than an even
+    number of steps to each output needs (FlowPlan.steps_per_pair): one pair of steps fewer
+    would turn it by more."""
     from fpstt.flow.attractor import flow_scale
     from fpstt.flow.sizes import REMAP_TURN_MAX
     cfg = to_config(draw_models(3, 30)[8], grid=False)
     model = cfg.build_model()
     grid = cfg.build_grid(model)
-    assert grid.plan.kind == "attractor"
-    turn = grid.plan.step(grid.du) * flow_scale(model)
-    assert 0.9 * REMAP_TURN_MAX < turn <= REMAP_TURN_MAX
+    assert grid.plan.kind == "attractor" and grid.plan.steps_per_pair(grid.du) == 2
+    step = grid.plan.step(grid.du)
+    turn, k = step * flow_scale(model), round(0.5 / step)     # outputs 0.5 t_n apart
+    assert k % 2 == 0 and k * step == pytest.approx(0.5, rel=1e-9)
+    assert turn <= REMAP_TURN_MAX < turn * k / (k - 2)
 
 
 def test_a_broad_state_under_a_slow_contraction_runs_in_the_z_frame_and_meets_monte_carlo():
