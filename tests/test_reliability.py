@@ -282,3 +282,30 @@ def test_checkpoints_only_observe(tmp_path, monkeypatch, field_on, scheme):
         resumed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=4,
                               resume=True, **kw)
     np.testing.assert_array_equal(resumed.p, plain.p)
+
+
+def test_an_attractor_run_of_several_moves_a_step_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """A tilted easy axis in its attractor chart, four moves (shift and remap) a step: a run
+    with checkpoints every 3 steps is the run without, and one interrupted inside a step's
+    moves and resumed from its last checkpoint is too (the remap's order, which alternates
+    by move, is part of the checkpoint's memory)."""
+    from fpstt.numerics.transport import mercator_du
+    from test_chartcells import _near_attractor, _tilted
+    model, _, chart = _tilted()
+    near, times = _near_attractor(chart, 0.1), [0.1, 0.2]
+    grid = fpstt.default_grid(model, times, initial=near, du=0.0092, n_phi=32)
+    assert grid.plan.moves_per_step(mercator_du(grid)) == 4
+    p0, check = near.cell_averages(grid), tmp_path / "ck.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = fpstt.solve(model, grid, p0, times)
+        observed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3)
+        np.testing.assert_array_equal(observed.p, plain.p)
+        original = _interrupt_after(monkeypatch, Shift, "__call__", 30)   # in step 8's moves
+        with pytest.raises(KeyboardInterrupt):
+            fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=3)
+        monkeypatch.setattr(Shift, "__call__", original)
+        assert 0 < json.loads(str(np.load(check)["record"]))["done"]
+        resumed = fpstt.solve(model, grid, p0, times, checkpoint=check, checkpoint_every=4,
+                              resume=True)
+    np.testing.assert_array_equal(resumed.p, plain.p)
