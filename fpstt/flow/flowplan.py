@@ -110,7 +110,7 @@ class FlowPlan:
         of its grid, from the initial state's width where it starts
         (:func:`~fpstt.flow.chartcells.attractor_du`), between
         DEFAULT_DU / 2 = 0.0092 (a narrow state away from the chart's poles; without an
-        initial state) and the du at which the two rows of a step take the longest step
+        initial state) and the du at which the two rows of a move take the longest step
         :attr:`longest_step` (0.078 / lambda with noise: du = 0.039) or turn the flow's
         fastest rate by :data:`REMAP_TURN` = 1 rad.  None: the grid
         defaults of :func:`~fpstt.flow.flowgrid.default_grid`.
@@ -158,7 +158,8 @@ class FlowPlan:
         return max(fewest, int(self.longest_split_step() * rate / du + 1e-9))
 
     def longest_split_step(self) -> float:
-        """Longest split step (t_n) in the z' frame or an attractor chart: Table I's,
+        """Longest split step (t_n) in the z' frame, and longest move in an attractor chart
+        (:meth:`moves_per_step` of them make its step): Table I's,
         Z_STEP = 1/300 t_n, where both were validated, or shorter: within
         :attr:`longest_step` (0.078 / lambda with noise, as in a Möbius chart) and within
         the remap's bound, FOLD_TURN of the magnet's rate in the z' frame (where its flow is
