@@ -81,7 +81,7 @@ class SplitIntegrator(Integrator):
         # matters, even when the noise in the chart does not depend on phi), on each phi mode
         # alone (ModalRemap) when it does not, so that no mode feeds another there either
         self.turn = self._turn() if self.lines else 0
-        self.moves = 1 if self.folded else self.plan.moves_per_step(mercator_du(self.grid))
+        self.moves = self.plan.moves_per_step(mercator_du(self.grid))   # >1: attractor charts
         self.remap = self._remap(self.dt / self.moves) if not self.plan.carries_flow else None
         self.remap_first = True
 
