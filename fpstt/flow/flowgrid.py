@@ -106,7 +106,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
         if rate > 0:
             for _ in range(8):                  # du only shrinks, so rows and moves settle
                 rows, moves = plan.rows_per_step(du), plan.moves_per_step(du)
-                pair = plan.steps_per_pair(du) * moves * rows * du / rate
+                pair = plan.steps_per_pair(du) * moves * plan.move_step(du)
                 du *= default_dt(times, pair) / pair
                 if (plan.rows_per_step(du), plan.moves_per_step(du)) == (rows, moves):
                     break

@@ -106,9 +106,10 @@ def _split_columns(coarse, k_phi: int):
 
 
 def _mc_slope(down, up, value):
-    """Monotonised-central slope per coarse row from its differences to the rows below and
-    above (NaN past an end: there the one difference there is), bounded by 2 ``value`` so
-    that the profile stays ≥ 0 at the rows' edges."""
+    """Monotonised-central slope per coarse cell from its differences to its neighbours
+    below and above (rows in U, or periodic columns in phi; NaN past an end: there the one
+    difference there is), bounded by 2 ``value`` so that the profile stays ≥ 0 at the
+    cell's edges."""
     below, above = np.where(np.isnan(down), up, down), np.where(np.isnan(up), down, up)
     size = np.minimum(2 * np.minimum(np.abs(below), np.abs(above)), 0.5 * np.abs(below + above))
     slope = np.where(below * above > 0, np.sign(below) * size, 0.0)
