@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["transit_times", "transit_departures"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def transit_times(f, h, blocked_time):
     """Transit times (lines, K) across the sample intervals of widths h (K,) of a velocity
     sampled as f (lines, K + 1) and taken as linear between samples: h / (the logarithmic
@@ -21,7 +21,7 @@ def transit_times(f, h, blocked_time):
     (:mod:`fpstt.numerics.transit`)."""
     lines, k_all = f.shape[0], h.size
     t = np.empty((lines, k_all))
-    for line in range(lines):
+    for line in numba.prange(lines):
         for k in range(k_all):
             f0, f1 = f[line, k], f[line, k + 1]
             if f0 * f1 <= 0:
@@ -47,7 +47,7 @@ def _sample(x, f, kappa, q, line, j, k_turn, period, periodic):
             turn * period[line] + q[line, at])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def transit_departures(x, f, kappa, q, at, period, periodic, tau):
     """Departure points (lines, edges) over tau of the edges at sample indices ``at`` (of
     the middle turn when periodic), from the samples x (shared), f, kappa (slopes) and q
@@ -60,7 +60,7 @@ def transit_departures(x, f, kappa, q, at, period, periodic, tau):
     first_x = x[0] - 2 * np.pi if periodic else x[0]
     last_x = x[k_turn] + 2 * np.pi if periodic else x[k_turn]
     out = np.empty((lines, at.size))
-    for line in range(lines):
+    for line in numba.prange(lines):
         turns = np.floor(tau / period[line])
         rest = tau - turns * period[line]
         for e in range(at.size):
