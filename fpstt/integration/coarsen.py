@@ -1,5 +1,5 @@
-"""A split run continued on a grid k times coarser in U, or k_phi = 2 times coarser in phi,
-or both, once its state has settled at its chart's pole.
+"""A split run continued on a grid k times coarser in U, or k_phi times coarser in phi, or
+both, once its state has settled at its chart's pole or widened from a narrow start.
 
 An attractor chart's cell width in U is chosen for the initial state (its width in the
 chart, :func:`~fpstt.flow.sizes.chart_du`), which the flow then carries to the chart's pole
@@ -30,22 +30,33 @@ a step stays whole cells) and split back along monotonised-central lines in phi,
 same COARSE_L1 test of the state, both directions at once: model-space seed 1 row 8
 (1 367 x 384 cells, a narrow start) passed it with k = k_phi = 2 at 0.4 t_n (3.7e-8 for phi
 alone) and took 24-27 s against 39 s; a test case measured its outputs 9.6e-6 (L1) from
-the run that keeps its grid.  Only attractor charts (a Möbius chart's results are validated
-as they are), not runs that step every row (``tails``), trackers (they read the run's own
-grid) or checkpoints; the solution's diagnostics report ``coarsened`` (k) and
-``coarsened_phi`` (k_phi).
+the run that keeps its grid.
+
+A z'-frame relaxation (a folded split run, whose step does not depend on its cells: the
+pieces of a pulse with Brown noise) has square cells of 1/5 its start's width when that is
+narrower than the stationary state (:func:`~fpstt.flow.sizes.relaxation_cell_width`); the noise
+widens the state towards the stationary one, whose own cells (those of any start no
+narrower) bound k du and k_phi dphi (k, k_phi in FACTORS), under the same COARSE_L1 test.
+Model-space seed 5 row 28 (1 449 x 704 cells for a vMF start of kappa 493) passed it with
+k = 2 from 0.19 t_n (at 0.3 t_n: 7.2e-6, and 1.1e-5 with k_phi = 2 too): 51 -> 35 s, means
+and stds within 2e-5 of the run that keeps its grid.  A pulse's next piece starts on the grid where the last
+one ended (:func:`continued`).  Not Möbius charts (their results are validated as they
+are), runs that step every row (``tails``), trackers (they read the run's own grid) or
+checkpoints; the solution's diagnostics report ``coarsened`` (k) and ``coarsened_phi``
+(k_phi).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..flow.sizes import relaxation_cell_width
 from ..numerics.transport import mercator_du
 from ..sphere.grid import SphereGrid
 from .settled import can_hold
 
 __all__ = ["COARSE_L1", "PHI_CELLS_MIN", "FACTORS", "CHECK_EVERY", "restrict", "prolong",
-           "coarser", "check_steps", "CoarseRun"]
+           "coarser", "continued", "check_steps", "CoarseRun"]
 
 COARSE_L1 = 1e-5             # L1 (of the mass) a restriction and linear prolongation may move
 PHI_CELLS_MIN = 128          # the fewest phi cells a coarser grid takes
@@ -154,11 +165,12 @@ def check_steps(run) -> int | None:
 def coarser(run, x, times_left):
     """``run`` (at the end of a Strang sequence with state x) continued on the coarsest grid
     of :func:`_factors` that moves at most COARSE_L1 of the mass (module docstring), for the
-    output times ``times_left`` (from now): (run, state), the same ones when none does."""
-    factors = _factors(run)                 # first: only chart runs hold cell averages
-    if not factors or not _settled_at_pole(run, x):
+    output times ``times_left`` (from now) and with the run's own step: (run, state), the
+    same ones when none does."""
+    factors = _factors(run)                 # first: only split runs that freeze rows
+    if not factors or (run.lines and not _settled_at_pole(run, x)):
         return run, x
-    mass = x * run.grid.cell_measure
+    mass = run.backend.to_density(x) * run.grid.cell_measure
     fine_rows = run.grid.cell_measure.sum(axis=1)
     for k, k_phi in factors:
         coarse = restrict(mass, k, k_phi)
@@ -167,23 +179,72 @@ def coarser(run, x, times_left):
             continue
         coarse_grid = _coarse_grid(run.grid, k, k_phi)
         new = type(run)(run.model.base, coarse_grid, run.scheme, times_left, None,
-                        False, coarse / coarse_grid.cell_measure, shared=run.shared)
-        return CoarseRun(new, run.grid, k, k_phi), new.x0
+                        run.fast, coarse / coarse_grid.cell_measure, shared=run.shared)
+        if np.isclose(new.dt, run.dt, rtol=1e-12, atol=0):
+            return CoarseRun(new, run.grid, k, k_phi), new.x0
     return run, x
 
 
+def continued(before, build, p):
+    """The run of a pulse's next piece, ``build(grid, p)``, on the grid where the piece
+    ``before`` ended: on its coarser grid (``p`` restricted there, which its prolongation
+    gives back to round-off), standing for the user's, when it had coarsened."""
+    if not isinstance(before, CoarseRun):
+        return build(before.grid, p)
+    k, k_phi, coarse_grid = before.k, before.k_phi, before.run.grid
+    coarse = restrict(p * before.grid.cell_measure, k, k_phi) / coarse_grid.cell_measure
+    return CoarseRun(build(coarse_grid, coarse), before.grid, k, k_phi)
+
+
 def _factors(run) -> list:
-    """[(k, k_phi)]: the coarsenings in U and phi a run may take, the fewest cells first,
-    for a run that can coarsen (line schemes with frozen rows, not ``tails``, in an
-    attractor chart): k in FACTORS whose split step is the run's (a grid of at least 4
-    rows), k_phi = 2 where n_phi / 2 ≥ PHI_CELLS_MIN and the chart's turn a step is still
-    whole cells (with each such k and alone)."""
-    if not run.lines or run.plan.kind != "attractor" or run.implicit.tol is None:
+    """[(k, k_phi)]: the coarsenings in U and phi a run may take, the fewest cells first, for
+    a split run that freezes rows (not ``tails``): in an attractor chart
+    (:func:`_chart_factors`), or on a z'-frame grid sized for a narrow start
+    (:func:`_relaxation_factors`)."""
+    implicit = getattr(run, "implicit", None)
+    if implicit is None or implicit.tol is None:
         return []
+    if run.lines and run.plan.kind == "attractor":
+        return _chart_factors(run)
+    if run.grid.chart is None and run.folded:
+        return _relaxation_factors(run)
+    return []
+
+
+def _chart_factors(run) -> list:
+    """An attractor chart's (k, k_phi): k in FACTORS whose split step is the run's (a grid
+    of at least 4 rows), k_phi = 2 where n_phi / 2 ≥ PHI_CELLS_MIN and the chart's turn a
+    step is still whole cells (with each such k and alone)."""
     ks = [k for k in FACTORS if (du := _coarse_du(run.grid, k)) is not None
           and np.isclose(run.plan.step(du), run.dt, rtol=1e-12, atol=0)]
     n_phi = run.grid.n_phi
     phi = [2] if n_phi % 2 == 0 and n_phi // 2 >= PHI_CELLS_MIN and run.turn % 2 == 0 else []
+    return _pairs(ks, phi)
+
+
+def _relaxation_factors(run) -> list:
+    """A z'-frame relaxation's (k, k_phi) (a folded split run, whose step does not depend on
+    the cells): its grid's cells were sized for a start narrower than the stationary state
+    (:attr:`~fpstt.flow.flowplan.FlowPlan.cell_width`), and the coarser cells are at most
+    the stationary state's own (:func:`~fpstt.flow.sizes.relaxation_cell_width` with no start:
+    the cells any start no narrower than it gets), k, k_phi in FACTORS, n_phi / k_phi ≥
+    PHI_CELLS_MIN."""
+    grid = run.grid
+    sized = grid.plan is not None and grid.plan.cell_width is not None
+    widest = relaxation_cell_width(run.model.base) if sized else None
+    if widest is None:
+        return []
+    du = mercator_du(grid)
+    ks = [k for k in FACTORS if k * du <= widest and _coarse_du(grid, k) is not None
+          and run.plan.folds_shift(k * du)]
+    phi = [k for k in FACTORS if k * grid.dphi <= widest and grid.n_phi % k == 0
+           and grid.n_phi // k >= PHI_CELLS_MIN]
+    return _pairs(ks, phi)
+
+
+def _pairs(ks, phi) -> list:
+    """Every (k, k_phi) of k in ``ks`` or 1 and k_phi in ``phi`` or 1 but (1, 1), the
+    fewest cells first."""
     pairs = [(k, k_phi) for k in ks + [1] for k_phi in phi + [1] if k * k_phi > 1]
     return sorted(pairs, key=lambda pair: -pair[0] * pair[1])
 

@@ -38,6 +38,7 @@ Schemes (registry :data:`SCHEMES`)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import sys
@@ -52,7 +53,7 @@ from ..flow.flowplan import grid_plan
 from ..sphere.grid import SphereGrid
 from ..analysis.io import Solution
 from .guards import health_warnings, load_checkpoint, pole_rows_mass, save_checkpoint
-from .coarsen import CoarseRun, check_steps, coarser
+from .coarsen import CoarseRun, check_steps, coarser, continued
 from .settled import Settling
 from .integrators import UnsplitIntegrator
 from .split import SplitIntegrator
@@ -167,10 +168,13 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     bar = tqdm(total=0, disable=not (progress and sys.stderr.isatty()), desc="fpstt solve",
                unit="step")
     parts, shared = [], {}          # numerics the pieces of a pulse share (zremap's flow)
+    run = None                      # the last piece's run: the next one starts on its grid
     for t0, driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
                                                                   pulse):
-        run = INTEGRATORS[piece_scheme](driven, grid, piece_scheme, piece_times, dt, fast, p,
-                                        tails=tails, n_modes=n_modes, shared=shared)
+        build = functools.partial(_build, INTEGRATORS[piece_scheme], driven, piece_scheme,
+                                  piece_times, dt, fast, tails=tails, n_modes=n_modes,
+                                  shared=shared)
+        run = build(grid, p) if run is None else continued(run, build, p)
         warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
                   "this solve")
         bar.total += int(round(piece_times[-1] / run.dt))
@@ -205,6 +209,11 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     if pulse is not None:
         meta.setdefault("pulse", repr(pulse))
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, meta)
+
+
+def _build(integrator, model, scheme, times, dt, fast, grid, p, **options):
+    """The integrator of one piece on ``grid`` from the density ``p``."""
+    return integrator(model, grid, scheme, times, dt, fast, p, **options)
 
 
 def _pieces(model, grid, times, scheme, pulse):
