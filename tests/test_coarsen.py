@@ -160,7 +160,7 @@ def test_the_next_piece_of_a_pulse_starts_on_the_coarser_grid():
     coarse_grid = coarsen._coarse_grid(grid, 2, 2)
     built = []
 
-    def build(on, p):
+    def build(on, *, p):
         built.append((on, p))
         return SimpleNamespace(grid=on)
     fine_p = start.cell_averages(grid)

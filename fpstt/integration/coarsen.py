@@ -186,14 +186,14 @@ def coarser(run, x, times_left):
 
 
 def continued(before, build, p):
-    """The run of a pulse's next piece, ``build(grid, p)``, on the grid where the piece
-    ``before`` ended: on its coarser grid (``p`` restricted there, which its prolongation
-    gives back to round-off), standing for the user's, when it had coarsened."""
+    """The run of a pulse's next piece, ``build(grid, p=density)``, on the grid where the
+    piece ``before`` ended: on its coarser grid (``p`` restricted there, which its
+    prolongation gives back to round-off), standing for the user's, when it had coarsened."""
     if not isinstance(before, CoarseRun):
-        return build(before.grid, p)
+        return build(before.grid, p=p)
     k, k_phi, coarse_grid = before.k, before.k_phi, before.run.grid
     coarse = restrict(p * before.grid.cell_measure, k, k_phi) / coarse_grid.cell_measure
-    return CoarseRun(build(coarse_grid, coarse), before.grid, k, k_phi)
+    return CoarseRun(build(coarse_grid, p=coarse), before.grid, k, k_phi)
 
 
 def _factors(run) -> list:

@@ -171,10 +171,10 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     run = None                      # the last piece's run: the next one starts on its grid
     for t0, driven, piece_times, recorded, piece_scheme in _pieces(model, grid, times, scheme,
                                                                   pulse):
-        build = functools.partial(_build, INTEGRATORS[piece_scheme], driven, piece_scheme,
-                                  piece_times, dt, fast, tails=tails, n_modes=n_modes,
-                                  shared=shared)
-        run = build(grid, p) if run is None else continued(run, build, p)
+        build = functools.partial(INTEGRATORS[piece_scheme], driven, scheme=piece_scheme,
+                                  times=piece_times, dt=dt, fast=fast, tails=tails,
+                                  n_modes=n_modes, shared=shared)
+        run = build(grid, p=p) if run is None else continued(run, build, p)
         warn_time(piece_times[-1] / run.dt * run.x0.size * SECONDS_PER_VALUE[run.fast],
                   "this solve")
         bar.total += int(round(piece_times[-1] / run.dt))
@@ -209,11 +209,6 @@ def solve(model, grid: SphereGrid, p0, times, *, scheme: str | None = None, puls
     if pulse is not None:
         meta.setdefault("pulse", repr(pulse))
     return Solution(grid, times, np.array(state["out"]), masses, diagnostics, meta)
-
-
-def _build(integrator, model, scheme, times, dt, fast, grid, p, **options):
-    """The integrator of one piece on ``grid`` from the density ``p``."""
-    return integrator(model, grid, scheme, times, dt, fast, p, **options)
 
 
 def _pieces(model, grid, times, scheme, pulse):
