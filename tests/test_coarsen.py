@@ -1,5 +1,6 @@
-"""A split run continued on a grid coarser in U once its state settles at its attractor chart's
-pole (fpstt.integration.coarsen): the restriction and prolongation, and the default path."""
+"""A split run continued on a grid coarser in U or phi once its state settles at its attractor
+chart's pole, or widens from a narrow start in the z' frame (fpstt.integration.coarsen): the
+restriction and prolongation, and the default paths."""
 
 from types import SimpleNamespace
 
@@ -116,7 +117,7 @@ def test_a_state_settled_at_the_pole_goes_on_with_half_the_phi_cells(monkeypatch
 
 def _relaxing_under_a_pulse():
     """Model-space seed 5 row 28 made small: an easy axis 95 deg from z' (B_k 0.04 T),
-    Gilbert damping 0.45 and Brown noise at 300 K (stationary width 0.6 rad), a weak drive in
+    Gilbert damping 0.45 and Brown noise at 300 K (stationary width 0.75 rad), a weak drive in
     a 0.3 t_n pulse, from a vMF start 0.08 rad wide (kappa 150); 937 x 392 cells."""
     micro = dict(B_k=0.04, easy_theta=1.665, easy_phi=0.601, alpha=0.449, T=300.0,
                  n_e=3045.0)

@@ -38,12 +38,12 @@ narrower than the stationary state (:func:`~fpstt.flow.sizes.relaxation_cell_wid
 widens the state towards the stationary one, whose own cells (those of any start no
 narrower) bound k du and k_phi dphi (k, k_phi in FACTORS), under the same COARSE_L1 test.
 Model-space seed 5 row 28 (1 449 x 704 cells for a vMF start of kappa 493) passed it with
-k = 2 from 0.19 t_n (at 0.3 t_n: 7.2e-6, and 1.1e-5 with k_phi = 2 too): 51 -> 35 s, means
-and stds within 2e-5 of the run that keeps its grid.  A pulse's next piece starts on the grid where the last
-one ended (:func:`continued`).  Not Möbius charts (their results are validated as they
-are), runs that step every row (``tails``), trackers (they read the run's own grid) or
-checkpoints; the solution's diagnostics report ``coarsened`` (k) and ``coarsened_phi``
-(k_phi).
+k = 2 from 0.19 t_n (at 0.3 t_n: 7.2e-6, and 1.1e-5 with k_phi = 2 too): 52 -> 33 s side by
+side, means and stds within 2e-5 of the run that keeps its grid.  A pulse's next piece
+starts on the grid where the last one ended (:func:`continued`), and a coarse run does not
+coarsen again.  Not Möbius charts (their results are validated as they are), runs that
+step every row (``tails``), trackers (they read the run's own grid) or checkpoints; the
+solution's diagnostics report ``coarsened`` (k) and ``coarsened_phi`` (k_phi).
 """
 
 from __future__ import annotations
@@ -198,11 +198,11 @@ def continued(before, build, p):
 
 def _factors(run) -> list:
     """[(k, k_phi)]: the coarsenings in U and phi a run may take, the fewest cells first, for
-    a split run that freezes rows (not ``tails``): in an attractor chart
-    (:func:`_chart_factors`), or on a z'-frame grid sized for a narrow start
+    a split run that freezes rows (not ``tails``) and has not coarsened yet: in an attractor
+    chart (:func:`_chart_factors`), or on a z'-frame grid sized for a narrow start
     (:func:`_relaxation_factors`)."""
     implicit = getattr(run, "implicit", None)
-    if implicit is None or implicit.tol is None:
+    if isinstance(run, CoarseRun) or implicit is None or implicit.tol is None:
         return []
     if run.lines and run.plan.kind == "attractor":
         return _chart_factors(run)
