@@ -187,8 +187,10 @@ def coarser(run, x, times_left):
 
 def continued(before, build, p):
     """The run of a pulse's next piece, ``build(grid, p=density)``, on the grid where the
-    piece ``before`` ended: on its coarser grid (``p`` restricted there, which its
-    prolongation gives back to round-off), standing for the user's, when it had coarsened."""
+    piece ``before`` ended: on its coarser grid (``p``, the (theta, phi) density on the
+    user's grid, cell averages that carry sin theta, restricted there as cell masses, which
+    its prolongation gives back to round-off), standing for the user's, when it had
+    coarsened."""
     if not isinstance(before, CoarseRun):
         return build(before.grid, p=p)
     k, k_phi, coarse_grid = before.k, before.k_phi, before.run.grid
