@@ -103,7 +103,7 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
         if chart.shear != 0 and _full_shear_fits(chart, du, n_phi):
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
-        if rate > 0:
+        if rate > 0 and not plan.folds_shift(du):     # (a folded step divides the times)
             for _ in range(8):                  # du only shrinks, so rows and moves settle
                 rows, moves = plan.rows_per_step(du), plan.moves_per_step(du)
                 pair = plan.steps_per_pair(du) * moves * plan.move_step(du)

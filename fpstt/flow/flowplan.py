@@ -20,7 +20,7 @@ from .attractor import flow_scale, magnet_rate, precession_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .frames import chosen_frame, given_frame, warn_other_attractors
 from .sizes import (CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN, FREE_STEP_MAX,
-                    REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
+                    REMAP_TURN, REMAP_TURN_MAX, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
                     longest_remapped_step, mobius_du, noise_dominated, noise_size,
                     relaxation_cell_width, relaxation_fits)
 
@@ -193,7 +193,18 @@ class FlowPlan:
         of radius (drift) / (rate): model space seed 1 row 17 (a field of 10 rad/t_n, a drive
         of 0.08 per t_n, rows of 0.22 t_n, 2.3 rad) was 25 s.e. off Monte Carlo in its mean
         (its drift twice Monte Carlo's), docs/validation.md §8.  Strang splitting of a turn a
-        and a kick errs by ~a^2 / 12 of the response, 0.5 % at 0.25 rad."""
+        and a kick errs by ~a^2 / 12 of the response, 0.5 % at 0.25 rad.
+
+        In an attractor chart: when the two rows of a move (:data:`REMAPPED_ROWS`) would
+        turn the flow by more than :data:`REMAP_TURN_MAX` at its fastest rate (a contraction
+        slow against the flow, :func:`~fpstt.flow.sizes.turn_capped`); its remap then moves
+        the chart's slow shift with the rest over steps of :meth:`fold_step`, on the cells
+        the state needs (:func:`~fpstt.flow.sizes.chart_du`), not on cells shrunk until
+        two rows fit in such a step (model-space seed 8 row 1: du 0.003, 7 089 rows, timed
+        out at 90 s)."""
+        if self.kind == "attractor":
+            shift = abs(self.chart.shift_rate)
+            return REMAPPED_ROWS * du / shift * flow_scale(self.model) > REMAP_TURN_MAX
         if self.carries_flow or not self.chart.is_identity:
             return False
         shift = abs(self.chart.shift_rate)
@@ -216,7 +227,15 @@ class FlowPlan:
         in-plane example (4 rad a step, sixteen remaps; docs/validation.md §11) kept its WER
         within 1e-4 (relative) of 0.25-rad steps at 1 rad and within 1e-3 of 2-rad steps at
         4 rad: the remap's turn sets the error there, not the splitting of the flow from the
-        noise (at 8 rad the early WER moved by 0.5 %)."""
+        noise (at 8 rad the early WER moved by 0.5 %).
+        In an attractor chart: REMAP_TURN / the flow's fastest rate (1 rad a step, the bound
+        of its moves, :meth:`moves_per_step`), within :attr:`longest_step`.  Model-space seed 8
+        row 1 (a narrow state precessing about the chart's repeller at 51 rad per t_n) took
+        2.6 rad a step, the turn-capped cells' step when they shifted rows, and its std of
+        n_y at 2 t_n was 2.7 % narrow (z 5.5); at 1.3 and 0.65 rad it was within 0.8 % and
+        0.5 % of Monte Carlo, in about the same time (the step costs little on its cells)."""
+        if self.kind == "attractor":
+            return min(self.longest_step, REMAP_TURN / flow_scale(self.model))
         damping = getattr(self.model, "base", self.model).alpha * precession_rate(self.model)
         longest = FOLD_DAMPING / damping if damping > 0 else math.inf
         if self.phi_independent:
@@ -230,7 +249,7 @@ class FlowPlan:
         flow: for a folded z'-frame step (:meth:`folds_shift`) as many as keep each within
         FOLD_TURN of :func:`magnet_rate`; else 1 (a row-shift step turns at most FOLD_TURN,
         a chart's flow is bounded by the chart or REMAP_TURN)."""
-        if not self.folds_shift(du):
+        if not self.chart.is_identity or not self.folds_shift(du):
             return 1
         return max(1, math.ceil(tau * magnet_rate(self.model) / FOLD_TURN - 1e-9))
 
@@ -265,8 +284,9 @@ class FlowPlan:
         them.  Without the turn bound, seed 7 (in-plane terms) row 0 (fastest rate 18 per
         t_n) took two moves of 0.9 rad a step, its implicit pieces 1.8 rad apart, and its
         std of n missed Monte Carlo by 4-7 % (z 2.2 -> 8.9): the noise of that chart
-        depends on where the flow has turned the state."""
-        if self.kind != "attractor":
+        depends on where the flow has turned the state.  A folded step (:meth:`folds_shift`)
+        is one remap."""
+        if self.kind != "attractor" or self.folds_shift(du):
             return 1
         longest = min(self.longest_step, REMAP_TURN / flow_scale(self.model))
         return max(1, int(longest / self.move_step(du) + 1e-9))
@@ -282,7 +302,8 @@ class FlowPlan:
         (:mod:`fpstt.integration.settled`).  The default grid's pairs of steps divide the
         output times (:func:`~fpstt.flow.flowgrid.default_grid`), and the checks fall on
         whole pairs (:func:`~fpstt.integration.coarsen.check_steps`)."""
-        return 2 if self.kind == "attractor" and self.moves_per_step(du) % 2 else 1
+        paired = self.kind == "attractor" and not self.folds_shift(du)
+        return 2 if paired and self.moves_per_step(du) % 2 else 1
 
 
 def plan_flow(model, initial=None, attractor: bool = True, *, frame=_CHOOSE) -> FlowPlan:

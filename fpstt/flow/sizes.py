@@ -19,7 +19,7 @@ from .chartcells import attractor_du, cells_per_width
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_STEP_TURN", "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST",
-           "MOBIUS_CELLS_PER_WIDTH", "chart_step", "chart_du", "turn_capped", "mobius_du",
+           "MOBIUS_CELLS_PER_WIDTH", "FOLDED_COARSEST", "chart_step", "chart_du", "turn_capped", "mobius_du",
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX",
            "relaxation_cells", "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine", "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width",
@@ -49,6 +49,7 @@ FOLD_STEP_TURN = 4.0        # rad: ... and over one folded split step, remapped 
 FOLD_DAMPING = 0.125         # ... and a phi-independent flow's largest contraction, alpha x rate x dt
 FREE_TURN = 0.5              # rad: the fastest precession per step of a remapped free piece
 MOBIUS_COARSEST = 2 * DEFAULT_DU    # the coarsest cell in U of a Möbius chart (mobius_du),
+FOLDED_COARSEST = 2 * DEFAULT_DU    # ... and of a turn-capped attractor chart (chart_du)
 MOBIUS_CELLS_PER_WIDTH = 6.4        # ... and its cells across the initial width (Table I: 6.34)
 _CELLS_PER_WIDTH = {"stationary": 1 / 0.085, "initial": 1 / 0.2}   # relaxation_cell_width
 _WIDEST_CELL = 0.1           # rad: a cell width never coarser than this
@@ -85,25 +86,31 @@ def chart_step(model, chart) -> float:
 
 def chart_du(model, chart, initial) -> float:
     """The cell width in U of an attractor chart
-    (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): at least
-    DEFAULT_DU / 2, and at most what keeps its step of two rows, 2 du / lambda, within
-    :func:`chart_step` (0.078 / lambda with noise, 0.1 t_n at most) and within
-    :data:`REMAP_TURN` rad of the flow's fastest rate (:func:`~fpstt.flow.attractor.flow_scale`).
+    (:attr:`~fpstt.flow.flowplan.FlowPlan.chart_du`): :data:`CELLS_PER_WIDTH
+    <fpstt.flow.chartcells.CELLS_PER_WIDTH>` cells across the initial state's width
+    (:func:`~fpstt.flow.chartcells.attractor_du`), at least DEFAULT_DU / 2, and at most what
+    keeps its step of two rows, 2 du / lambda, within :func:`chart_step` (0.078 / lambda with
+    noise, 0.1 t_n at most) and within :data:`REMAP_TURN` rad of the flow's fastest rate
+    (:func:`~fpstt.flow.attractor.flow_scale`).
 
     The remap moves the rest of the flow in one directionally split sweep a step: model-space
     seed 1 row 22 (no damping, lambda = 0.73, fastest rate 105 per t_n) was 5.6 s.e. off
     Monte Carlo in its mean at 0.1 t_n a step (10.5 rad) and within 1.0 at 0.025 (2.6 rad);
     rows with 0.2-1.04 rad a step met it within 2.3 (docs/validation.md §8).
 
-    Where the contraction lambda is slow against that rate, two rows of DEFAULT_DU / 2 are
-    a longer step: the finest cell shrinks so that they turn the flow by at most
-    REMAP_TURN_MAX = 2.6 rad, the most validated (seed 1 row 22, 2.64 rad: within 1.0 s.e.).
-    Model-space seed 3 row 8 (no damping, lambda = 0.13, fastest rate 36 per t_n) took steps
-    of 0.125 t_n (4.5 rad) on DEFAULT_DU / 2 and its mean and std missed Monte Carlo by 72
-    s.e.; at 2.25 rad both were within 0.5."""
-    finest = min(DEFAULT_DU / 2, _turn_capped_du(model, chart))
-    step = min(chart_step(model, chart), REMAP_TURN / flow_scale(model))
-    coarsest = step * chart.shift_rate / REMAPPED_ROWS
+    Where the contraction lambda is slow against that rate (:func:`turn_capped`), two rows
+    of DEFAULT_DU / 2 are a longer step than REMAP_TURN_MAX = 2.6 rad allows (the most
+    validated: seed 1 row 22, within 1.0 s.e.; seed 3 row 8, lambda = 0.13 against 36 per
+    t_n, missed Monte Carlo by 72 s.e. at 4.5 rad a step, within 0.5 at 2.25).  Such a chart
+    folds its shift into the remap (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`), whose
+    step does not depend on the cells: they are the state's, up to
+    :data:`FOLDED_COARSEST`."""
+    finest = DEFAULT_DU / 2
+    if turn_capped(model, chart):
+        coarsest = FOLDED_COARSEST
+    else:
+        step = min(chart_step(model, chart), REMAP_TURN / flow_scale(model))
+        coarsest = step * chart.shift_rate / REMAPPED_ROWS
     if initial is None or coarsest <= finest:
         return finest
     return attractor_du(chart, initial, finest, coarsest)
