@@ -53,7 +53,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`, ``moves`` =
     :meth:`~fpstt.flow.flowplan.FlowPlan.moves_per_step`) is adjusted down so that it divides
     every output time, in pairs of steps where the moves pair up only so
-    (:meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`).  A chart is sheared so that its flow runs
+    (:meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`); a grid whose remap takes the
+    shift too (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`) keeps its du, and its
+    step is divided instead.  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
     the shear is reduced so that the rotation per step is a whole number of phi cells,

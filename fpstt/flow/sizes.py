@@ -33,7 +33,8 @@ CHART_STEP_MAX = 0.1         # ... and never longer than this (t_n), noise or no
 FREE_STEP_MAX = 0.01         # t_n: the default step of a run with no exact shift to follow
 REMAPPED_ROWS = 2            # the fewest rows per step in an attractor chart (rows_per_step)
 REMAP_TURN = 1.0             # rad: the fastest rate x an attractor chart's coarsest step
-REMAP_TURN_MAX = 2.6         # rad: ... and x its step of two rows of the finest cell (chart_du)
+REMAP_TURN_MAX = 2.6         # rad: ... and x the step of two rows of DEFAULT_DU / 2 beyond which
+#                              a chart folds its shift into the remap (turn_capped)
 NODE_RATIO_MIN = 0.3         # slow / fast rate of approach below which no attractor chart
 #                              (frames.chosen_frame; model-space seed 6, in-plane terms:
 #                              0.012-0.17 met Monte Carlo better and faster in the z' frame,
@@ -123,19 +124,22 @@ def _turn_capped_du(model, chart) -> float:
 
 def turn_capped(model, chart) -> bool:
     """True when an attractor ``chart`` contracts so slowly against the flow's fastest rate
-    that :func:`chart_du` shrinks its finest cell below DEFAULT_DU / 2 to hold the turn of a
-    step (lambda / rate < REMAPPED_ROWS DEFAULT_DU / (2 REMAP_TURN_MAX) = 1 / 141).
+    that two rows of DEFAULT_DU / 2 would turn the flow by more than REMAP_TURN_MAX in their
+    step (lambda / rate < REMAPPED_ROWS DEFAULT_DU / (2 REMAP_TURN_MAX) = 1 / 141): such a
+    chart folds its shift into the remap (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`).
 
-    Such a chart's steps still turn the flow by up to REMAP_TURN_MAX = 2.6 rad, which the
-    directionally split remap follows only near the chart's pole, where the rest of the flow
-    turns about it: narrow states were validated there (spread over the sphere,
+    Its slow contraction leaves the state where it started for long: the directionally split
+    remap follows the fast rest of the flow only near the chart's poles, where it turns
+    about them, and narrow states were validated there (spread over the sphere,
     :func:`~fpstt.flow.chartcells.state_spread`: seed 1 row 22, 0.03 rad; seed 3 row 8,
-    0.10 rad: within 1.0 and 2.7 s.e.).  Seed 3 row 23 (no damping, lambda = 0.114, rate 45
+    0.10 rad; seed 8 row 1, 0.03 rad at the repeller: within 1.7, 2.1 and 2.0 s.e. folded,
+    1 rad a step).  Seed 3 row 23 (no damping, lambda = 0.114, rate 45
     per t_n, a Gibbs start spread over 0.7 rad) was 40 s.e. off Monte Carlo in its mean with
     no warning on 5 212 x 384 cells (317 s), and within 2.0 s.e. in the z' frame, whose
     remapped steps turn it by FOLD_TURN (990 x 384 cells, 13 s); seed 4 row 19 (a
     Boltzmann start in two opposite wells, each 0.016 rad wide) timed out at 90 s on 5 634
-    rows.  :func:`~fpstt.flow.flowplan.plan_flow` keeps such a chart only for initial
+    rows (both with rows shifted, 2.5 rad a step).  :func:`~fpstt.flow.flowplan.plan_flow`
+    keeps such a chart only for initial
     states spread over at most CHART_SPREAD_MAX = 0.15 rad (seed 2 row 4, 0.39 rad, was
     within 2.0 s.e. in its chart too, and is within 2.5 in the z' frame: the rule is on
     the safe side of what was measured)."""
@@ -143,10 +147,12 @@ def turn_capped(model, chart) -> bool:
 
 
 def too_fine(model, chart) -> bool:
-    """True when the turn cap of :func:`turn_capped` would make ``chart``'s cells finer than
-    CHART_DU_MIN = DEFAULT_DU / 8: model-space seed 6 row 25 (no damping, lambda = 0.018
-    against 100 rad per t_n) got du = 2.2e-4, 58 712 rows, and was refused for memory after
-    87 s; the finest validated chart cell is seed 3 row 8's, 0.0047."""
+    """True when a chart's contraction is slower than CHART_DU_MIN / (REMAP_TURN_MAX /
+    REMAPPED_ROWS) of its flow's fastest rate (1 / 1 130): when charts shifted rows, its
+    cells had to be finer than CHART_DU_MIN = DEFAULT_DU / 8 (model-space seed 6 row 25, no
+    damping, lambda = 0.018 against 100 rad per t_n: du = 2.2e-4, 58 712 rows, refused for
+    memory after 87 s).  Folded (:func:`turn_capped`), its cells would not be fine, but no
+    chart this slow was validated: it runs in the z' frame."""
     return _turn_capped_du(model, chart) < CHART_DU_MIN
 
 

@@ -28,7 +28,7 @@ output.  The directionally split remap follows such turns only near the chart's 
 model-space seed 4 row 23 (no damping, 1.29 rad a step, a 0.06 rad start phase-mixed to
 0.95) was 5.1 s.e. off Monte Carlo with no warning (4.6 at 1.0 rad a step, 2.8 at 0.65);
 the states validated at 2.5-2.6 rad a step spread to 0.11-0.12 (seed 1 row 22, seed 3
-row 8: within 1.9 and 2.7 s.e.)."""
+row 8: within 1.9 and 2.7 s.e.; they now fold their shift, 1 rad a step)."""
 
 POLE_ROWS_MASS = 3e-3
 """A sheared chart warns when more than this fraction of the mass lies in a pole cap and the
