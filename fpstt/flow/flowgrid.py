@@ -53,9 +53,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
     :meth:`~fpstt.flow.flowplan.FlowPlan.rows_per_step`, ``moves`` =
     :meth:`~fpstt.flow.flowplan.FlowPlan.moves_per_step`) is adjusted down so that it divides
     every output time, in pairs of steps where the moves pair up only so
-    (:meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`); a grid whose remap takes the
-    shift too (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`) keeps its du, and its
-    step is divided instead.  A chart is sheared so that its flow runs
+    (:meth:`~fpstt.flow.flowplan.FlowPlan.steps_per_pair`); an attractor chart whose remap
+    takes the shift too (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`) keeps its du,
+    and its step is divided instead.  A chart is sheared so that its flow runs
     along U alone, which needs
     du ≤ dphi / |shear|; when that would more than halve du (a weak drive with a field on),
     the shear is reduced so that the rotation per step is a whole number of phi cells,
@@ -105,7 +105,9 @@ def default_grid(model, times, *, du: float | None = None, steps_per_unit: int |
             raise ValueError(f"`du` must be finite and > 0, got {du!r}")
         if chart.shear != 0 and _full_shear_fits(chart, du, n_phi):
             du = min(du, 2 * math.pi / n_phi / abs(chart.shear))
-        if rate > 0 and not plan.folds_shift(du):     # (a folded step divides the times)
+        # (a folded chart's step divides the times itself; the z' frame's folded grids,
+        # validated with the du this sets, keep it)
+        if rate > 0 and not (plan.kind == "attractor" and plan.folds_shift(du)):
             for _ in range(8):                  # du only shrinks, so rows and moves settle
                 rows, moves = plan.rows_per_step(du), plan.moves_per_step(du)
                 pair = plan.steps_per_pair(du) * moves * plan.move_step(du)
