@@ -260,10 +260,10 @@ def test_a_chart_whose_turn_cap_needs_cells_finer_than_the_floor_is_not_taken():
     t_n): the turn cap made its attractor chart's du 2.2e-4, 58 712 rows, refused for memory
     after 87 s.  Below CHART_DU_MIN it takes the z' frame (its narrow state is then warned
     about in numbers, not refused)."""
-    from fpstt.flow.sizes import CHART_DU_MIN, _turn_capped_du
+    from fpstt.flow.sizes import CHART_DU_MIN, turn_capped_du
     from fpstt.flow.attractor import attractor_chart
     cfg = to_config(draw_models(6, 30, in_plane=True)[25], grid=False)
     model, start = cfg.build_model(), cfg.build_gibbs()
-    assert _turn_capped_du(model, attractor_chart(model, start.direction)) < CHART_DU_MIN
+    assert turn_capped_du(model, attractor_chart(model, start.direction)) < CHART_DU_MIN
     grid = cfg.build_grid(model)
     assert grid.plan.kind == "z-remapped" and grid.shape[0] < 2000

@@ -20,7 +20,7 @@ from .attractor import flow_scale, magnet_rate, precession_rate
 from ..sphere.chart import MobiusChart, chart_for, is_mobius
 from .frames import chosen_frame, given_frame, warn_other_attractors
 from .sizes import (CHART_STEP_MAX, FOLD_DAMPING, FOLD_STEP_TURN, FOLD_TURN, FREE_STEP_MAX,
-                    REMAP_TURN, REMAP_TURN_MAX, REMAPPED_ROWS, Z_STEP, chart_du, chart_step,
+                    REMAP_TURN, REMAPPED_ROWS, Z_STEP, chart_du, chart_step, turn_capped_du,
                     longest_remapped_step, mobius_du, noise_dominated, noise_size,
                     relaxation_cell_width, relaxation_fits)
 
@@ -203,8 +203,7 @@ class FlowPlan:
         two rows fit in such a step (model-space seed 8 row 1: du 0.003, 7 089 rows, timed
         out at 90 s)."""
         if self.kind == "attractor":
-            shift = abs(self.chart.shift_rate)
-            return REMAPPED_ROWS * du / shift * flow_scale(self.model) > REMAP_TURN_MAX
+            return du > turn_capped_du(self.model, self.chart)
         if self.carries_flow or not self.chart.is_identity:
             return False
         shift = abs(self.chart.shift_rate)

@@ -19,7 +19,8 @@ from .chartcells import attractor_du, cells_per_width
 __all__ = ["DEFAULT_DU", "CHART_SPREAD", "Z_STEP", "CHART_STEP_MAX", "FREE_STEP_MAX",
            "REMAPPED_ROWS", "REMAP_TURN", "REMAP_TURN_MAX", "CHART_SPREAD_MAX", "FOLD_TURN",
            "FOLD_STEP_TURN", "FOLD_DAMPING", "FREE_TURN", "MOBIUS_COARSEST",
-           "MOBIUS_CELLS_PER_WIDTH", "FOLDED_COARSEST", "chart_step", "chart_du", "turn_capped", "mobius_du",
+           "MOBIUS_CELLS_PER_WIDTH", "FOLDED_COARSEST", "chart_step", "chart_du", "turn_capped",
+           "turn_capped_du", "mobius_du",
            "longest_remapped_step", "noise_dominated", "relaxation_cell_width", "RELAX_CELLS_MAX",
            "relaxation_cells", "NODE_RATIO_MIN", "CHART_DU_MIN", "too_fine", "relaxation_fits",
            "CELLS_PER_HARD_WIDTH", "hard_axis_n_phi", "noise_size", "thermal_width",
@@ -117,8 +118,9 @@ def chart_du(model, chart, initial) -> float:
     return attractor_du(chart, initial, finest, coarsest)
 
 
-def _turn_capped_du(model, chart) -> float:
-    """The cell in U whose step of two rows turns the flow by REMAP_TURN_MAX."""
+def turn_capped_du(model, chart) -> float:
+    """The cell in U whose step of two rows turns the flow by REMAP_TURN_MAX: a chart on
+    coarser cells folds its shift (:meth:`~fpstt.flow.flowplan.FlowPlan.folds_shift`)."""
     return REMAP_TURN_MAX / flow_scale(model) * abs(chart.shift_rate) / REMAPPED_ROWS
 
 
@@ -143,7 +145,7 @@ def turn_capped(model, chart) -> bool:
     states spread over at most CHART_SPREAD_MAX = 0.15 rad (seed 2 row 4, 0.39 rad, was
     within 2.0 s.e. in its chart too, and is within 2.5 in the z' frame: the rule is on
     the safe side of what was measured)."""
-    return _turn_capped_du(model, chart) < DEFAULT_DU / 2
+    return turn_capped_du(model, chart) < DEFAULT_DU / 2
 
 
 def too_fine(model, chart) -> bool:
@@ -153,7 +155,7 @@ def too_fine(model, chart) -> bool:
     damping, lambda = 0.018 against 100 rad per t_n: du = 2.2e-4, 58 712 rows, refused for
     memory after 87 s).  Folded (:func:`turn_capped`), its cells would not be fine, but no
     chart this slow was validated: it runs in the z' frame."""
-    return _turn_capped_du(model, chart) < CHART_DU_MIN
+    return turn_capped_du(model, chart) < CHART_DU_MIN
 
 
 def wide_at_attractor(model, chart) -> bool:
