@@ -362,6 +362,41 @@ class _LinePiece(_ExactPiece):                     # an approximate inverse: che
         super().__init__(window, dt, scheme, inverse)
 
 
+class _StallingPiece(_LinePiece):                # stalls (asks for its exact inverse)
+    on_exact = None
+
+    def step(self, x):
+        if self.inverse != "direct" and self.stalls:
+            self.inverse = "direct"
+            self.on_exact(self)
+        return x
+
+
+def test_a_stalled_line_piece_is_stepped_again_on_the_exact_window_and_takes_the_others():
+    """A line piece whose solve stalls does not factorise its own (lines-sized) window: its
+    step is taken again by an exact piece on the exact window (to the grid's end ahead, and
+    the rows left past its other end when fewer than 1/8 of it), and the piece of the other
+    step length moves there at its next step (model-space seed 6 row 3 factorised 0..613,
+    0..691 and 0..633 within six steps; seed 3 row 12 0..746, 0..809 and 0..896)."""
+    from fpstt.integration.implicit import WindowedImplicit
+    implicit = WindowedImplicit(_RowsBackend(), "be", 1, piece=_StallingPiece,
+                                steps=(0.05, 0.1))
+    _StallingPiece.stalls = False
+    x = np.zeros((1000, 4))
+    x[900:931] = 1.0
+    implicit.step(0.05, x)                           # lines on both step lengths
+    implicit.step(0.1, x)
+    assert [p.window for p in implicit.pieces] == [(870, 937), (870, 937)]
+    _StallingPiece.stalls = True
+    implicit.step(0.1, x)
+    exact = implicit.pieces[-1]
+    assert exact.inverse == "direct" and exact.window == (0, 1000)   # 63 rows left: taken
+    assert implicit.exact_rows == (0, 1000)
+    implicit.step(0.05, x)                           # the other step length follows
+    assert implicit.pieces[-1].inverse == "direct" and implicit.pieces[-1].window == (0, 1000)
+    assert len(implicit.pieces) == 4
+
+
 @pytest.mark.parametrize("n_steps, shrinks", [(100, True), (None, False), (1, False)])
 def test_a_line_window_shrinks_once_the_state_settles_in_part_of_it(n_steps, shrinks):
     """A piece with an approximate inverse is rebuilt on fewer rows once the state has

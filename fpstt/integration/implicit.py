@@ -31,6 +31,10 @@ _FACTOR_SOLVES = 50          # a sparse LU costs about this many of its solves (
                              # 1.2 s against 24 ms)
 
 
+class _Stalled(Exception):
+    """A line piece's solve stalled (:meth:`WindowedImplicit._went_exact`)."""
+
+
 class ImplicitScheme:
     """One implicit scheme on a backend's operator L and a fixed step dt, factorised once."""
 
@@ -72,17 +76,18 @@ class WindowedImplicit:
     window: seed 1 row 8 rebuilt its pieces 91 times in its first 0.25 t_n without; 8 rows
     always cost seed 2 row 22, whose windows are narrow, 50 %); ``travel`` (rows the state
     moves in the whole run) bounds how far ahead an exact inverse's window reaches. Once one
-    piece needs an exact inverse, the pieces of every step length in ``steps`` (a split
-    run's dt / 2 and dt) use exact inverses on one shared window, and theirs are factorised
-    ahead on worker threads while the first one factorises (same matrices, so the same
-    answer). That window only grows (a state whose tail rows come and go refactorised 152
-    times on seed 2 row 19), except when the state has settled in at most 2/3 of it and the
-    solves left in the run (``n_steps`` full steps, two solves each) save more than a
-    factorisation of the smaller window costs (about 50 of its solves): seed 1 row 19
-    settled at its attractor in 193 of the 390 rows of its exact window. A piece with an
-    approximate inverse (cheap to build: ``build_solves`` of its solves) is rebuilt on fewer
-    rows by the same rule: seed 1 row 0 stepped all 443 rows while its state settled in 137
-    (28 s; 18 s with it).
+    piece needs an exact inverse (its solve stalled: the step is taken again by an exact
+    piece on that window, not on the piece's own rows), the pieces of every step length in
+    ``steps`` (a split run's dt / 2 and dt) use exact inverses on one shared window, from
+    their next step on, and theirs are factorised ahead on worker threads while the first
+    one factorises (same matrices, so the same answer). That window only grows (a state
+    whose tail rows come and go refactorised 152 times on seed 2 row 19), except when the
+    state has settled in at most 2/3 of it and the solves left in the run (``n_steps`` full
+    steps, two solves each) save more than a factorisation of the smaller window costs
+    (about 50 of its solves): seed 1 row 19 settled at its attractor in 193 of the 390 rows
+    of its exact window. A piece with an approximate inverse (cheap to build:
+    ``build_solves`` of its solves) is rebuilt on fewer rows by the same rule: seed 1 row 0
+    stepped all 443 rows while its state settled in 137 (28 s; 18 s with it).
     ``tol=None``: every row, always (for tails, such as write-error rates, that such rows
     carry)."""
 
@@ -96,6 +101,7 @@ class WindowedImplicit:
         self.n_steps, self.taken = n_steps, 0   # full steps in the run, and taken so far
         self.ahead = max(_AHEAD, _STEPS_AHEAD * rows)   # the state moves ``rows`` a step
         self.exact_rows = None              # the window of the exact inverses, once in use
+        self.last = None                    # the state's rows [i0, i1) at the last step
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
     def memory(self) -> dict:
@@ -105,13 +111,14 @@ class WindowedImplicit:
         return {"pieces": [[dt, lo, hi, {k: getattr(piece, k) for k in _ADAPTIVE
                                          if hasattr(piece, k)}]
                            for dt, (lo, hi, piece) in self.factors.items()],
-                "exact_rows": self.exact_rows, "taken": self.taken}
+                "exact_rows": self.exact_rows, "taken": self.taken, "last": self.last}
 
     def recall(self, memory: dict) -> None:
         """Rebuild the factorisations that :meth:`memory` listed."""
         self.factors.clear()
         self.exact_rows = tuple(memory["exact_rows"]) if memory["exact_rows"] else None
         self.taken = memory["taken"]
+        self.last = tuple(memory["last"]) if memory.get("last") else None
         for dt, lo, hi, settings in memory["pieces"]:
             self._new_piece(dt, lo, hi, settings)
 
@@ -120,29 +127,51 @@ class WindowedImplicit:
             self.taken += 1
         i0, i1 = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
-        settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
-        if self.exact_rows is not None:             # every step's pieces go exact together
-            settings["inverse"] = "direct"
-        exact = settings.get("inverse") == "direct"
+        inverse = getattr(piece, "inverse", None)
+        exact = self.exact_rows is not None or inverse == "direct"   # all go exact together
         needed = self._needed(i0, i1, lo, hi, piece, exact, x.shape[0])
         settled = piece is not None and self._oversized(
             (lo, hi), needed, _FACTOR_SOLVES if exact else piece.build_solves)
-        if settled or not (lo <= i0 and i1 <= hi):
-            lo, hi = self._exact_choice(needed, lo, hi, piece, i0, i1) if exact else needed
-            piece = self._new_piece(dt, lo, hi, settings)
-            if exact:
-                self._start_others(piece)
+        stale = exact and piece is not None and inverse != "direct"
+        if settled or stale or not (lo <= i0 and i1 <= hi):
+            lo, hi, piece = self._replace(dt, needed, (lo, hi, piece), (i0, i1, x.shape[0]), exact)
         self.windows.append((hi - lo) / x.shape[0])
-        x[lo:hi] = piece.step(x[lo:hi])
+        try:
+            x[lo:hi] = piece.step(x[lo:hi])
+        except _Stalled:                            # taken again, exact, on the exact window
+            needed = self._needed(i0, i1, lo, hi, piece, True, x.shape[0])
+            lo, hi, piece = self._replace(dt, needed, (lo, hi, piece), (i0, i1, x.shape[0]), True)
+            x[lo:hi] = piece.step(x[lo:hi])
+        self.last = (i0, i1)
         return x
+
+    def _replace(self, dt, needed, old, held, exact: bool) -> tuple:
+        """(lo, hi, piece): a new piece of step ``dt`` in place of ``old`` (lo, hi, piece)
+        for the state's rows ``held`` (i0, i1, rows in the grid), on ``needed`` or, for an
+        exact inverse, on the shared exact window (:meth:`_exact_choice`), whose other
+        steps' pieces then start factorising ahead."""
+        lo, hi, piece = old
+        settings = {k: getattr(piece, k) for k in _ADAPTIVE if hasattr(piece, k)}
+        if exact:
+            settings["inverse"] = "direct"
+            lo, hi = self._exact_choice(needed, lo, hi, piece, *held)
+        else:
+            lo, hi = needed
+        piece = self._new_piece(dt, lo, hi, settings)
+        if exact:
+            self._start_others(piece)
+        return lo, hi, piece
 
     def _needed(self, i0, i1, lo, hi, piece, exact: bool, rows: int) -> tuple:
         """The window a new piece takes for the state's rows [i0, i1): 24 rows ahead in the
         direction of travel (6 steps' worth at 8 rows a step: seed 1 row 8 rebuilt its
         windows every 3 steps, 21 % of its time), or for an exact inverse (dear to
-        factorise) as far as the state moves in the run (the end of the grid if not known), so that one
-        factorisation serves the rest of it; 8 more the other way where a tail has spread
-        out of the piece's window (lo, hi)."""
+        factorise) as far as the state moves in the run (the end of the grid if not known),
+        so that one factorisation serves the rest of it; 8 more the other way where a tail
+        has spread out of the piece's window (lo, hi), and for an exact inverse 1/8 of the
+        window there, or of the state's rows where its tail spreads (since the last step) inside
+        the window: seed 6 row 3 went exact on 0..613 with its tail spreading at row 613
+        and factorised 0..691 one step later."""
         reach = self.ahead
         if exact:
             reach = rows if self.travel is None else min(self.travel + self.ahead, rows)
@@ -152,10 +181,12 @@ class WindowedImplicit:
         behind = 0                              # slack where the tail has spread out:
         if spread:                              # an exact window's is 1/8 of it (dear)
             behind = max(_BEHIND, (hi - lo) // _EXACT_SLACK) if exact else _BEHIND
+        elif exact and self.last is not None and (i1 > self.last[1] if up else i0 < self.last[0]):
+            behind = max(_BEHIND, (i1 - i0) // _EXACT_SLACK)
         return (max(i0 - ahead - (0 if up else behind), 0),
                 min(i1 + reach - ahead + (behind if up else 0), rows))
 
-    def _exact_choice(self, needed, lo, hi, piece, i0, i1) -> tuple:
+    def _exact_choice(self, needed, lo, hi, piece, i0, i1, rows) -> tuple:
         """The window of an exact inverse: the shared one where it holds the state and has
         not become oversized (factorised or started already); else the shared one joined by
         ``needed`` and the piece's own (lo, hi), or ``needed`` alone where the state has
@@ -166,9 +197,9 @@ class WindowedImplicit:
             return shared
         if settled:
             self.exact_rows = None
-            return self._exact_window(*needed)
+            return self._exact_window(*needed, rows)
         return self._exact_window(*((min(needed[0], lo), max(needed[1], hi)) if piece
-                                    else needed))
+                                    else needed), rows)
 
     def _oversized(self, window, needed, cost: float) -> bool:
         """True when a piece on ``needed`` rows, at most 2/3 of ``window``, pays for its
@@ -189,17 +220,24 @@ class WindowedImplicit:
         self.n_factorizations += piece.n_factorizations
         return piece
 
-    def _exact_window(self, lo, hi):
-        """The rows lo..hi joined to the exact inverses' window (which they then are)."""
+    def _exact_window(self, lo, hi, rows):
+        """The rows lo..hi joined to the exact inverses' window (which they then are), and
+        the rows past either end of it where they are fewer than 1/8 of it: a tail that
+        reaches them would cost a factorisation (seed 3 row 12 went exact on 0..805 of 896
+        rows and factorised them all 18 steps later)."""
         if self.exact_rows is not None:
             lo, hi = min(lo, self.exact_rows[0]), max(hi, self.exact_rows[1])
+        slack = (hi - lo) // _EXACT_SLACK
+        lo, hi = (0 if lo <= slack else lo), (rows if rows - hi <= slack else hi)
         self.exact_rows = lo, hi
         return lo, hi
 
     def _went_exact(self, piece) -> None:
-        """``piece``'s solve is about to factorise its window's exact inverse."""
-        self._exact_window(*piece.backend.rows)
-        self._start_others(piece)
+        """``piece``'s solve has stalled and is about to factorise its own window's exact
+        inverse: instead, its step is taken again by an exact piece on the window an exact
+        inverse takes (:meth:`_needed`; model-space seed 6 row 3 factorised three windows of
+        613-691 rows within six steps, one for each piece that stalled on its own)."""
+        raise _Stalled
 
     def _start_others(self, piece) -> None:
         """The other steps' pieces will need exact inverses on ``piece``'s window too: they
