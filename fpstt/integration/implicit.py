@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from . import wells
+
 __all__ = ["ImplicitScheme", "WindowedImplicit", "WINDOW_TOL"]
 
 _GAMMA = 2 - math.sqrt(2)
@@ -87,7 +89,9 @@ class WindowedImplicit:
     (about 50 of its solves): seed 1 row 19 settled at its attractor in 193 of the 390 rows
     of its exact window. A piece with an approximate inverse (cheap to build:
     ``build_solves`` of its solves) is rebuilt on fewer rows by the same rule: seed 1 row 0
-    stepped all 443 rows while its state settled in 137 (28 s; 18 s with it).
+    stepped all 443 rows while its state settled in 137 (28 s; 18 s with it). Wells far
+    apart are stepped apart, the long empty runs of rows between them frozen, where that
+    pays by the same rule (:mod:`~fpstt.integration.wells`).
     ``tol=None``: every row, always (for tails, such as write-error rates, that such rows
     carry)."""
 
@@ -102,6 +106,7 @@ class WindowedImplicit:
         self.ahead = max(_AHEAD, _STEPS_AHEAD * rows)   # the state moves ``rows`` a step
         self.exact_rows = None              # the window of the exact inverses, once in use
         self.last = None                    # the state's rows [i0, i1) at the last step
+        self.gaps = ()                      # empty runs of rows frozen between wells
         self.factors, self.windows, self.n_factorizations, self.pieces = {}, [], 0, []
 
     def memory(self) -> dict:
@@ -111,7 +116,8 @@ class WindowedImplicit:
         return {"pieces": [[dt, lo, hi, {k: getattr(piece, k) for k in _ADAPTIVE
                                          if hasattr(piece, k)}]
                            for dt, (lo, hi, piece) in self.factors.items()],
-                "exact_rows": self.exact_rows, "taken": self.taken, "last": self.last}
+                "exact_rows": self.exact_rows, "taken": self.taken, "last": self.last,
+                "gaps": self.gaps}
 
     def recall(self, memory: dict) -> None:
         """Rebuild the factorisations that :meth:`memory` listed."""
@@ -119,23 +125,28 @@ class WindowedImplicit:
         self.exact_rows = tuple(memory["exact_rows"]) if memory["exact_rows"] else None
         self.taken = memory["taken"]
         self.last = tuple(memory["last"]) if memory.get("last") else None
+        self.gaps = tuple(tuple(gap) for gap in memory.get("gaps", ()))
         for dt, lo, hi, settings in memory["pieces"]:
             self._new_piece(dt, lo, hi, settings)
 
     def step(self, dt: float, x):
         if self.steps and dt == max(self.steps):
             self.taken += 1
-        i0, i1 = self._rows(x)
+        i0, i1, empty = self._rows(x)
         lo, hi, piece = self.factors.get(dt, (0, 0, None))
         inverse = getattr(piece, "inverse", None)
         exact = self.exact_rows is not None or inverse == "direct"   # all go exact together
         needed = self._needed(i0, i1, lo, hi, piece, exact, x.shape[0])
-        settled = piece is not None and self._oversized(
-            (lo, hi), needed, _FACTOR_SOLVES if exact else piece.build_solves)
+        cost = _FACTOR_SOLVES if exact else getattr(piece, "build_solves", _FACTOR_SOLVES)
+        settled = piece is not None and self._oversized((lo, hi), needed, cost)
         stale = exact and piece is not None and inverse != "direct"
+        if piece is not None:
+            self._freeze(empty, lo, hi, cost)
+            stale |= getattr(piece, "gaps", ()) != wells.inside(self.gaps, lo, hi)
         if settled or stale or not (lo <= i0 and i1 <= hi):
             lo, hi, piece = self._replace(dt, needed, (lo, hi, piece), (i0, i1, x.shape[0]), exact)
-        self.windows.append((hi - lo) / x.shape[0])
+        frozen = wells.rows_in(getattr(piece, "gaps", ()))
+        self.windows.append((hi - lo - frozen) / x.shape[0])
         try:
             x[lo:hi] = piece.step(x[lo:hi])
         except _Stalled:                            # taken again, exact, on the exact window
@@ -205,19 +216,44 @@ class WindowedImplicit:
         """True when a piece on ``needed`` rows, at most 2/3 of ``window``, pays for its
         building (about ``cost`` of its solves) within the solves left in the run (two a
         full step); never when the run's length is not known."""
+        return self._pays(window[1] - window[0], needed[1] - needed[0], cost)
+
+    def _pays(self, size: int, small: int, cost: float) -> bool:
+        """True when pieces stepping ``small`` rows, at most 2/3 of ``size``, pay for their
+        building (about ``cost`` of their solves) within the solves left in the run."""
         if self.n_steps is None:
             return False
-        size, small = window[1] - window[0], needed[1] - needed[0]
         left = max(self.n_steps - self.taken, 0)
         return 3 * small <= 2 * size and 2 * left * (size - small) >= cost * small
 
+    def _freeze(self, empty, lo, hi, cost: float) -> None:
+        """Keep the frozen gaps (:mod:`~fpstt.integration.wells`) while they stay empty, and
+        freeze the empty runs of the window [lo, hi) instead where stepping the rest pays
+        for new pieces (:meth:`_pays`: at most 2/3 of the rows stepped now)."""
+        if self.gaps and not wells.still_empty(self.gaps, empty):
+            self.gaps = ()                      # a well has reached into a gap
+        gaps = wells.to_freeze(empty, lo, hi)
+        stepped = hi - lo - wells.rows_in(wells.inside(self.gaps, lo, hi))
+        if gaps and self._pays(stepped, hi - lo - wells.rows_in(gaps), cost):
+            self.gaps = gaps
+
     def _new_piece(self, dt, lo, hi, settings):
+        """The piece of step ``dt`` on the window [lo, hi): one, or one on each run of rows
+        between the frozen gaps inside it (:class:`~fpstt.integration.wells.ApartPiece`)."""
+        gaps = wells.inside(self.gaps, lo, hi)
+        edges = [lo, *(edge for gap in gaps for edge in gap), hi]
+        parts = [(a, b, self._one_piece(dt, a, b, settings))
+                 for a, b in zip(edges[::2], edges[1::2])]
+        piece = wells.ApartPiece(parts, lo, gaps) if gaps else parts[0][2]
+        self.factors[dt] = (lo, hi, piece)
+        self.n_factorizations += piece.n_factorizations
+        return piece
+
+    def _one_piece(self, dt, lo, hi, settings):
         piece = self.piece(self.backend.window(lo, hi), dt, self.scheme, **settings)
         if hasattr(piece, "on_exact"):
             piece.on_exact = self._went_exact
-        self.factors[dt] = (lo, hi, piece)
         self.pieces.append(piece)
-        self.n_factorizations += piece.n_factorizations
         return piece
 
     def _exact_window(self, lo, hi, rows):
@@ -242,6 +278,10 @@ class WindowedImplicit:
     def _start_others(self, piece) -> None:
         """The other steps' pieces will need exact inverses on ``piece``'s window too: they
         start now, on worker threads (:mod:`fpstt.numerics.ahead`), while its own factorises."""
+        if isinstance(piece, wells.ApartPiece):
+            for _, _, part in piece.parts:
+                self._start_others(part)
+            return
         if not hasattr(piece, "coefficient"):             # not a line scheme: no exact inverse
             return
         window = piece.backend
@@ -250,14 +290,16 @@ class WindowedImplicit:
                 self.n_factorizations += window.exact.start_inverse(window, piece.coefficient(tau))
 
     def _rows(self, x):
-        """The rows [i0, i1) that must be stepped: from the first to the last row holding
-        more than ``tol`` of the mass, and the empty rows between (a state in two wells:
-        model-space seed 5 row 19, a Gibbs start at +-z', stepped only the rows around the
-        denser well; the other, frozen, was only remapped and collapsed, std of n_x 0.040
-        against Monte Carlo's 0.074, 84 s.e., with no warning)."""
+        """(i0, i1, empty): the rows [i0, i1) that must be stepped, from the first to the
+        last row holding more than ``tol`` of the mass, and the empty rows between (a state
+        in two wells: model-space seed 5 row 19, a Gibbs start at +-z', stepped only the rows
+        around the denser well; the other, frozen, was only remapped and collapsed, std of
+        n_x 0.040 against Monte Carlo's 0.074, 84 s.e., with no warning); ``empty``: the long
+        runs of rows between that hold less than ``tol`` each (:func:`wells.empty_runs`)."""
         rows = x.shape[0]
         if self.tol is None:
-            return 0, rows
+            return 0, rows, []
         row_mass = self.backend.row_mass(x)
         held = np.flatnonzero(row_mass > self.tol * row_mass.sum())
-        return max(int(held[0]) - _MARGIN, 0), min(int(held[-1]) + 1 + _MARGIN, rows)
+        return (max(int(held[0]) - _MARGIN, 0), min(int(held[-1]) + 1 + _MARGIN, rows),
+                wells.empty_runs(held, _MARGIN))
