@@ -91,7 +91,7 @@ class WindowedImplicit:
     ``build_solves`` of its solves) is rebuilt on fewer rows by the same rule: seed 1 row 0
     stepped all 443 rows while its state settled in 137 (28 s; 18 s with it). Wells far
     apart are stepped apart, the long empty runs of rows between them frozen, where that
-    pays by the same rule (:mod:`~fpstt.integration.wells`).
+    pays by the same rule, once the pieces are exact (:mod:`~fpstt.integration.wells`).
     ``tol=None``: every row, always (for tails, such as write-error rates, that such rows
     carry)."""
 
@@ -140,8 +140,8 @@ class WindowedImplicit:
         cost = _FACTOR_SOLVES if exact else getattr(piece, "build_solves", _FACTOR_SOLVES)
         settled = piece is not None and self._oversized((lo, hi), needed, cost)
         stale = exact and piece is not None and inverse != "direct"
-        if piece is not None:
-            self._freeze(empty, lo, hi, cost)
+        if piece is not None and exact:             # line pieces apart: model-space seed 6
+            self._freeze(empty, lo, hi, cost)       # row 20's far cap stalled on its own
             stale |= getattr(piece, "gaps", ()) != wells.inside(self.gaps, lo, hi)
         if settled or stale or not (lo <= i0 and i1 <= hi):
             lo, hi, piece = self._replace(dt, needed, (lo, hi, piece), (i0, i1, x.shape[0]), exact)

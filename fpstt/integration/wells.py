@@ -13,6 +13,10 @@ remapped; no flux crosses its edges, which are the pieces' window edges), and ea
 rows between frozen gaps is stepped by its own piece.  A frozen gap keeps 1/8 of its empty
 rows stepped at each end (SLACK), so that a well whose tail spreads a little does not undo it
 every step; a well that reaches into a frozen gap undoes it (the gap is stepped again).
+Only exact pieces (sparse LU) are set apart: a line piece's solve converges to 1e-13 of the
+largest value of its own window, and on a window that holds only a far tail at a chart's pole
+(model-space seed 6 row 20, with issue 25's terms) it stalled where the whole window's did not,
+and the run went exact on 992 rows (25 -> 43 s).
 """
 
 from __future__ import annotations
